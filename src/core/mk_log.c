@@ -1,0 +1,64 @@
+#include "mk_log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_fd = 2;
+static enum mk_log_level log_max = MK_LOG_INFO;
+
+void mk_log_set_fd(int fd)
+{
+    log_fd = fd;
+}
+
+void mk_log_set_level(enum mk_log_level max)
+{
+    log_max = max;
+}
+
+void mk_log(enum mk_log_level level, const char *fmt, ...)
+{
+    static const char *names[] = {"error", " warn", " info", "debug"};
+    char line[1024];
+    struct tm tm;
+    time_t now;
+    va_list ap;
+    int n, m;
+
+    if (level > log_max)
+        return;
+    now = time(NULL);
+    localtime_r(&now, &tm);
+    n = (int)strftime(line, sizeof(line), "[%Y/%m/%d %H:%M:%S] ", &tm);
+    n += snprintf(line + n, sizeof(line) - (size_t)n, "[%s] ", names[level]);
+    va_start(ap, fmt);
+    m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        m = 0;
+    n += m;
+    if (n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    /* One write per line keeps lines from different threads whole. */
+    if (write(log_fd, line, (size_t)n) < 0) {
+        /* Nowhere left to report it. */
+    }
+}
+
+bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uint32_t *suppressed)
+{
+    uint32_t last = __atomic_load_n(&l->last, __ATOMIC_RELAXED);
+    if (last != 0 && now_sec - last < interval) {
+        __atomic_fetch_add(&l->suppressed, 1, __ATOMIC_RELAXED);
+        return false;
+    }
+    if (!__atomic_compare_exchange_n(&l->last, &last, now_sec ? now_sec : 1, false,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return false;
+    *suppressed = __atomic_exchange_n(&l->suppressed, 0, __ATOMIC_RELAXED);
+    return true;
+}

@@ -1,0 +1,700 @@
+#include "mk_sched.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../core/mk_core.h"
+#include "../core/mk_log.h"
+#include "../trace/mk_trace.h"
+
+#define MK_EPOLL_BATCH 256
+#define MK_ACCEPT_BATCH 64
+#define MK_CONN_FREE_MAX 4096
+#define MK_LISTEN_BACKLOG 4096
+
+/* Edge-triggered, registered once: no epoll_ctl per request.  Readiness is remembered in
+ * rd_ready / wr_ready until a read or write says EAGAIN (nginx's model). */
+#define MK_CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+static struct mk_log_limit emfile_limit;
+
+int mk_sched_ncpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- listen addresses ------------------------------------------------------------------ */
+
+static int parse_port(const char *s, int *port)
+{
+    char *end;
+    long v;
+
+    if (*s == '\0' || strlen(s) > 5)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    v = strtol(s, &end, 10);
+    if (v < 1 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+static void listen_text(struct mk_listen_addr *a)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (a->addr.sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &a->addr.in6.sin6_addr, host, sizeof(host));
+        snprintf(a->text, sizeof(a->text), "[%s]:%u", host, ntohs(a->addr.in6.sin6_port));
+    } else {
+        inet_ntop(AF_INET, &a->addr.in4.sin_addr, host, sizeof(host));
+        snprintf(a->text, sizeof(a->text), "%s:%u", host, ntohs(a->addr.in4.sin_port));
+    }
+}
+
+int mk_listen_parse(const char *text, int default_port, struct mk_listen_addr *out)
+{
+    char host[128];
+    const char *port_s = NULL;
+    int port = default_port;
+
+    memset(out, 0, sizeof(*out));
+    if (strlen(text) >= sizeof(host))
+        return -1;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close)
+            return -1;
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        if (close[1] == ':')
+            port_s = close + 2;
+        else if (close[1] != '\0')
+            return -1;
+        if (port_s && parse_port(port_s, &port))
+            return -1;
+        out->addr.in6.sin6_family = AF_INET6;
+        out->addr.in6.sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &out->addr.in6.sin6_addr) != 1)
+            return -1;
+        out->len = sizeof(struct sockaddr_in6);
+        listen_text(out);
+        return 0;
+    }
+    const char *colon = strrchr(text, ':');
+    if (!colon && !strchr(text, '.')) {
+        /* "2001": every address, IPv6 and IPv4 (dual-stack socket, see open_listener). */
+        if (parse_port(text, &port))
+            return -1;
+        out->addr.in6.sin6_family = AF_INET6;
+        out->addr.in6.sin6_port = htons((uint16_t)port);
+        out->addr.in6.sin6_addr = in6addr_any;
+        out->len = sizeof(struct sockaddr_in6);
+        listen_text(out);
+        return 0;
+    }
+    if (colon) {
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+        if (parse_port(colon + 1, &port))
+            return -1;
+    } else {
+        strcpy(host, text);
+    }
+    if (strcmp(host, "*") == 0 || host[0] == '\0') {
+        out->addr.in6.sin6_family = AF_INET6;
+        out->addr.in6.sin6_port = htons((uint16_t)port);
+        out->addr.in6.sin6_addr = in6addr_any;
+        out->len = sizeof(struct sockaddr_in6);
+        listen_text(out);
+        return 0;
+    }
+    out->addr.in4.sin_family = AF_INET;
+    out->addr.in4.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &out->addr.in4.sin_addr) != 1)
+        return -1;
+    out->len = sizeof(struct sockaddr_in);
+    listen_text(out);
+    return 0;
+}
+
+static int open_listener(struct mk_listen_addr *a, bool reuseport)
+{
+    int one = 1, zero = 0;
+    int fd = socket(a->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 && errno == EAFNOSUPPORT && a->addr.sa.sa_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&a->addr.in6.sin6_addr)) {
+        /* No IPv6 on this host: "Listen 2001" falls back to IPv4 only. */
+        uint16_t port = a->addr.in6.sin6_port;
+        memset(&a->addr, 0, sizeof(a->addr));
+        a->addr.in4.sin_family = AF_INET;
+        a->addr.in4.sin_port = port;
+        a->len = sizeof(struct sockaddr_in);
+        listen_text(a);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        goto fail;
+    if (a->addr.sa.sa_family == AF_INET6) {
+        /* The wildcard serves IPv4 too; a specific IPv6 address only itself. */
+        int v6only = IN6_IS_ADDR_UNSPECIFIED(&a->addr.in6.sin6_addr) ? 0 : 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(int));
+    }
+    /* Accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per connection. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (bind(fd, &a->addr.sa, a->len) < 0 || listen(fd, MK_LISTEN_BACKLOG) < 0)
+        goto fail;
+    return fd;
+fail: {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+}
+
+int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
+{
+    struct mk_worker *ws = mk_xcalloc((size_t)cfg->workers, sizeof(*ws));
+    int shared[64];
+
+    if (cfg->nlisten > 64)
+        mk_die("too many Listen entries");
+    for (int i = 0; i < cfg->nlisten; i++)
+        shared[i] = -1;
+    for (int w = 0; w < cfg->workers; w++) {
+        ws[w].id = w;
+        ws[w].cfg = cfg;
+        ws[w].epfd = -1;
+        ws[w].wake_fd = -1;
+        ws[w].listeners = mk_xcalloc((size_t)cfg->nlisten, sizeof(struct mk_listener));
+        ws[w].nlisteners = cfg->nlisten;
+        for (int i = 0; i < cfg->nlisten; i++) {
+            int fd;
+            if (cfg->reuseport) {
+                fd = open_listener(&cfg->listen[i], true);
+            } else {
+                /* One socket shared by every worker, woken with EPOLLEXCLUSIVE. */
+                if (shared[i] < 0)
+                    shared[i] = open_listener(&cfg->listen[i], false);
+                fd = shared[i] < 0 ? -1 : dup(shared[i]);
+            }
+            if (fd < 0) {
+                mk_err("cannot listen on %s: %s", cfg->listen[i].text, strerror(errno));
+                for (int k = 0; k <= w; k++)
+                    for (int j = 0; j < ws[k].nlisteners; j++)
+                        if (ws[k].listeners[j].fd > 0)
+                            close(ws[k].listeners[j].fd);
+                for (int k = 0; k < cfg->nlisten; k++)
+                    if (shared[k] >= 0)
+                        close(shared[k]);
+                for (int k = 0; k < cfg->workers; k++)
+                    free(ws[k].listeners);
+                free(ws);
+                return -1;
+            }
+            ws[w].listeners[i].fd = fd;
+            ws[w].listeners[i].addr_index = i;
+        }
+    }
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (shared[i] >= 0)
+            close(shared[i]);
+    *out = ws;
+    return 0;
+}
+
+/* ---- the fd table ------------------------------------------------------------------------ */
+
+static void fdt_grow(struct mk_worker *w, int fd)
+{
+    uint32_t cap = w->fdt_cap ? w->fdt_cap : 1024;
+    while (cap <= (uint32_t)fd)
+        cap *= 2;
+    w->fdt = mk_xrealloc(w->fdt, cap * sizeof(*w->fdt));
+    memset(w->fdt + w->fdt_cap, 0, (cap - w->fdt_cap) * sizeof(*w->fdt));
+    w->fdt_cap = cap;
+}
+
+static inline struct mk_conn *fdt_get(struct mk_worker *w, int fd)
+{
+    struct mk_conn *c = (uint32_t)fd < w->fdt_cap ? w->fdt[fd] : NULL;
+    MK_TRACE(epoll_state, fd, c ? "GET" : "GET: NOT FOUND");
+    return c;
+}
+
+static inline void fdt_set(struct mk_worker *w, int fd, struct mk_conn *c)
+{
+    if ((uint32_t)fd >= w->fdt_cap)
+        fdt_grow(w, fd);
+    MK_TRACE(epoll_state, fd, w->fdt[fd] ? "SET: CHANGE" : "SET: NEW");
+    w->fdt[fd] = c;
+}
+
+static inline void fdt_del(struct mk_worker *w, struct mk_conn *c)
+{
+    int fd = c->fd;
+    if ((uint32_t)fd < w->fdt_cap && w->fdt[fd] == c) {
+        w->fdt[fd] = NULL;
+        MK_TRACE(epoll_state, fd, "DELETE");
+    } else {
+        MK_TRACE(epoll_state, fd, "DELETE: NOT FOUND");
+    }
+}
+
+/* ---- timers and posted work ------------------------------------------------------------- */
+
+void mk_sched_timer_clear(struct mk_conn *c)
+{
+    struct mk_tlist_head *l;
+
+    if (c->tlist == MK_TLIST_NONE)
+        return;
+    l = &c->worker->tlists[c->tlist];
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        l->head = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        l->tail = c->tprev;
+    c->tprev = c->tnext = NULL;
+    c->tlist = MK_TLIST_NONE;
+}
+
+void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_kind kind)
+{
+    struct mk_worker *w = c->worker;
+    struct mk_tlist_head *l = &w->tlists[list];
+
+    mk_sched_timer_clear(c);
+    c->tlist = (uint8_t)list;
+    c->tkind = (uint8_t)kind;
+    c->deadline = mk_clock.mono_sec + w->cfg->timeout[list];
+    c->tprev = l->tail;
+    c->tnext = NULL;
+    if (l->tail)
+        l->tail->tnext = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+void mk_sched_conn_post(struct mk_conn *c)
+{
+    struct mk_worker *w = c->worker;
+    if (c->posted || c->closed)
+        return;
+    c->posted = true;
+    c->post_next = NULL;
+    if (w->posted_tail)
+        w->posted_tail->post_next = c;
+    else
+        w->posted_head = c;
+    w->posted_tail = c;
+}
+
+/* ---- connections ------------------------------------------------------------------------- */
+
+static struct mk_conn *conn_alloc(struct mk_worker *w)
+{
+    struct mk_conn *c = w->free_conns;
+    if (c) {
+        w->free_conns = c->post_next;
+        w->nfree--;
+    } else {
+        c = mk_xmalloc(sizeof(*c));
+    }
+    memset(c, 0, sizeof(*c));
+    return c;
+}
+
+void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool forced)
+{
+    struct mk_worker *w = c->worker;
+
+    if (c->closed)
+        return;
+    if (forced)
+        MK_TRACE(epoll, c->fd, "FORCED CLOSE");
+    if (MK_TRACE_ENABLED(conn_close))
+        MK_TRACE_DO(conn_close, c->id, c->fd, (int)reason, c->requests, c->bytes_in, c->bytes_out,
+                    mk_clock_ns() - c->start_ns);
+    mk_sched_timer_clear(c);
+    w->proto->on_close(c);
+    c->closed = true;
+    fdt_get(w, c->fd);
+    fdt_del(w, c);
+    /* close() also removes the fd from the epoll set: no epoll_ctl(DEL) needed. */
+    close(c->fd);
+    MK_TRACE(scheduler, c->fd, "DELETE_CLIENT");
+    w->active--;
+    w->nclosed++;
+    c->post_next = w->closed;
+    w->closed = c;
+}
+
+static void free_closed(struct mk_worker *w)
+{
+    while (w->closed) {
+        struct mk_conn *c = w->closed;
+        w->closed = c->post_next;
+        if (w->nfree < MK_CONN_FREE_MAX) {
+            c->post_next = w->free_conns;
+            w->free_conns = c;
+            w->nfree++;
+        } else {
+            free(c);
+        }
+    }
+}
+
+static void listeners_pause(struct mk_worker *w, bool pause)
+{
+    for (int i = 0; i < w->nlisteners; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)w->listeners[i].fd};
+        if (!w->cfg->reuseport)
+            ev.events |= EPOLLEXCLUSIVE;
+        if (w->listeners[i].fd < 0)
+            continue;
+        if (pause)
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listeners[i].fd, NULL);
+        else
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listeners[i].fd, &ev);
+    }
+    w->accept_paused = pause;
+}
+
+/* Answer a connection the server cannot take with a short 503, without reading. */
+static void over_capacity(int fd)
+{
+    static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Content-Length: 0\r\n"
+                               "Connection: Close\r\n\r\n";
+    MK_TRACE(scheduler, fd, "OVER_CAPACITY");
+    if (send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* The client is gone already: nothing to do. */
+    }
+    close(fd);
+}
+
+static void sched_accept(struct mk_worker *w, struct mk_listener *l)
+{
+    for (int i = 0; i < MK_ACCEPT_BATCH; i++) {
+        union mk_sockaddr peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(l->fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                return;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+                continue;
+            MK_TRACE(error, 0, MK_ESITE_ACCEPT, e, 0);
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                /* Out of descriptors: stop accepting for a second rather than spin on a
+                 * listener that stays readable; closing connections will free some. */
+                uint32_t suppressed = 0;
+                if (mk_log_allow(&emfile_limit, mk_clock.mono_sec, 10, &suppressed))
+                    mk_warn("accept: %s: pausing new connections for 1 s (%u similar messages "
+                            "suppressed)",
+                            strerror(e), suppressed);
+                listeners_pause(w, true);
+                w->accept_resume_sec = mk_clock.mono_sec + 1;
+                return;
+            }
+            mk_warn("accept: %s", strerror(e));
+            return;
+        }
+        if (w->max_active && w->active >= w->max_active) {
+            over_capacity(fd);
+            continue;
+        }
+
+        struct mk_conn *c = conn_alloc(w);
+        c->fd = fd;
+        c->worker = w;
+        c->gen = ++w->gen ? w->gen : ++w->gen; /* 0 is reserved for listeners */
+        c->id = w->conn_seq++ * (uint64_t)w->cfg->workers + (uint64_t)w->id;
+        c->start_ns = mk_clock.mono_ns;
+        memcpy(&c->peer, &peer, plen < sizeof(peer) ? plen : sizeof(peer));
+        w->active++;
+        w->accepted++;
+
+        fdt_get(w, fd);
+        fdt_set(w, fd, c);
+        MK_TRACE(scheduler, fd, w->cfg->reuseport ? "ADD_CLIENT_REUSEPORT" : "ADD_CLIENT");
+
+        struct epoll_event ev = {.events = MK_CONN_EVENTS,
+                                 .data.u64 = (uint64_t)(uint32_t)fd | ((uint64_t)c->gen << 32)};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            MK_TRACE(error, c->id, MK_ESITE_EPOLL, errno, 0);
+            mk_sched_conn_close(c, MK_CLOSE_IO_ERROR, true);
+            continue;
+        }
+        MK_TRACE(scheduler, fd, "REGISTERED");
+        if (MK_TRACE_ENABLED(conn_accept)) {
+            char host[INET6_ADDRSTRLEN] = "";
+            int port = 0;
+            if (peer.sa.sa_family == AF_INET6) {
+                inet_ntop(AF_INET6, &peer.in6.sin6_addr, host, sizeof(host));
+                port = ntohs(peer.in6.sin6_port);
+            } else if (peer.sa.sa_family == AF_INET) {
+                inet_ntop(AF_INET, &peer.in4.sin_addr, host, sizeof(host));
+                port = ntohs(peer.in4.sin_port);
+            }
+            MK_TRACE_DO(conn_accept, c->id, fd, w->id, host, port);
+        }
+        w->proto->on_accept(c);
+    }
+}
+
+static void trace_events(int fd, uint32_t ev)
+{
+    if (ev & EPOLLIN)
+        MK_TRACE(epoll, fd, "EPOLLIN");
+    if (ev & EPOLLOUT)
+        MK_TRACE(epoll, fd, "EPOLLOUT");
+    if (ev & EPOLLRDHUP)
+        MK_TRACE(epoll, fd, "EPOLLRDHUP");
+    if (ev & EPOLLHUP)
+        MK_TRACE(epoll, fd, "EPOLLHUP");
+    if (ev & EPOLLERR)
+        MK_TRACE(epoll, fd, "EPOLLERR");
+}
+
+static void dispatch(struct mk_worker *w, struct epoll_event *e)
+{
+    int fd = (int)(uint32_t)e->data.u64;
+    uint32_t gen = (uint32_t)(e->data.u64 >> 32);
+    uint32_t ev = e->events;
+
+    trace_events(fd, ev);
+    if (gen == 0) {
+        if (fd == w->wake_fd) {
+            uint64_t v;
+            if (read(fd, &v, sizeof(v)) < 0) {
+                /* A spurious wake-up: the stop flag is read below anyway. */
+            }
+            return;
+        }
+        for (int i = 0; i < w->nlisteners; i++)
+            if (w->listeners[i].fd == fd) {
+                sched_accept(w, &w->listeners[i]);
+                return;
+            }
+        return;
+    }
+
+    struct mk_conn *c = fdt_get(w, fd);
+    if (!c || c->gen != gen || c->closed) {
+        MK_TRACE(scheduler, fd, "GET_FAILED");
+        return;
+    }
+    MK_TRACE(scheduler, fd, "GET_CONNECTION");
+    if (ev & EPOLLERR) {
+        /* The socket failed (reset, unreachable): nothing more can be sent. */
+        mk_sched_conn_close(c, MK_CLOSE_RESET, true);
+        return;
+    }
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+        c->rd_ready = true;
+    if (ev & (EPOLLOUT | EPOLLHUP))
+        c->wr_ready = true;
+    if (ev & EPOLLRDHUP)
+        c->peer_shut = true;
+    w->proto->on_ready(c);
+}
+
+static void run_posted(struct mk_worker *w)
+{
+    struct mk_conn *c = w->posted_head;
+
+    /* Connections posted while running these wait for the next round, so one busy
+     * connection cannot starve the others. */
+    w->posted_head = w->posted_tail = NULL;
+    while (c) {
+        struct mk_conn *next = c->post_next;
+        c->posted = false;
+        if (!c->closed)
+            w->proto->on_ready(c);
+        c = next;
+    }
+}
+
+static void expire_timers(struct mk_worker *w)
+{
+    MK_TRACE(epoll, 0, "TIMEOUT CHECK");
+    for (int l = MK_TLIST_REQUEST; l < MK_TLIST_COUNT; l++) {
+        struct mk_conn *c;
+        while ((c = w->tlists[l].head) && (int32_t)(c->deadline - mk_clock.mono_sec) <= 0) {
+            mk_sched_timer_clear(c);
+            if (c->tkind == MK_TIMEOUT_REQ_INCOMPLETE)
+                MK_TRACE(scheduler, c->fd, "TIMEOUT_REQ_INCOMPLETE");
+            else
+                MK_TRACE(scheduler, c->fd, "TIMEOUT_CONN_PENDING");
+            MK_TRACE(conn_timeout, c->id, c->fd, c->tkind);
+            w->proto->on_timeout(c);
+            if (!c->closed)
+                mk_sched_conn_close(c, MK_CLOSE_TIMEOUT, false);
+        }
+    }
+}
+
+static void begin_stop(struct mk_worker *w)
+{
+    /* Stop accepting, close what is idle, and give the rest a grace period. */
+    for (int i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].fd >= 0) {
+            close(w->listeners[i].fd);
+            w->listeners[i].fd = -1;
+        }
+    }
+    w->stop_deadline = mk_clock.mono_sec + w->cfg->grace_seconds;
+    for (uint32_t fd = 0; fd < w->fdt_cap; fd++) {
+        struct mk_conn *c = w->fdt[fd];
+        if (c && !c->closed && w->proto->is_idle(c))
+            mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
+    }
+}
+
+static void close_all(struct mk_worker *w)
+{
+    for (uint32_t fd = 0; fd < w->fdt_cap; fd++) {
+        struct mk_conn *c = w->fdt[fd];
+        if (c && !c->closed)
+            mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
+    }
+    free_closed(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct mk_worker *w = arg;
+    struct epoll_event events[MK_EPOLL_BATCH];
+    bool stopping = false;
+
+    mk_clock_update();
+    w->last_tick = mk_clock.mono_sec;
+    w->proto_ctx = w->proto->worker_init ? w->proto->worker_init(w) : NULL;
+
+    for (;;) {
+        int timeout = w->posted_head ? 0 : 1000 - (int)((mk_clock.mono_ns / 1000000) % 1000);
+        int n = epoll_wait(w->epfd, events, MK_EPOLL_BATCH, timeout);
+        if (n < 0 && errno != EINTR) {
+            mk_err("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        mk_clock_update();
+        for (int i = 0; i < n; i++)
+            dispatch(w, &events[i]);
+        if (w->posted_head)
+            run_posted(w);
+        free_closed(w);
+
+        if (!stopping && __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+            stopping = true;
+            begin_stop(w);
+            free_closed(w);
+        }
+        if (w->last_tick != mk_clock.mono_sec) {
+            w->last_tick = mk_clock.mono_sec;
+            expire_timers(w);
+            if (w->accept_paused && !stopping &&
+                (int32_t)(mk_clock.mono_sec - w->accept_resume_sec) >= 0)
+                listeners_pause(w, false);
+            if (w->proto->on_tick)
+                w->proto->on_tick(w);
+            MK_TRACE(worker_stats, w->id, w->active, w->accepted, w->nclosed, w->requests);
+            free_closed(w);
+        }
+        if (stopping && (w->active == 0 || (int32_t)(mk_clock.mono_sec - w->stop_deadline) >= 0))
+            break;
+    }
+    close_all(w);
+    if (w->proto->worker_exit)
+        w->proto->worker_exit(w);
+    return NULL;
+}
+
+int mk_sched_start(struct mk_worker *ws, const struct mk_sched_config *cfg)
+{
+    uint32_t per_worker = 0;
+
+    if (cfg->max_connections)
+        per_worker = (cfg->max_connections + (uint32_t)cfg->workers - 1) / (uint32_t)cfg->workers;
+    for (int i = 0; i < cfg->workers; i++) {
+        struct mk_worker *w = &ws[i];
+        w->proto = cfg->proto;
+        w->max_active = per_worker;
+        w->epfd = epoll_create1(EPOLL_CLOEXEC);
+        w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->epfd < 0 || w->wake_fd < 0) {
+            mk_err("worker %d: %s", i, strerror(errno));
+            return -1;
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)w->wake_fd};
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev);
+        listeners_pause(w, false);
+    }
+    for (int i = 0; i < cfg->workers; i++) {
+        int err = pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
+        if (err) {
+            mk_err("cannot start worker %d: %s", i, strerror(err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg)
+{
+    for (int i = 0; i < cfg->workers; i++) {
+        uint64_t one = 1;
+        __atomic_store_n(&ws[i].stopping, 1, __ATOMIC_RELEASE);
+        if (write(ws[i].wake_fd, &one, sizeof(one)) < 0) {
+            /* The counter is full: the worker is awake anyway. */
+        }
+    }
+    for (int i = 0; i < cfg->workers; i++) {
+        struct mk_worker *w = &ws[i];
+        pthread_join(w->thread, NULL);
+        for (int l = 0; l < w->nlisteners; l++)
+            if (w->listeners[l].fd >= 0)
+                close(w->listeners[l].fd);
+        close(w->epfd);
+        close(w->wake_fd);
+        while (w->free_conns) {
+            struct mk_conn *c = w->free_conns;
+            w->free_conns = c->post_next;
+            free(c);
+        }
+        free(w->fdt);
+        free(w->listeners);
+    }
+    free(ws);
+}

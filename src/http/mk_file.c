@@ -1,0 +1,363 @@
+#include "mk_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../core/mk_clock.h"
+#include "../core/mk_core.h"
+#include "mk_mime.h"
+
+#define MK_FILE_HASH_SIZE 1024 /* power of two */
+
+struct mk_file_cache {
+    struct mk_file_cache_config cfg;
+    struct mk_file *hash[MK_FILE_HASH_SIZE];
+    struct mk_file *lru_head, *lru_tail; /* head: most recently used */
+    uint32_t nentries;
+    size_t mem;
+};
+
+static int openat2_state; /* 0 unknown, 1 works, -1 ENOSYS */
+
+static int open_flags(void)
+{
+    /* O_NONBLOCK: opening a FIFO must never block a worker. */
+    return O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+}
+
+/* Fallback for kernels without openat2: walk the path one component at a time with
+ * O_NOFOLLOW, so no link is followed at all (SymLink on is then treated as off). */
+static int open_walk(int dirfd, const char *rel)
+{
+    char comp[NAME_MAX + 1];
+    int cur = dirfd;
+    const char *p = rel;
+
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        int fd;
+
+        if (n > NAME_MAX) {
+            if (cur != dirfd)
+                close(cur);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        if (n == 0)
+            strcpy(comp, ".");
+        fd = openat(cur, comp, open_flags() | O_NOFOLLOW | (slash ? O_DIRECTORY : 0));
+        int e = errno;
+        if (cur != dirfd)
+            close(cur);
+        if (fd < 0) {
+            errno = e;
+            return -1;
+        }
+        if (!slash || slash[1] == '\0')
+            return fd;
+        cur = fd;
+        p = slash + 1;
+    }
+}
+
+int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
+{
+    const char *rel = path;
+    while (*rel == '/')
+        rel++;
+    if (*rel == '\0')
+        rel = ".";
+
+    if (openat2_state >= 0) {
+        struct open_how how = {
+            .flags = (uint64_t)open_flags(),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (symlink ? 0 : RESOLVE_NO_SYMLINKS),
+        };
+        int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+        if (fd >= 0 || errno != ENOSYS) {
+            openat2_state = 1;
+            return fd;
+        }
+        openat2_state = -1;
+    }
+    return open_walk(dirfd, rel);
+}
+
+static int errno_status(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+        return -404;
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+    case EXDEV:
+    case ENXIO:
+        return -403;
+    default:
+        return -500;
+    }
+}
+
+/* Resolve a request path to an open regular file (following index files for directories). */
+static int resolve(const struct mk_file_cache_config *cfg, const struct mk_vhost *vh,
+                   const char *path, size_t len, int *fd_out, struct stat *st, char *name,
+                   size_t name_cap)
+{
+    int fd = mk_file_open_beneath(vh->docroot_fd, path, cfg->symlink);
+    if (fd < 0)
+        return errno_status(errno);
+    if (fstat(fd, st) < 0) {
+        close(fd);
+        return -500;
+    }
+    snprintf(name, name_cap, "%s", path);
+    if (S_ISDIR(st->st_mode)) {
+        if (len == 0 || path[len - 1] != '/') {
+            close(fd);
+            return -301;
+        }
+        int dfd = fd;
+        fd = -1;
+        for (int i = 0; i < cfg->nindex; i++) {
+            int f = mk_file_open_beneath(dfd, cfg->indexfiles[i], cfg->symlink);
+            if (f < 0)
+                continue;
+            if (fstat(f, st) == 0 && S_ISREG(st->st_mode)) {
+                fd = f;
+                snprintf(name, name_cap, "%s%s", path, cfg->indexfiles[i]);
+                break;
+            }
+            close(f);
+        }
+        close(dfd);
+        if (fd < 0)
+            return -403; /* a directory without an index file: no listings */
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return -403;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static uint32_t hash_key(const struct mk_vhost *vh, const char *p, size_t len)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)vh->id;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void lru_unlink(struct mk_file_cache *fc, struct mk_file *f)
+{
+    if (f->lru_prev)
+        f->lru_prev->lru_next = f->lru_next;
+    else
+        fc->lru_head = f->lru_next;
+    if (f->lru_next)
+        f->lru_next->lru_prev = f->lru_prev;
+    else
+        fc->lru_tail = f->lru_prev;
+    f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_push(struct mk_file_cache *fc, struct mk_file *f)
+{
+    f->lru_prev = NULL;
+    f->lru_next = fc->lru_head;
+    if (fc->lru_head)
+        fc->lru_head->lru_prev = f;
+    else
+        fc->lru_tail = f;
+    fc->lru_head = f;
+}
+
+static void file_free(struct mk_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->data);
+    free(f->hdr);
+    free(f->key);
+    free(f);
+}
+
+void mk_file_release(struct mk_file_cache *fc, struct mk_file *f)
+{
+    (void)fc;
+    if (--f->refs == 0)
+        file_free(f);
+}
+
+/* Take an entry out of the cache; it lives on while responses still hold it. */
+static void cache_remove(struct mk_file_cache *fc, struct mk_file *f)
+{
+    struct mk_file **pp = &fc->hash[f->hash & (MK_FILE_HASH_SIZE - 1)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = f->hnext;
+    lru_unlink(fc, f);
+    fc->nentries--;
+    if (f->data)
+        fc->mem -= f->size;
+    f->cached = false;
+    mk_file_release(fc, f);
+}
+
+static void build_header(struct mk_file *f)
+{
+    char len[24];
+    size_t n = mk_u64_to_str(len, f->size);
+    len[n] = '\0';
+    size_t cap = 256 + strlen(f->mime);
+    f->hdr = mk_xmalloc(cap);
+    f->hdr_len = (size_t)snprintf(f->hdr, cap,
+                                  "Last-Modified: %s\r\nETag: %.*s\r\nContent-Type: %s\r\n"
+                                  "Content-Length: %s\r\nAccept-Ranges: bytes\r\n",
+                                  f->last_modified, (int)f->etag_len, f->etag, f->mime, len);
+}
+
+static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct stat *st,
+                                const char *name)
+{
+    struct mk_file *f = mk_xcalloc(1, sizeof(*f));
+    f->fd = fd;
+    f->refs = 1;
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    f->size = (uint64_t)st->st_size;
+    f->mtime = st->st_mtim.tv_sec;
+    f->mtime_nsec = st->st_mtim.tv_nsec;
+    f->mime = mk_mime_lookup(fc->cfg.mime, name, strlen(name), fc->cfg.default_mime);
+    /* A strong validator from what changes when the content does: size and mtime (ns). */
+    f->etag_len = (uint8_t)snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"",
+                                    (unsigned long long)f->size,
+                                    (unsigned long long)f->mtime * 1000000000ull +
+                                        (unsigned long long)f->mtime_nsec);
+    mk_http_date_format(f->mtime, f->last_modified);
+    f->last_modified[MK_HTTP_DATE_LEN] = '\0';
+    f->checked_sec = mk_clock.mono_sec;
+
+    if (f->size <= fc->cfg.small_max && fc->mem + f->size <= fc->cfg.mem_max) {
+        char *data = mk_xmalloc(f->size ? f->size : 1);
+        size_t got = 0;
+        while (got < f->size) {
+            ssize_t r = pread(fd, data + got, f->size - got, (off_t)got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got == f->size) {
+            f->data = data;
+            close(fd);
+            f->fd = -1;
+        } else {
+            free(data);
+        }
+    }
+    build_header(f);
+    return f;
+}
+
+static bool same_file(const struct mk_file *f, const struct stat *st)
+{
+    return f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size &&
+           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec;
+}
+
+int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
+                size_t len, struct mk_file **out)
+{
+    uint32_t h = hash_key(vh, path, len);
+    struct mk_file *f;
+    struct stat st;
+    char name[PATH_MAX];
+    int fd, rc;
+
+    for (f = fc->hash[h & (MK_FILE_HASH_SIZE - 1)]; f; f = f->hnext)
+        if (f->hash == h && f->vh == vh && f->key_len == len && memcmp(f->key, path, len) == 0)
+            break;
+
+    if (f && f->checked_sec == mk_clock.mono_sec) {
+        if (f != fc->lru_head) {
+            lru_unlink(fc, f);
+            lru_push(fc, f);
+        }
+        f->refs++;
+        *out = f;
+        return 0;
+    }
+
+    rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
+    if (f) {
+        if (rc == 0 && same_file(f, &st)) {
+            close(fd);
+            f->checked_sec = mk_clock.mono_sec;
+            f->refs++;
+            *out = f;
+            return 0;
+        }
+        cache_remove(fc, f); /* changed or gone */
+    }
+    if (rc < 0)
+        return rc;
+
+    f = file_new(fc, fd, &st, name);
+    if (f->data)
+        fc->mem += f->size;
+    f->hash = h;
+    f->vh = vh;
+    f->key = mk_xstrndup(path, len);
+    f->key_len = len;
+    f->cached = true;
+    f->hnext = fc->hash[h & (MK_FILE_HASH_SIZE - 1)];
+    fc->hash[h & (MK_FILE_HASH_SIZE - 1)] = f;
+    lru_push(fc, f);
+    fc->nentries++;
+    while (fc->nentries > fc->cfg.max_entries && fc->lru_tail && fc->lru_tail != f)
+        cache_remove(fc, fc->lru_tail);
+    f->refs++;
+    *out = f;
+    return 0;
+}
+
+struct mk_file_cache *mk_file_cache_new(const struct mk_file_cache_config *cfg)
+{
+    struct mk_file_cache *fc = mk_xcalloc(1, sizeof(*fc));
+    fc->cfg = *cfg;
+    if (!fc->cfg.max_entries)
+        fc->cfg.max_entries = 1;
+    return fc;
+}
+
+void mk_file_cache_flush(struct mk_file_cache *fc)
+{
+    while (fc->lru_head)
+        cache_remove(fc, fc->lru_head);
+}
+
+void mk_file_cache_free(struct mk_file_cache *fc)
+{
+    if (!fc)
+        return;
+    mk_file_cache_flush(fc);
+    free(fc);
+}

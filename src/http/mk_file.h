@@ -1,0 +1,81 @@
+/* Static files: safe opening beneath a document root and a per-worker open-file cache.
+ *
+ * Opening: the decoded, normalised path is opened relative to the vhost's docroot fd with
+ * openat2(RESOLVE_BENEATH) (plus RESOLVE_NO_SYMLINKS unless SymLink is on), so neither
+ * ".." nor a symbolic link can leave the document root.  Kernels without openat2 get a
+ * walk with O_NOFOLLOW on every component.
+ *
+ * Cache: per worker, no locks.  An entry keeps what a response needs (fd or, for small
+ * files, the bytes; size, mtime, ETag, Last-Modified, Content-Type, the header block) and
+ * is revalidated at most once a second by opening the path again and comparing
+ * inode/size/mtime, so an edited file is served fresh within a second. */
+#ifndef MK_FILE_H
+#define MK_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "mk_vhost.h"
+
+struct mk_mime_table;
+
+struct mk_file {
+    int fd;              /* -1 when the whole file is in data */
+    uint32_t refs;       /* responses using it + 1 while cached */
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    time_t mtime;
+    long mtime_nsec;
+    const char *mime;
+    char *data;          /* file bytes for small files, else NULL */
+    char etag[40];
+    uint8_t etag_len;
+    char last_modified[30];
+    char *hdr;           /* "Last-Modified..Accept-Ranges: bytes\r\n" for a 200 */
+    size_t hdr_len;
+
+    /* cache bookkeeping */
+    uint32_t checked_sec;
+    uint32_t hash;
+    const struct mk_vhost *vh;
+    char *key;
+    size_t key_len;
+    bool cached;
+    struct mk_file *hnext;
+    struct mk_file *lru_prev, *lru_next;
+};
+
+struct mk_file_cache_config {
+    const struct mk_mime_table *mime;
+    const char *default_mime;
+    char *const *indexfiles;
+    int nindex;
+    bool symlink;
+    uint32_t max_entries;
+    size_t small_max;    /* files up to this size are kept in memory */
+    size_t mem_max;      /* bytes of file data per worker */
+};
+
+struct mk_file_cache;
+
+struct mk_file_cache *mk_file_cache_new(const struct mk_file_cache_config *cfg);
+void mk_file_cache_free(struct mk_file_cache *fc);
+
+/* Find or open the file for a normalised path (NUL-terminated, starts with '/').  On
+ * success *out holds a reference to release with mk_file_release().  Errors are negative
+ * HTTP statuses: -404, -403, -301 (a directory without its trailing slash), -500. */
+int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
+                size_t len, struct mk_file **out);
+void mk_file_release(struct mk_file_cache *fc, struct mk_file *f);
+
+/* Open path beneath dirfd with the server's rules (exposed for tests). */
+int mk_file_open_beneath(int dirfd, const char *path, bool symlink);
+
+/* Drop every entry not in use (tests, reload). */
+void mk_file_cache_flush(struct mk_file_cache *fc);
+
+#endif

@@ -1,0 +1,1267 @@
+#include "mk_http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../core/mk_clock.h"
+#include "../core/mk_core.h"
+#include "../core/mk_log.h"
+#include "../trace/mk_trace.h"
+#include "mk_file.h"
+#include "mk_http_parser.h"
+#include "mk_http_status.h"
+#include "mk_path.h"
+#include "mk_range.h"
+
+#define MK_BUF_SMALL 4096
+#define MK_HDR_EXTRA 2048           /* response head room beyond the input size */
+#define MK_BODY_ROOM 2048           /* input room kept after a full head, for body bytes */
+#define MK_SESSION_FREE_MAX 1024    /* recycled sessions kept per worker and size */
+#define MK_REQUESTS_PER_RUN 32      /* pipelined requests answered before yielding */
+#define MK_SENDFILE_CHUNK (512 << 10)
+#define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
+#define MK_LINGER_BUF 4096
+
+static const struct mk_http_config *cfg;
+static char server_header[128];
+static size_t server_header_len;
+
+enum { CHUNK_SIZE, CHUNK_EXT, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
+       CHUNK_TRAILER, CHUNK_TRAILER_LF, CHUNK_DONE };
+
+struct mk_http_session {
+    struct mk_http_request req;
+    char *buf;          /* input (cap + MK_BODY_ROOM), decoded path (cap), response head */
+    uint32_t cap;
+    uint32_t len;       /* input bytes held */
+    uint32_t pos;       /* first input byte not consumed by the current request */
+    uint32_t last_len;  /* parser resume point */
+    uint32_t hdr_cap;
+
+    /* request body being skipped */
+    uint64_t body_left;
+    uint64_t body_total;
+    uint64_t chunk_size;
+    uint8_t chunk_state;
+    uint8_t chunk_digits;
+    uint32_t trailer_len;
+
+    /* response */
+    struct iovec iov[5];
+    uint8_t iovcnt, iovpos;
+    bool iov_private;   /* iovecs point only into this session (safe across seconds) */
+    struct mk_file *file;
+    uint64_t file_off, file_end;
+    uint16_t status;
+    bool parsed;
+    bool head_only;
+    bool close_after;
+    bool continue_sent;
+    struct mk_range_set *ranges; /* multipart/byteranges in progress */
+    uint32_t req_seq;
+    uint64_t start_ns;
+    uint64_t bytes_sent;
+    struct mk_http_session *next_free;
+};
+
+struct mk_http_worker {
+    struct mk_file_cache *files;
+    struct mk_http_session *free_small, *free_large;
+    uint32_t nfree_small, nfree_large;
+    time_t prefix_sec;
+    char prefix200[128]; /* "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" */
+    size_t prefix200_len;
+};
+
+static void http_run(struct mk_conn *c);
+
+void mk_http_configure(const struct mk_http_config *config)
+{
+    cfg = config;
+    server_header_len = (size_t)snprintf(server_header, sizeof(server_header),
+                                         cfg->hide_version ? "Server: Monkey\r\n"
+                                                           : "Server: Monkey/%s\r\n",
+                                         MK_VERSION_STR);
+}
+
+static inline struct mk_http_worker *hw_of(struct mk_conn *c)
+{
+    return c->worker->proto_ctx;
+}
+
+/* ---- sessions: allocated when a request starts, recycled when the connection is idle ---- */
+
+static struct mk_http_session *session_new(struct mk_http_worker *hw, bool large)
+{
+    struct mk_http_session **list = large ? &hw->free_large : &hw->free_small;
+    struct mk_http_session *s = *list;
+    uint32_t cap = large ? cfg->max_request_size : MK_MIN(MK_BUF_SMALL, cfg->max_request_size);
+
+    if (s) {
+        *list = s->next_free;
+        if (large)
+            hw->nfree_large--;
+        else
+            hw->nfree_small--;
+        char *buf = s->buf;
+        memset(s, 0, sizeof(*s));
+        s->buf = buf;
+    } else {
+        s = mk_xcalloc(1, sizeof(*s));
+        s->buf = mk_xmalloc((size_t)cap * 3 + MK_BODY_ROOM + MK_HDR_EXTRA);
+    }
+    s->cap = cap;
+    s->hdr_cap = cap + MK_HDR_EXTRA;
+    return s;
+}
+
+static void session_free(struct mk_http_worker *hw, struct mk_http_session *s)
+{
+    bool large = s->cap > MK_BUF_SMALL;
+    uint32_t *n = large ? &hw->nfree_large : &hw->nfree_small;
+
+    if (s->file)
+        mk_file_release(hw->files, s->file);
+    mk_range_free(s->ranges);
+#if MK_HAVE_SANITIZER
+    /* Under the sanitizers every session is a real allocation, so a use after release or a
+     * leak is reported instead of being hidden by the pool. */
+    free(s->buf);
+    free(s);
+    return;
+#endif
+    if (*n >= MK_SESSION_FREE_MAX) {
+        free(s->buf);
+        free(s);
+        return;
+    }
+    struct mk_http_session **list = large ? &hw->free_large : &hw->free_small;
+    s->next_free = *list;
+    *list = s;
+    (*n)++;
+}
+
+static inline char *path_buf(struct mk_http_session *s)
+{
+    return s->buf + s->cap + MK_BODY_ROOM;
+}
+
+static inline char *hdr_buf(struct mk_http_session *s)
+{
+    return s->buf + 2 * (size_t)s->cap + MK_BODY_ROOM;
+}
+
+/* ---- state changes ------------------------------------------------------------------------ */
+
+static void set_state(struct mk_conn *c, enum mk_http_state st)
+{
+    bool was_write = c->state == MK_HTTP_WRITE;
+    bool is_write = st == MK_HTTP_WRITE;
+    c->state = (uint8_t)st;
+    /* The fd is registered once, edge-triggered, for both directions; what changes is which
+     * readiness the connection waits for.  That is the fd-state table's "SET: CHANGE". */
+    if (was_write != is_write)
+        MK_TRACE(epoll_state, c->fd, "SET: CHANGE");
+}
+
+/* ---- response building ------------------------------------------------------------------- */
+
+struct hbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static inline void hb_put(struct hbuf *b, const char *s, size_t n)
+{
+    if (mk_unlikely(n > b->cap - b->len))
+        return; /* cannot happen with the room reserved; never overflow */
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+#define HB_LIT(b, lit) hb_put((b), (lit), sizeof(lit) - 1)
+
+static inline void hb_u64(struct hbuf *b, uint64_t v)
+{
+    if (mk_likely(b->cap - b->len >= 20))
+        b->len += mk_u64_to_str(b->p + b->len, v);
+}
+
+static void refresh_prefix(struct mk_http_worker *hw)
+{
+    if (hw->prefix_sec == mk_clock.now && hw->prefix200_len)
+        return;
+    hw->prefix_sec = mk_clock.now;
+    struct hbuf b = {hw->prefix200, 0, sizeof(hw->prefix200)};
+    HB_LIT(&b, "HTTP/1.1 200 OK\r\n");
+    hb_put(&b, server_header, server_header_len);
+    HB_LIT(&b, "Date: ");
+    hb_put(&b, mk_clock.date, MK_HTTP_DATE_LEN);
+    HB_LIT(&b, "\r\n");
+    hw->prefix200_len = b.len;
+}
+
+static void put_status_line(struct hbuf *b, int status)
+{
+    HB_LIT(b, "HTTP/1.1 ");
+    hb_u64(b, (uint64_t)status);
+    hb_put(b, " ", 1);
+    const char *reason = mk_http_reason(status);
+    hb_put(b, reason, strlen(reason));
+    HB_LIT(b, "\r\n");
+    hb_put(b, server_header, server_header_len);
+    HB_LIT(b, "Date: ");
+    hb_put(b, mk_clock.date, MK_HTTP_DATE_LEN);
+    HB_LIT(b, "\r\n");
+}
+
+/* Decide whether the connection stays open after this response. */
+static void decide_keepalive(struct mk_conn *c, struct mk_http_session *s)
+{
+    const struct mk_http_request *r = &s->req;
+    if (s->close_after)
+        return;
+    if (!cfg->keepalive || !s->parsed || r->conn_close ||
+        (r->protocol == MK_PROTO_HTTP10 && !r->conn_keepalive) ||
+        c->requests + 1 >= cfg->max_keepalive_request ||
+        __atomic_load_n(&c->worker->stopping, __ATOMIC_RELAXED))
+        s->close_after = true;
+}
+
+/* The Connection / Keep-Alive lines and the blank line ending the head. */
+static void put_connection(struct mk_conn *c, struct mk_http_session *s, struct hbuf *b)
+{
+    if (s->close_after) {
+        HB_LIT(b, "Connection: Close\r\n\r\n");
+    } else if (s->req.protocol == MK_PROTO_HTTP10) {
+        HB_LIT(b, "Connection: Keep-Alive\r\nKeep-Alive: timeout=");
+        hb_u64(b, cfg->keepalive_timeout);
+        HB_LIT(b, ", max=");
+        hb_u64(b, cfg->max_keepalive_request - c->requests);
+        HB_LIT(b, "\r\n\r\n");
+    } else {
+        HB_LIT(b, "\r\n");
+    }
+}
+
+static void iov_add(struct mk_http_session *s, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    s->iov[s->iovcnt].iov_base = (void *)p;
+    s->iov[s->iovcnt].iov_len = n;
+    s->iovcnt++;
+}
+
+static bool status_closes(int status)
+{
+    switch (status) {
+    case 400: case 408: case 411: case 413: case 414: case 431: case 500: case 501: case 505:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void start_write(struct mk_conn *c, struct mk_http_session *s);
+
+/* An error response: a custom page of the vhost when there is one, else a short HTML body. */
+static void respond_error(struct mk_conn *c, struct mk_http_session *s, int status,
+                          const struct mk_vhost *vh)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
+    struct mk_file *page = NULL;
+
+    s->status = (uint16_t)status;
+    if (status_closes(status))
+        s->close_after = true;
+    decide_keepalive(c, s);
+    if (s->file) {
+        mk_file_release(hw->files, s->file);
+        s->file = NULL;
+    }
+    if (vh) {
+        const char *p = mk_vhost_error_page(vh, status);
+        if (p && mk_file_get(hw->files, vh, p, strlen(p), &page) < 0)
+            page = NULL;
+    }
+
+    put_status_line(&b, status);
+    if (status == 405)
+        HB_LIT(&b, "Allow: GET, HEAD, POST, OPTIONS\r\n");
+    if (page) {
+        HB_LIT(&b, "Content-Type: ");
+        hb_put(&b, page->mime, strlen(page->mime));
+        HB_LIT(&b, "\r\nContent-Length: ");
+        hb_u64(&b, page->size);
+        HB_LIT(&b, "\r\n");
+        put_connection(c, s, &b);
+        s->iovcnt = s->iovpos = 0;
+        iov_add(s, b.p, b.len);
+        s->file = page;
+        if (!s->head_only) {
+            if (page->data)
+                iov_add(s, page->data, page->size);
+            else {
+                s->file_off = 0;
+                s->file_end = page->size;
+            }
+        }
+        s->iov_private = true;
+        start_write(c, s);
+        return;
+    }
+
+    /* Body first, in the tail of the head buffer, so its length is known. */
+    const char *reason = mk_http_reason(status);
+    char *body = b.p + b.cap - 512;
+    int blen = snprintf(body, 512,
+                        "<html><head><title>%d %s</title></head><body><h1>%d %s</h1>"
+                        "<hr><address>%.*s</address></body></html>",
+                        status, reason, status, reason, (int)server_header_len - 10,
+                        server_header + 8);
+    b.cap -= 512;
+    HB_LIT(&b, "Content-Type: text/html\r\nContent-Length: ");
+    hb_u64(&b, (uint64_t)blen);
+    HB_LIT(&b, "\r\n");
+    put_connection(c, s, &b);
+    s->iovcnt = s->iovpos = 0;
+    iov_add(s, b.p, b.len);
+    if (!s->head_only)
+        iov_add(s, body, (size_t)blen);
+    s->iov_private = true;
+    start_write(c, s);
+}
+
+static void respond_empty(struct mk_conn *c, struct mk_http_session *s, int status,
+                          const char *extra, size_t extra_len)
+{
+    struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
+    s->status = (uint16_t)status;
+    decide_keepalive(c, s);
+    put_status_line(&b, status);
+    hb_put(&b, extra, extra_len);
+    if (status != 304)
+        HB_LIT(&b, "Content-Length: 0\r\n");
+    put_connection(c, s, &b);
+    s->iovcnt = s->iovpos = 0;
+    iov_add(s, b.p, b.len);
+    s->iov_private = true;
+    start_write(c, s);
+}
+
+/* 301 to the same path with a trailing slash, built from the Host header as sent. */
+static void respond_redirect(struct mk_conn *c, struct mk_http_session *s)
+{
+    const struct mk_http_request *r = &s->req;
+    struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
+    char *loc = b.p + b.cap - (r->host.len + r->path.len + 16);
+
+    struct hbuf l = {loc, 0, r->host.len + r->path.len + 16};
+    if (r->host.p) {
+        HB_LIT(&l, "http://");
+        hb_put(&l, r->host.p, r->host.len);
+    }
+    hb_put(&l, r->path.p, r->path.len);
+    HB_LIT(&l, "/");
+    b.cap -= l.cap;
+
+    s->status = 301;
+    decide_keepalive(c, s);
+    put_status_line(&b, 301);
+    HB_LIT(&b, "Location: ");
+    hb_put(&b, l.p, l.len);
+    HB_LIT(&b, "\r\nContent-Length: 0\r\n");
+    put_connection(c, s, &b);
+    s->iovcnt = s->iovpos = 0;
+    iov_add(s, b.p, b.len);
+    s->iov_private = true;
+    start_write(c, s);
+}
+
+/* ---- conditional requests (RFC 9110 13.2.2 order) ------------------------------------------ */
+
+/* Is etag in the If-Match / If-None-Match list?  weak: compare ignoring W/ prefixes. */
+static bool etag_in_list(mk_str_t list, const struct mk_file *f, bool weak)
+{
+    mk_str_t tok;
+    mk_str_t etag = mk_str(f->etag, f->etag_len);
+    while (mk_str_next_token(&list, &tok)) {
+        if (tok.len == 1 && tok.p[0] == '*')
+            return true;
+        if (tok.len > 2 && tok.p[0] == 'W' && tok.p[1] == '/') {
+            if (!weak)
+                continue;
+            tok.p += 2;
+            tok.len -= 2;
+        }
+        if (mk_str_eq(tok, etag))
+            return true;
+    }
+    return false;
+}
+
+static bool parse_date(mk_str_t v, time_t *t)
+{
+    return v.p && mk_http_date_parse(v.p, v.len, t) == 0;
+}
+
+/* Returns 0 to go on, or the status to answer (304 / 412). */
+static int check_conditionals(const struct mk_http_request *r, const struct mk_file *f)
+{
+    time_t t;
+    bool get_head = r->method == MK_METHOD_GET || r->method == MK_METHOD_HEAD;
+
+    if (r->if_match.p) {
+        if (!etag_in_list(r->if_match, f, false))
+            return 412;
+    } else if (parse_date(r->if_unmodified_since, &t)) {
+        if (f->mtime > t)
+            return 412;
+    }
+    if (r->if_none_match.p) {
+        if (etag_in_list(r->if_none_match, f, true))
+            return get_head ? 304 : 412;
+    } else if (get_head && parse_date(r->if_modified_since, &t)) {
+        /* A date in the future is invalid (RFC 9110 13.1.3): ignore it. */
+        if (t <= mk_clock.now && f->mtime <= t)
+            return 304;
+    }
+    return 0;
+}
+
+/* Does If-Range allow the Range to apply? (RFC 9110 13.1.5) */
+static bool if_range_ok(const struct mk_http_request *r, const struct mk_file *f)
+{
+    time_t t;
+    if (!r->if_range.p)
+        return true;
+    if (r->if_range.len && r->if_range.p[0] == '"')
+        return mk_str_eq(r->if_range, mk_str(f->etag, f->etag_len));
+    if (parse_date(r->if_range, &t))
+        return f->mtime == t;
+    return false;
+}
+
+/* ---- static files ----------------------------------------------------------------------- */
+
+static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk_file *f)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    const struct mk_http_request *r = &s->req;
+    struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
+    int st;
+
+    s->file = f;
+    st = check_conditionals(r, f);
+    if (st == 304) {
+        char xb[128];
+        struct hbuf x = {xb, 0, sizeof(xb)};
+        HB_LIT(&x, "Last-Modified: ");
+        hb_put(&x, f->last_modified, MK_HTTP_DATE_LEN);
+        HB_LIT(&x, "\r\nETag: ");
+        hb_put(&x, f->etag, f->etag_len);
+        HB_LIT(&x, "\r\n");
+        respond_empty(c, s, 304, x.p, x.len);
+        return;
+    }
+    if (st == 412) {
+        respond_error(c, s, 412, NULL);
+        return;
+    }
+
+    if (r->range.p && (r->method == MK_METHOD_GET || r->method == MK_METHOD_HEAD) &&
+        if_range_ok(r, f)) {
+        struct mk_range_set *rs = NULL;
+        int rc = mk_range_parse(r->range, f->size, &rs);
+        if (rc == 416) {
+            char xb[64];
+            struct hbuf x = {xb, 0, sizeof(xb)};
+            HB_LIT(&x, "Content-Range: bytes */");
+            hb_u64(&x, f->size);
+            HB_LIT(&x, "\r\n");
+            respond_empty(c, s, 416, x.p, x.len);
+            return;
+        }
+        if (rc == 206 && rs->n == 1) {
+            uint64_t first = rs->r[0].first, last = rs->r[0].last;
+            mk_range_free(rs);
+            s->status = 206;
+            decide_keepalive(c, s);
+            put_status_line(&b, 206);
+            HB_LIT(&b, "Last-Modified: ");
+            hb_put(&b, f->last_modified, MK_HTTP_DATE_LEN);
+            HB_LIT(&b, "\r\nETag: ");
+            hb_put(&b, f->etag, f->etag_len);
+            HB_LIT(&b, "\r\nContent-Type: ");
+            hb_put(&b, f->mime, strlen(f->mime));
+            HB_LIT(&b, "\r\nContent-Range: bytes ");
+            hb_u64(&b, first);
+            hb_put(&b, "-", 1);
+            hb_u64(&b, last);
+            hb_put(&b, "/", 1);
+            hb_u64(&b, f->size);
+            HB_LIT(&b, "\r\nContent-Length: ");
+            hb_u64(&b, last - first + 1);
+            HB_LIT(&b, "\r\nAccept-Ranges: bytes\r\n");
+            put_connection(c, s, &b);
+            s->iovcnt = s->iovpos = 0;
+            iov_add(s, b.p, b.len);
+            if (!s->head_only) {
+                if (f->data)
+                    iov_add(s, f->data + first, last - first + 1);
+                else {
+                    s->file_off = first;
+                    s->file_end = last + 1;
+                }
+            }
+            s->iov_private = true;
+            start_write(c, s);
+            return;
+        }
+        if (rc == 206) {
+            /* multipart/byteranges: the part headers are built as the parts are sent. */
+            s->status = 206;
+            decide_keepalive(c, s);
+            put_status_line(&b, 206);
+            HB_LIT(&b, "Last-Modified: ");
+            hb_put(&b, f->last_modified, MK_HTTP_DATE_LEN);
+            HB_LIT(&b, "\r\nETag: ");
+            hb_put(&b, f->etag, f->etag_len);
+            HB_LIT(&b, "\r\nContent-Type: multipart/byteranges; boundary=");
+            hb_put(&b, MK_RANGE_BOUNDARY, sizeof(MK_RANGE_BOUNDARY) - 1);
+            HB_LIT(&b, "\r\nContent-Length: ");
+            hb_u64(&b, mk_range_multipart_length(rs, f->mime, f->size));
+            HB_LIT(&b, "\r\nAccept-Ranges: bytes\r\n");
+            put_connection(c, s, &b);
+            s->iovcnt = s->iovpos = 0;
+            iov_add(s, b.p, b.len);
+            s->iov_private = true;
+            if (!s->head_only) {
+                s->ranges = rs;
+                rs->next = 0;
+                rs->part_hdr = NULL;
+            } else {
+                mk_range_free(rs);
+            }
+            start_write(c, s);
+            return;
+        }
+        /* 200: no usable range (ignored unit, syntax, or too many/overlapping ranges). */
+        mk_range_free(rs);
+    }
+
+    s->status = 200;
+    decide_keepalive(c, s);
+    refresh_prefix(hw);
+    s->iovcnt = s->iovpos = 0;
+    iov_add(s, hw->prefix200, hw->prefix200_len);
+    iov_add(s, f->hdr, f->hdr_len);
+    put_connection(c, s, &b);
+    iov_add(s, b.p, b.len);
+    if (!s->head_only) {
+        if (f->data)
+            iov_add(s, f->data, f->size);
+        else {
+            s->file_off = 0;
+            s->file_end = f->size;
+        }
+    }
+    s->iov_private = false;
+    start_write(c, s);
+}
+
+static void handle_request(struct mk_conn *c, struct mk_http_session *s)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    const struct mk_http_request *r = &s->req;
+    const struct mk_vhost *vh = mk_vhost_match(cfg->vhosts, cfg->nvhosts, r->host);
+    struct mk_file *f;
+    int n, rc;
+
+    switch (r->method) {
+    case MK_METHOD_GET:
+    case MK_METHOD_HEAD:
+    case MK_METHOD_POST:
+        break;
+    case MK_METHOD_OPTIONS: {
+        static const char allow[] = "Allow: GET, HEAD, POST, OPTIONS\r\n";
+        respond_empty(c, s, 200, allow, sizeof(allow) - 1);
+        return;
+    }
+    default:
+        respond_error(c, s, 405, vh);
+        return;
+    }
+    if (r->asterisk_form) {
+        respond_error(c, s, 400, vh);
+        return;
+    }
+
+    n = mk_path_normalize(r->path.p, r->path.len, path_buf(s));
+    if (n < 0) {
+        MK_TRACE(error, c->id, MK_ESITE_PATH, 0, -n);
+        respond_error(c, s, -n, vh);
+        return;
+    }
+    rc = mk_file_get(hw->files, vh, path_buf(s), (size_t)n, &f);
+    if (rc == -301) {
+        respond_redirect(c, s);
+        return;
+    }
+    if (rc < 0) {
+        if (rc == -500)
+            MK_TRACE(error, c->id, MK_ESITE_OPEN, errno, 500);
+        respond_error(c, s, -rc, vh);
+        return;
+    }
+    respond_file(c, s, f);
+}
+
+/* ---- request lifecycle ------------------------------------------------------------------- */
+
+static void trace_request_begin(struct mk_conn *c, struct mk_http_session *s)
+{
+    s->start_ns = mk_clock.mono_ns;
+    s->req_seq = c->requests + 1;
+    if (MK_TRACE_ENABLED(request_begin)) {
+        const struct mk_http_request *r = &s->req;
+        s->start_ns = mk_clock_ns();
+        MK_TRACE_DO(request_begin, c->id, s->req_seq, r->method, r->protocol, r->target.p,
+                    r->target.len, r->host.p, r->host.len);
+    }
+    if (MK_TRACE_ENABLED(request_header) && s->parsed) {
+        size_t pos = s->req.headers_off;
+        mk_str_t name, value;
+        while (mk_http_header_next(s->buf, &s->req, &pos, &name, &value))
+            MK_TRACE_DO(request_header, c->id, s->req_seq, name.p, name.len, value.p, value.len);
+    }
+}
+
+static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,
+                            enum mk_close_reason reason);
+
+static void finish_request(struct mk_conn *c, struct mk_http_session *s)
+{
+    struct mk_http_worker *hw = hw_of(c);
+
+    if (MK_TRACE_ENABLED(request_end))
+        MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
+                    mk_clock_ns() - s->start_ns, !s->close_after);
+    c->requests++;
+    c->worker->requests++;
+    if (s->file) {
+        mk_file_release(hw->files, s->file);
+        s->file = NULL;
+    }
+    if (s->ranges) {
+        mk_range_free(s->ranges);
+        s->ranges = NULL;
+    }
+    if (s->close_after) {
+        close_or_linger(c, s, s->status >= 400 ? MK_CLOSE_ERROR_STATUS : MK_CLOSE_DONE);
+        return;
+    }
+    set_state(c, MK_HTTP_IDLE);
+    if (s->pos < s->len) {
+        /* Pipelined bytes: keep the session and parse them next. */
+        uint32_t left = s->len - s->pos;
+        memmove(s->buf, s->buf + s->pos, left);
+        memset(&s->req, 0, sizeof(s->req));
+        s->len = left;
+        s->pos = 0;
+        s->last_len = 0;
+        s->parsed = false;
+        s->head_only = false;
+        s->continue_sent = false;
+        s->status = 0;
+        s->bytes_sent = 0;
+        s->iovcnt = s->iovpos = 0;
+        s->file_off = s->file_end = 0;
+        set_state(c, MK_HTTP_READ_HEAD);
+        mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
+        return;
+    }
+    session_free(hw, s);
+    c->session = NULL;
+    mk_sched_timer_set(c, MK_TLIST_KEEPALIVE, MK_TIMEOUT_KEEPALIVE);
+}
+
+/* Move the iovecs that point at per-worker memory (the 200 prefix changes every second)
+ * into the session before waiting: the rest of the head must not change under us. */
+static void iov_privatize(struct mk_http_session *s)
+{
+    if (s->iov_private)
+        return;
+    s->iov_private = true;
+    if (s->iovpos > 0)
+        return; /* the prefix (always iov[0] of a 200) is already sent */
+    char *dst = hdr_buf(s) + s->hdr_cap - MK_HDR_EXTRA;
+    memcpy(dst, s->iov[0].iov_base, s->iov[0].iov_len);
+    s->iov[0].iov_base = dst;
+}
+
+static void start_write(struct mk_conn *c, struct mk_http_session *s)
+{
+    set_state(c, MK_HTTP_WRITE);
+    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+}
+
+/* Send what is pending.  MK_OK when the response is complete, MK_AGAIN to wait, MK_ERROR
+ * when the connection was closed. */
+static int do_write(struct mk_conn *c, struct mk_http_session *s)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    size_t budget = MK_SENDFILE_PER_RUN;
+
+    for (;;) {
+        while (s->iovpos < s->iovcnt) {
+            struct msghdr msg = {.msg_iov = s->iov + s->iovpos,
+                                 .msg_iovlen = (size_t)(s->iovcnt - s->iovpos)};
+            bool more = s->file_off < s->file_end || s->ranges;
+            ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    c->wr_ready = false;
+                    iov_privatize(s);
+                    return MK_AGAIN;
+                }
+                if (errno == EINTR)
+                    continue;
+                MK_TRACE(error, c->id, MK_ESITE_WRITE, errno, s->status);
+                mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
+                                                                              : MK_CLOSE_IO_ERROR,
+                                    true);
+                return MK_ERROR;
+            }
+            c->bytes_out += (uint64_t)n;
+            s->bytes_sent += (uint64_t)n;
+            mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+            while (n > 0 && s->iovpos < s->iovcnt) {
+                struct iovec *v = &s->iov[s->iovpos];
+                if ((size_t)n >= v->iov_len) {
+                    n -= (ssize_t)v->iov_len;
+                    s->iovpos++;
+                } else {
+                    v->iov_base = (char *)v->iov_base + n;
+                    v->iov_len -= (size_t)n;
+                    n = 0;
+                }
+            }
+        }
+        while (s->file_off < s->file_end) {
+            off_t off = (off_t)s->file_off;
+            size_t want = (size_t)MK_MIN(s->file_end - s->file_off, (uint64_t)MK_SENDFILE_CHUNK);
+            ssize_t n = sendfile(c->fd, s->file->fd, &off, want);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    c->wr_ready = false;
+                    return MK_AGAIN;
+                }
+                if (errno == EINTR)
+                    continue;
+                MK_TRACE(error, c->id, MK_ESITE_SENDFILE, errno, s->status);
+                mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
+                                                                              : MK_CLOSE_IO_ERROR,
+                                    true);
+                return MK_ERROR;
+            }
+            if (n == 0) {
+                /* The file shrank under us: the promised length cannot be sent.  Closing
+                 * is the only honest end (and sendfile returning 0 must never loop). */
+                MK_TRACE(error, c->id, MK_ESITE_SENDFILE, 0, s->status);
+                mk_sched_conn_close(c, MK_CLOSE_IO_ERROR, false);
+                return MK_ERROR;
+            }
+            s->file_off += (uint64_t)n;
+            c->bytes_out += (uint64_t)n;
+            s->bytes_sent += (uint64_t)n;
+            mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+            if ((size_t)n >= budget) {
+                /* Let the worker's other connections have their turn. */
+                mk_sched_conn_post(c);
+                return MK_AGAIN;
+            }
+            budget -= (size_t)n;
+        }
+        if (s->ranges) {
+            /* next part of a multipart/byteranges body */
+            struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
+            int more = mk_range_next_part(s->ranges, s->file->mime, s->file->size, b.p, b.cap,
+                                          &b.len, &s->file_off, &s->file_end);
+            s->iovcnt = s->iovpos = 0;
+            iov_add(s, b.p, b.len);
+            if (s->file->data && s->file_end > s->file_off) {
+                iov_add(s, s->file->data + s->file_off, s->file_end - s->file_off);
+                s->file_off = s->file_end = 0;
+            }
+            if (!more) {
+                mk_range_free(s->ranges);
+                s->ranges = NULL;
+            }
+            (void)hw;
+            continue;
+        }
+        return MK_OK;
+    }
+}
+
+static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,
+                            enum mk_close_reason reason)
+{
+    /* Closing with unread input makes the kernel send a RST, which can destroy the response
+     * before the client reads it.  When input may be pending, shut down our side and drain
+     * for a moment first (lingering close). */
+    if (!c->rd_ready && s->pos >= s->len) {
+        mk_sched_conn_close(c, reason, false);
+        return;
+    }
+    shutdown(c->fd, SHUT_WR);
+    s->len = s->pos = 0;
+    set_state(c, MK_HTTP_LINGER);
+    mk_sched_timer_set(c, MK_TLIST_LINGER, MK_TIMEOUT_WRITE);
+}
+
+static int do_linger(struct mk_conn *c, struct mk_http_session *s)
+{
+    char tmp[MK_LINGER_BUF];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, tmp, sizeof(tmp));
+        if (n > 0) {
+            c->bytes_in += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->rd_ready = false;
+            return MK_AGAIN;
+        }
+        mk_sched_conn_close(c, s->status >= 400 ? MK_CLOSE_ERROR_STATUS : MK_CLOSE_DONE, false);
+        return MK_ERROR;
+    }
+    mk_sched_conn_post(c);
+    return MK_AGAIN;
+}
+
+/* Read more input into the session buffer.  MK_OK: bytes added; MK_AGAIN: nothing now;
+ * MK_ERROR: the connection was closed. */
+static int do_read(struct mk_conn *c, struct mk_http_session *s)
+{
+    size_t in_cap = c->state == MK_HTTP_READ_BODY ? s->cap + MK_BODY_ROOM : s->cap;
+    size_t room = s->len < in_cap ? in_cap - s->len : 0;
+    ssize_t n;
+
+    if (!c->rd_ready || room == 0)
+        return MK_AGAIN;
+    n = read(c->fd, s->buf + s->len, room);
+    if (n > 0) {
+        if ((size_t)n < room)
+            c->rd_ready = false; /* drained: edge-triggered epoll will say when more comes */
+        s->len += (uint32_t)n;
+        c->bytes_in += (uint64_t)n;
+        return MK_OK;
+    }
+    if (n == 0) {
+        /* The client went away (or half-closed with no complete request): nothing left. */
+        mk_sched_conn_close(c, MK_CLOSE_PEER, true);
+        return MK_ERROR;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->rd_ready = false;
+        return MK_AGAIN;
+    }
+    if (errno == EINTR)
+        return MK_OK;
+    MK_TRACE(error, c->id, MK_ESITE_READ, errno, 0);
+    mk_sched_conn_close(c, MK_CLOSE_RESET, true);
+    return MK_ERROR;
+}
+
+/* Swap the small buffer for one of MaxRequestSize, keeping the bytes received. */
+static struct mk_http_session *session_grow(struct mk_conn *c, struct mk_http_session *s)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    struct mk_http_session *big = session_new(hw, true);
+    memcpy(big->buf, s->buf, s->len);
+    big->len = s->len;
+    big->pos = s->pos;
+    big->last_len = s->last_len;
+    session_free(hw, s);
+    c->session = big;
+    return big;
+}
+
+/* Body skipping: consume [pos, len) as body bytes.  Returns 1 when the body is complete,
+ * 0 when more is needed, or a negative status on a framing error. */
+static int consume_chunked(struct mk_http_session *s)
+{
+    while (s->pos < s->len) {
+        unsigned char ch = (unsigned char)s->buf[s->pos];
+        switch (s->chunk_state) {
+        case CHUNK_SIZE: {
+            int d = (ch >= '0' && ch <= '9') ? ch - '0'
+                  : ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') ? (ch | 0x20) - 'a' + 10 : -1;
+            if (d >= 0) {
+                if (++s->chunk_digits > 15)
+                    return -400; /* overflow */
+                s->chunk_size = s->chunk_size * 16 + (uint64_t)d;
+                s->pos++;
+                break;
+            }
+            if (s->chunk_digits == 0)
+                return -400;
+            if (ch == ';' || ch == ' ' || ch == '\t')
+                s->chunk_state = CHUNK_EXT;
+            else if (ch == '\r')
+                s->chunk_state = CHUNK_SIZE_LF;
+            else if (ch == '\n')
+                goto size_done;
+            else
+                return -400;
+            s->pos++;
+            break;
+        }
+        case CHUNK_EXT:
+            if (ch == '\r')
+                s->chunk_state = CHUNK_SIZE_LF;
+            else if (ch == '\n')
+                goto size_done;
+            else if (ch < 0x20 && ch != '\t')
+                return -400;
+            s->pos++;
+            break;
+        case CHUNK_SIZE_LF:
+            if (ch != '\n')
+                return -400;
+        size_done:
+            s->pos++;
+            s->body_total += s->chunk_size;
+            if (s->body_total > cfg->max_request_size)
+                return -413;
+            s->chunk_digits = 0;
+            if (s->chunk_size == 0) {
+                s->chunk_state = CHUNK_TRAILER;
+                s->trailer_len = 0;
+            } else {
+                s->chunk_state = CHUNK_DATA;
+            }
+            break;
+        case CHUNK_DATA: {
+            uint64_t n = MK_MIN(s->chunk_size, (uint64_t)(s->len - s->pos));
+            s->pos += (uint32_t)n;
+            s->chunk_size -= n;
+            if (s->chunk_size == 0)
+                s->chunk_state = CHUNK_DATA_CR;
+            break;
+        }
+        case CHUNK_DATA_CR:
+            if (ch == '\r')
+                s->chunk_state = CHUNK_DATA_LF;
+            else if (ch == '\n')
+                s->chunk_state = CHUNK_SIZE;
+            else
+                return -400; /* data not followed by CRLF */
+            s->pos++;
+            break;
+        case CHUNK_DATA_LF:
+            if (ch != '\n')
+                return -400;
+            s->pos++;
+            s->chunk_state = CHUNK_SIZE;
+            break;
+        case CHUNK_TRAILER:
+            /* trailer fields are skipped; an empty line ends the body */
+            if (ch == '\r' && s->trailer_len == 0) {
+                s->chunk_state = CHUNK_TRAILER_LF;
+            } else if (ch == '\n') {
+                if (s->trailer_len == 0) {
+                    s->pos++;
+                    s->chunk_state = CHUNK_DONE;
+                    return 1;
+                }
+                s->trailer_len = 0;
+            } else if (ch != '\r') {
+                if (++s->trailer_len > 8192 || ch == 0)
+                    return -400;
+            }
+            s->pos++;
+            break;
+        case CHUNK_TRAILER_LF:
+            if (ch != '\n')
+                return -400;
+            s->pos++;
+            s->chunk_state = CHUNK_DONE;
+            return 1;
+        default:
+            return 1;
+        }
+    }
+    return s->chunk_state == CHUNK_DONE;
+}
+
+static int consume_body(struct mk_http_session *s)
+{
+    if (s->req.chunked)
+        return consume_chunked(s);
+    uint64_t n = MK_MIN(s->body_left, (uint64_t)(s->len - s->pos));
+    s->pos += (uint32_t)n;
+    s->body_left -= n;
+    return s->body_left == 0;
+}
+
+/* The head is parsed: check framing, then read the body or answer at once. */
+static void on_head(struct mk_conn *c, struct mk_http_session *s)
+{
+    const struct mk_http_request *r = &s->req;
+
+    s->parsed = true;
+    s->pos = r->head_len;
+    s->head_only = r->method == MK_METHOD_HEAD;
+    trace_request_begin(c, s);
+
+    if (r->content_length != MK_HTTP_CL_NONE && r->content_length > cfg->max_request_size) {
+        MK_TRACE(error, c->id, MK_ESITE_LIMIT, 0, 413);
+        respond_error(c, s, 413, NULL);
+        return;
+    }
+    if (r->method == MK_METHOD_POST && r->content_length == MK_HTTP_CL_NONE && !r->chunked) {
+        respond_error(c, s, 411, NULL);
+        return;
+    }
+    if (r->chunked || (r->content_length != MK_HTTP_CL_NONE && r->content_length > 0)) {
+        s->body_left = r->chunked ? 0 : r->content_length;
+        s->chunk_state = CHUNK_SIZE;
+        set_state(c, MK_HTTP_READ_BODY);
+        return;
+    }
+    handle_request(c, s);
+}
+
+/* Parse what has been received; MK_OK when the state moved on, MK_AGAIN when waiting. */
+static int step_read_head(struct mk_conn *c)
+{
+    struct mk_http_session *s = c->session;
+    int rc;
+
+    if (!s) {
+        if (!c->rd_ready)
+            return MK_AGAIN;
+        s = session_new(hw_of(c), false);
+        c->session = s;
+    }
+    for (;;) {
+        if (s->len > s->pos) {
+            rc = mk_http_parse_request(s->buf, s->len, s->last_len, cfg->max_request_size,
+                                       &s->req);
+            if (rc > 0) {
+                on_head(c, s);
+                return MK_OK;
+            }
+            if (rc == MK_ERROR) {
+                MK_TRACE(error, c->id, MK_ESITE_PARSE, 0, s->req.status);
+                s->pos = s->len;
+                trace_request_begin(c, s);
+                s->head_only = s->req.method == MK_METHOD_HEAD;
+                respond_error(c, s, s->req.status, NULL);
+                return MK_OK;
+            }
+            s->last_len = s->len;
+            if (s->len >= s->cap) {
+                if (s->cap < cfg->max_request_size) {
+                    s = session_grow(c, s);
+                } else {
+                    /* Past MaxRequestSize: 414 when even the request line is not complete. */
+                    s->req.status = memchr(s->buf, '\n', s->len) ? 413 : 414;
+                    MK_TRACE(error, c->id, MK_ESITE_LIMIT, 0, s->req.status);
+                    s->pos = s->len;
+                    trace_request_begin(c, s);
+                    respond_error(c, s, s->req.status, NULL);
+                    return MK_OK;
+                }
+            }
+        }
+        uint32_t before = s->len;
+        rc = do_read(c, s);
+        if (rc == MK_ERROR)
+            return MK_ERROR;
+        if (rc == MK_AGAIN) {
+            if (s->len == 0) {
+                /* Woken with nothing to read: give the memory back while idle. */
+                session_free(hw_of(c), s);
+                c->session = NULL;
+            }
+            return MK_AGAIN;
+        }
+        if (before == 0 && s->len > 0 && c->state == MK_HTTP_IDLE) {
+            set_state(c, MK_HTTP_READ_HEAD);
+            mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
+        }
+    }
+}
+
+static int step_read_body(struct mk_conn *c)
+{
+    struct mk_http_session *s = c->session;
+    for (;;) {
+        int rc = consume_body(s);
+        if (rc < 0) {
+            MK_TRACE(error, c->id, MK_ESITE_PARSE, 0, -rc);
+            s->pos = s->len;
+            respond_error(c, s, -rc, NULL);
+            return MK_OK;
+        }
+        if (rc == 1) {
+            handle_request(c, s);
+            return MK_OK;
+        }
+        if (s->req.expect_continue && !s->continue_sent && s->req.protocol == MK_PROTO_HTTP11) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            s->continue_sent = true;
+            if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+                (ssize_t)sizeof(cont) - 1) {
+                mk_sched_conn_close(c, MK_CLOSE_IO_ERROR, true);
+                return MK_ERROR;
+            }
+            c->bytes_out += sizeof(cont) - 1;
+        }
+        /* All buffered input is body: reuse the space after the head for more. */
+        s->len = s->pos = s->req.head_len;
+        rc = do_read(c, s);
+        if (rc != MK_OK)
+            return rc;
+    }
+}
+
+static void http_run(struct mk_conn *c)
+{
+    int handled = 0;
+
+    for (;;) {
+        int rc;
+        switch (c->state) {
+        case MK_HTTP_IDLE:
+        case MK_HTTP_READ_HEAD:
+            if (handled >= MK_REQUESTS_PER_RUN) {
+                mk_sched_conn_post(c);
+                return;
+            }
+            rc = step_read_head(c);
+            break;
+        case MK_HTTP_READ_BODY:
+            rc = step_read_body(c);
+            break;
+        case MK_HTTP_WRITE:
+            if (!c->wr_ready)
+                return;
+            rc = do_write(c, c->session);
+            if (rc == MK_OK) {
+                handled++;
+                finish_request(c, c->session);
+            }
+            break;
+        case MK_HTTP_LINGER:
+            rc = do_linger(c, c->session);
+            break;
+        default:
+            rc = MK_ERROR;
+            break;
+        }
+        if (rc != MK_OK || c->closed)
+            return;
+    }
+}
+
+/* ---- scheduler hooks ---------------------------------------------------------------------- */
+
+static void *http_worker_init(struct mk_worker *w)
+{
+    struct mk_http_worker *hw = mk_xcalloc(1, sizeof(*hw));
+    struct mk_file_cache_config fcc = {
+        .mime = cfg->mime,
+        .default_mime = cfg->default_mime,
+        .indexfiles = cfg->indexfiles,
+        .nindex = cfg->nindex,
+        .symlink = cfg->symlink,
+        .max_entries = cfg->file_cache_entries,
+        .small_max = cfg->file_cache_small,
+        .mem_max = 64u << 20,
+    };
+    (void)w;
+    hw->files = mk_file_cache_new(&fcc);
+    return hw;
+}
+
+static void free_sessions(struct mk_http_session *s)
+{
+    while (s) {
+        struct mk_http_session *n = s->next_free;
+        free(s->buf);
+        free(s);
+        s = n;
+    }
+}
+
+static void http_worker_exit(struct mk_worker *w)
+{
+    struct mk_http_worker *hw = w->proto_ctx;
+    free_sessions(hw->free_small);
+    free_sessions(hw->free_large);
+    mk_file_cache_free(hw->files);
+    free(hw);
+}
+
+static void http_on_accept(struct mk_conn *c)
+{
+    c->state = MK_HTTP_IDLE;
+    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_CONN_PENDING);
+}
+
+static void http_on_ready(struct mk_conn *c)
+{
+    http_run(c);
+}
+
+static void http_on_timeout(struct mk_conn *c)
+{
+    struct mk_http_session *s = c->session;
+    if (s && c->state == MK_HTTP_READ_HEAD && s->len > 0) {
+        /* A request that did not arrive in time: say so before closing. */
+        static const char resp[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                                   "Connection: Close\r\n\r\n";
+        if (send(c->fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+            c->bytes_out += sizeof(resp) - 1;
+    }
+    mk_sched_conn_close(c, MK_CLOSE_TIMEOUT, false);
+}
+
+static void http_on_close(struct mk_conn *c)
+{
+    if (c->session) {
+        session_free(hw_of(c), c->session);
+        c->session = NULL;
+    }
+}
+
+static bool http_is_idle(struct mk_conn *c)
+{
+    struct mk_http_session *s = c->session;
+    return c->state == MK_HTTP_IDLE || c->state == MK_HTTP_LINGER ||
+           (c->state == MK_HTTP_READ_HEAD && (!s || s->len == 0));
+}
+
+const struct mk_proto mk_http_proto = {
+    .worker_init = http_worker_init,
+    .worker_exit = http_worker_exit,
+    .on_accept = http_on_accept,
+    .on_ready = http_on_ready,
+    .on_timeout = http_on_timeout,
+    .on_close = http_on_close,
+    .on_tick = NULL,
+    .is_idle = http_is_idle,
+};

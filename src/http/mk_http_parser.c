@@ -1,0 +1,526 @@
+#include "mk_http_parser.h"
+
+#include <string.h>
+
+#include "../core/mk_core.h"
+
+/* tchar (RFC 9110 5.6.2): the bytes allowed in methods and header names. */
+static const uint8_t tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+static const char *const method_names[] = {
+#define MK__NAME(name, label) label,
+    MK_METHODS(MK__NAME)
+#undef MK__NAME
+};
+
+const char *mk_http_method_name(int method)
+{
+    if (method < 0 || method >= MK_METHOD_COUNT)
+        return "UNKNOWN";
+    return method_names[method];
+}
+
+static int method_lookup(const char *p, size_t len)
+{
+    /* Methods are case-sensitive (RFC 9110 9.1): "get" is an unknown method. */
+    for (int m = 1; m < MK_METHOD_COUNT; m++) {
+        size_t n = strlen(method_names[m]);
+        if (n == len && memcmp(p, method_names[m], n) == 0)
+            return m;
+    }
+    return MK_METHOD_UNKNOWN;
+}
+
+/* Bytes allowed in a request target: VCHAR except '#' (a fragment is never sent) and the
+ * characters RFC 3986 excludes.  Control bytes, SP, DEL and high-bit bytes are refused:
+ * clients percent-encode them. */
+static const uint8_t target_ok[256] = {
+    ['!'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
+    ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, [':'] = 1, [';'] = 1, ['='] = 1,
+    ['?'] = 1, ['@'] = 1, ['_'] = 1, ['~'] = 1, ['['] = 1, [']'] = 1, ['\\'] = 1, ['|'] = 1,
+    ['^'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1, ['"'] = 1, ['<'] = 1, ['>'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+/* Field-value bytes: VCHAR, obs-text, SP, HTAB.  NUL, CR, LF and other controls are not. */
+static inline bool value_ok(unsigned char c)
+{
+    return c >= 0x20 ? c != 0x7f : c == '\t';
+}
+
+/* Find the end of the head: the empty line after the headers.  Leading empty lines (RFC
+ * 9112 2.2) are skipped first.  Returns the offset just past the empty line, or 0. */
+static size_t find_head_end(const char *buf, size_t len, size_t from)
+{
+    size_t i = from;
+    while (i < len) {
+        const char *lf = memchr(buf + i, '\n', len - i);
+        if (!lf)
+            return 0;
+        size_t k = (size_t)(lf - buf) + 1;
+        if (k < len && buf[k] == '\n')
+            return k + 1;
+        if (k + 1 < len && buf[k] == '\r' && buf[k + 1] == '\n')
+            return k + 2;
+        if (k + 1 >= len && k < len && buf[k] == '\r')
+            return 0;
+        i = k;
+    }
+    return 0;
+}
+
+static int fail(struct mk_http_request *req, int status)
+{
+    req->status = (uint16_t)status;
+    return MK_ERROR;
+}
+
+/* Return the end of the line starting at p (pointing at its CR or LF), or NULL; a bare CR
+ * is an error reported through *bad. */
+static const char *line_end(const char *p, const char *end, bool *bad)
+{
+    for (const char *q = p; q < end; q++) {
+        if (*q == '\n')
+            return q;
+        if (*q == '\r') {
+            if (q + 1 < end && q[1] == '\n')
+                return q;
+            if (q + 1 < end)
+                *bad = true;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *eol_skip(const char *p)
+{
+    return p + (*p == '\r' ? 2 : 1);
+}
+
+static int parse_version(const char *p, size_t n, struct mk_http_request *req)
+{
+    if (n == 8 && memcmp(p, "HTTP/1.", 7) == 0) {
+        if (p[7] == '1') {
+            req->protocol = MK_PROTO_HTTP11;
+            return 0;
+        }
+        if (p[7] == '0') {
+            req->protocol = MK_PROTO_HTTP10;
+            return 0;
+        }
+    }
+    /* Anything else, HTTP/2.0 or a token that is no version at all: Monkey answers 505. */
+    req->protocol = MK_PROTO_UNKNOWN;
+    return -1;
+}
+
+static int parse_target(struct mk_http_request *req)
+{
+    const char *p = req->target.p;
+    size_t n = req->target.len;
+
+    for (size_t i = 0; i < n; i++)
+        if (!target_ok[(unsigned char)p[i]])
+            return -1;
+    if (p[0] == '/') {
+        req->path = req->target;
+    } else if (n == 1 && p[0] == '*') {
+        if (req->method != MK_METHOD_OPTIONS)
+            return -1;
+        req->asterisk_form = true;
+        req->path = MK_STR("*");
+        return 0;
+    } else {
+        /* absolute-form: http://authority/path (RFC 9112 3.2.2) */
+        size_t skip;
+        if (n > 7 && mk_str_ieq_lower(p, 7, "http://", 7))
+            skip = 7;
+        else if (n > 8 && mk_str_ieq_lower(p, 8, "https://", 8))
+            skip = 8;
+        else
+            return -1;
+        const char *a = p + skip, *end = p + n;
+        const char *slash = memchr(a, '/', (size_t)(end - a));
+        const char *auth_end = slash ? slash : end;
+        const char *q = memchr(a, '?', (size_t)(auth_end - a));
+        if (q)
+            auth_end = q;
+        if (auth_end == a || memchr(a, '@', (size_t)(auth_end - a)))
+            return -1;
+        req->host = mk_str(a, (size_t)(auth_end - a));
+        req->absolute_form = true;
+        if (slash && slash == auth_end)
+            req->path = mk_str(slash, (size_t)(end - slash));
+        else
+            req->path = MK_STR("/");
+        if (!slash && q) {
+            req->query = mk_str(q + 1, (size_t)(end - q - 1));
+            return 0;
+        }
+    }
+    const char *q = memchr(req->path.p, '?', req->path.len);
+    if (q) {
+        req->query = mk_str(q + 1, (size_t)(req->path.p + req->path.len - q - 1));
+        req->path.len = (size_t)(q - req->path.p);
+    }
+    return 0;
+}
+
+int mk_http_host_check(mk_str_t host)
+{
+    const char *p = host.p, *end = host.p + host.len;
+    const char *port = NULL;
+
+    if (host.len == 0)
+        return -1;
+    if (p[0] == '[') {
+        const char *close = memchr(p, ']', host.len);
+        if (!close || close == p + 1)
+            return -1;
+        for (const char *q = p + 1; q < close; q++) {
+            char c = *q;
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == ':' || c == '.'))
+                return -1;
+        }
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return -1;
+            port = close + 2;
+        }
+    } else {
+        for (const char *q = p; q < end; q++) {
+            char c = *q;
+            if (c == ':') {
+                port = q + 1;
+                end = q;
+                break;
+            }
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c == '!' ||
+                  c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
+                  c == '+' || c == ',' || c == ';' || c == '='))
+                return -1;
+            if (c == '.' && q + 1 < end && q[1] == '.')
+                return -1;
+        }
+        if (end == p)
+            return -1;
+    }
+    if (port) {
+        const char *pend = host.p + host.len;
+        size_t n = (size_t)(pend - port);
+        uint64_t v;
+        if (n == 0)
+            return 0; /* "host:" has an empty port, which RFC 3986 allows */
+        if (n > 5 || mk_str_to_u64(mk_str(port, n), 65535, &v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_transfer_encoding(mk_str_t v, struct mk_http_request *req)
+{
+    mk_str_t tok;
+    bool seen_chunked = req->chunked, unknown = false, any = false;
+
+    while (mk_str_next_token(&v, &tok)) {
+        any = true;
+        if (seen_chunked)
+            return fail(req, 400); /* chunked must be the final coding, applied once */
+        if (MK_STR_IEQ(tok, "chunked"))
+            seen_chunked = true;
+        else if (!MK_STR_IEQ(tok, "gzip") && !MK_STR_IEQ(tok, "x-gzip") &&
+                 !MK_STR_IEQ(tok, "deflate") && !MK_STR_IEQ(tok, "compress") &&
+                 !MK_STR_IEQ(tok, "x-compress"))
+            unknown = true;
+    }
+    if (!any)
+        return fail(req, 400);
+    req->chunked = seen_chunked;
+    if (unknown)
+        return fail(req, 501);
+    return 0;
+}
+
+/* Act on one header field.  name and value are already validated; value is trimmed. */
+static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value, bool *te_seen)
+{
+    switch (name.len) {
+    case 4:
+        if (MK_STR_IEQ(name, "host")) {
+            if (req->host.p && !req->absolute_form)
+                return fail(req, 400); /* two Host fields */
+            if (req->host.p && req->absolute_form)
+                return 0; /* the target's authority wins (RFC 9112 3.2.2) */
+            if (mk_http_host_check(value) < 0)
+                return fail(req, 400);
+            req->host = value;
+            if (req->host.p == NULL)
+                req->host.p = name.p; /* never reached: an empty Host failed above */
+        }
+        return 0;
+    case 5:
+        if (MK_STR_IEQ(name, "range") && !req->range.p)
+            req->range = value;
+        return 0;
+    case 6:
+        if (MK_STR_IEQ(name, "expect")) {
+            if (MK_STR_IEQ(value, "100-continue"))
+                req->expect_continue = true;
+        }
+        return 0;
+    case 7:
+        if (MK_STR_IEQ(name, "referer"))
+            req->referer = value;
+        return 0;
+    case 8:
+        if (MK_STR_IEQ(name, "if-match"))
+            req->if_match = value;
+        else if (MK_STR_IEQ(name, "if-range"))
+            req->if_range = value;
+        return 0;
+    case 10:
+        if (MK_STR_IEQ(name, "connection")) {
+            mk_str_t tok, list = value;
+            while (mk_str_next_token(&list, &tok)) {
+                if (MK_STR_IEQ(tok, "close"))
+                    req->conn_close = true;
+                else if (MK_STR_IEQ(tok, "keep-alive"))
+                    req->conn_keepalive = true;
+            }
+        } else if (MK_STR_IEQ(name, "user-agent")) {
+            req->user_agent = value;
+        }
+        return 0;
+    case 13:
+        if (MK_STR_IEQ(name, "if-none-match"))
+            req->if_none_match = value;
+        return 0;
+    case 14:
+        if (MK_STR_IEQ(name, "content-length")) {
+            uint64_t v;
+            /* Only digits: no sign, no hex, no list ("1, 2"), no overflow. */
+            if (mk_str_to_u64(value, (uint64_t)INT64_MAX, &v) < 0)
+                return fail(req, 400);
+            if (req->content_length != MK_HTTP_CL_NONE && req->content_length != v)
+                return fail(req, 400);
+            req->content_length = v;
+        }
+        return 0;
+    case 17:
+        if (MK_STR_IEQ(name, "if-modified-since"))
+            req->if_modified_since = value;
+        else if (MK_STR_IEQ(name, "transfer-encoding")) {
+            *te_seen = true;
+            return parse_transfer_encoding(value, req);
+        }
+        return 0;
+    case 19:
+        if (MK_STR_IEQ(name, "if-unmodified-since"))
+            req->if_unmodified_since = value;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Parse one header line [p, eol): returns 0 and the name/value views, or -1. */
+static int split_header(const char *p, const char *eol, mk_str_t *name, mk_str_t *value)
+{
+    const char *q = p;
+    while (q < eol && tchar[(unsigned char)*q])
+        q++;
+    /* An empty name, a space before the colon (RFC 9112 5.1 MUST reject) or a byte that is
+     * not a token: 400. */
+    if (q == p || q == eol || *q != ':')
+        return -1;
+    *name = mk_str(p, (size_t)(q - p));
+    q++;
+    for (const char *v = q; v < eol; v++)
+        if (!value_ok((unsigned char)*v))
+            return -1;
+    *value = mk_str_trim(mk_str(q, (size_t)(eol - q)));
+    if (value->len == 0)
+        value->p = q; /* present but empty: keep a non-NULL view */
+    return 0;
+}
+
+int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t max_line,
+                          struct mk_http_request *req)
+{
+    const char *p = buf, *end = buf + len, *eol, *sp1, *sp2;
+    bool bad = false, te_seen = false;
+    size_t head_len;
+
+    req->status = 0;
+
+    /* Fast path for a resumed call: until the empty line has arrived, only the new bytes are
+     * looked at (a slow client sending one byte at a time must not cost O(n^2)). */
+    if (last_len && last_len < len) {
+        size_t from = last_len > 3 ? last_len - 3 : 0;
+        if (!find_head_end(buf, len, from)) {
+            for (size_t i = last_len; i < len; i++) {
+                unsigned char c = (unsigned char)buf[i];
+                if (c == 0 || (c == '\r' && i + 1 < len && buf[i + 1] != '\n'))
+                    return fail(req, 400);
+            }
+            if (len >= max_line && !memchr(buf, '\n', len))
+                return fail(req, 414);
+            return MK_AGAIN;
+        }
+    }
+
+    memset(req, 0, sizeof(*req));
+    req->content_length = MK_HTTP_CL_NONE;
+
+    /* Leading empty lines are ignored (RFC 9112 2.2). */
+    while (p < end && (*p == '\n' || *p == '\r')) {
+        if (*p == '\r' && (p + 1 >= end || p[1] != '\n')) {
+            if (p + 1 >= end)
+                return MK_AGAIN;
+            return fail(req, 400);
+        }
+        p = eol_skip(p);
+    }
+    if (p == end)
+        return MK_AGAIN;
+
+    /* method: a token, then one SP.  Checked as bytes arrive, so that garbage (a TLS
+     * ClientHello, a binary protocol) is refused at once instead of waiting for a line end. */
+    const char *m = p;
+    while (p < end && tchar[(unsigned char)*p])
+        p++;
+    if (p == end)
+        return (size_t)(p - m) > 32 ? fail(req, 501) : MK_AGAIN;
+    if (p == m || *p != ' ')
+        return fail(req, 400);
+    req->method_str = mk_str(m, (size_t)(p - m));
+    req->method = (uint8_t)method_lookup(m, (size_t)(p - m));
+    sp1 = p;
+
+    eol = line_end(sp1, end, &bad);
+    if (bad)
+        return fail(req, 400);
+    if (!eol) {
+        /* Refuse a NUL or control byte in the line now rather than after a timeout. */
+        for (const char *q = sp1 + 1; q < end; q++)
+            if (((unsigned char)*q < 0x20 && *q != '\r') || *q == 0x7f)
+                return fail(req, 400);
+        if ((size_t)(end - buf) >= max_line)
+            return fail(req, 414);
+        return MK_AGAIN;
+    }
+    if ((size_t)(eol - buf) > max_line)
+        return fail(req, 414);
+
+    /* target SP version: exactly three parts separated by single spaces. */
+    sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+    if (!sp2)
+        return fail(req, 400); /* "GET /": HTTP/0.9 is not served */
+    req->target = mk_str(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    if (req->target.len == 0 || memchr(sp2 + 1, ' ', (size_t)(eol - sp2 - 1)) || sp2 + 1 == eol)
+        return fail(req, 400);
+    for (const char *q = sp2 + 1; q < eol; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            return fail(req, 400);
+    if (parse_target(req) < 0)
+        return fail(req, 400);
+    if (parse_version(sp2 + 1, (size_t)(eol - sp2 - 1), req) < 0)
+        return fail(req, 505);
+    if (req->method == MK_METHOD_UNKNOWN)
+        return fail(req, 501);
+
+    /* The head must be complete before the header fields are interpreted. */
+    p = eol_skip(eol);
+    req->headers_off = (uint32_t)(p - buf);
+    head_len = find_head_end(buf, len, (size_t)(eol - buf));
+    if (!head_len) {
+        /* Validate what is there, so that a bad byte is refused without waiting. */
+        const char *q = p;
+        while (q < end) {
+            const char *e = line_end(q, end, &bad);
+            if (bad)
+                return fail(req, 400);
+            if (!e)
+                break;
+            q = eol_skip(e);
+        }
+        return MK_AGAIN;
+    }
+    if (p < end && (*p == ' ' || *p == '\t'))
+        return fail(req, 400); /* whitespace before the first header (RFC 9112 2.2) */
+
+    while (p < buf + head_len) {
+        mk_str_t name, value;
+        eol = line_end(p, end, &bad);
+        if (bad || !eol)
+            return fail(req, 400);
+        if (eol == p) {
+            p = eol_skip(eol);
+            break;
+        }
+        if (*p == ' ' || *p == '\t')
+            return fail(req, 400); /* obs-fold (RFC 9112 5.2) */
+        if (split_header(p, eol, &name, &value) < 0)
+            return fail(req, 400);
+        req->nheaders++;
+        if (on_header(req, name, value, &te_seen) < 0)
+            return MK_ERROR;
+        p = eol_skip(eol);
+    }
+    req->head_len = (uint32_t)(p - buf);
+
+    /* Framing rules (RFC 9112 6.1, 6.3): refuse anything two parsers could read apart. */
+    if (te_seen) {
+        if (req->protocol == MK_PROTO_HTTP10)
+            return fail(req, 400);
+        if (req->content_length != MK_HTTP_CL_NONE)
+            return fail(req, 400);
+        if (!req->chunked)
+            return fail(req, 400);
+    }
+    if (req->protocol == MK_PROTO_HTTP11 && !req->host.p)
+        return fail(req, 400);
+    return (int)req->head_len;
+}
+
+bool mk_http_header_next(const char *buf, const struct mk_http_request *req, size_t *pos,
+                         mk_str_t *name, mk_str_t *value)
+{
+    const char *p = buf + *pos, *end = buf + req->head_len;
+    bool bad = false;
+
+    if (p >= end)
+        return false;
+    const char *eol = line_end(p, end, &bad);
+    if (!eol || eol == p)
+        return false;
+    if (split_header(p, eol, name, value) < 0)
+        return false;
+    *pos = (size_t)(eol_skip(eol) - buf);
+    return true;
+}

@@ -1,0 +1,18 @@
+/* File extension -> Content-Type, loaded from monkey.mime ([MIMETYPES] "ext type"). */
+#ifndef MK_MIME_H
+#define MK_MIME_H
+
+#include <stddef.h>
+
+struct mk_mime_table;
+
+struct mk_mime_table *mk_mime_load(const char *path, char *err, size_t errlen);
+struct mk_mime_table *mk_mime_new(void);
+int mk_mime_add(struct mk_mime_table *t, const char *ext, const char *type);
+void mk_mime_free(struct mk_mime_table *t);
+
+/* Type for a file name (by its last extension, case-insensitive), or dflt. */
+const char *mk_mime_lookup(const struct mk_mime_table *t, const char *name, size_t len,
+                           const char *dflt);
+
+#endif

@@ -1,0 +1,40 @@
+/* Range requests (RFC 9110 14): parsing "bytes=..." and multipart/byteranges framing. */
+#ifndef MK_RANGE_H
+#define MK_RANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/mk_str.h"
+
+#define MK_RANGE_MAX 16 /* more ranges than this are answered with the whole file (200) */
+#define MK_RANGE_BOUNDARY "MONKEY_BYTERANGES_3d6b9f"
+
+struct mk_range {
+    uint64_t first, last; /* inclusive */
+};
+
+struct mk_range_set {
+    int n;
+    int next;             /* next part to send */
+    const char *part_hdr; /* unused by callers; reserved */
+    struct mk_range r[MK_RANGE_MAX];
+};
+
+/* Parse a Range header against a file of `size` bytes.  Returns 206 with *out set (one or
+ * more satisfiable ranges, clamped, sorted as sent), 416 when no range is satisfiable, or
+ * 200 when the header is to be ignored (unknown unit, bad syntax, too many or overlapping
+ * ranges that would send more than the file). */
+int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out);
+void mk_range_free(struct mk_range_set *rs);
+
+/* Length of the multipart/byteranges body for rs. */
+uint64_t mk_range_multipart_length(const struct mk_range_set *rs, const char *mime, uint64_t size);
+
+/* Write the delimiter and headers of the next part into buf and set [*off, *end) to its
+ * bytes; after the last part writes the closing delimiter.  Returns 1 while parts remain
+ * after this one, 0 once the closing delimiter has been written. */
+int mk_range_next_part(struct mk_range_set *rs, const char *mime, uint64_t size, char *buf,
+                       size_t cap, size_t *len, uint64_t *off, uint64_t *end);
+
+#endif

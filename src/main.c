@@ -1,0 +1,281 @@
+/* Monkey: command line, start-up, signals.  Wires the layers together:
+ * configuration -> listeners (as root) -> daemon -> privileges -> tracing -> workers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mk_core.h"
+#include "core/mk_log.h"
+#include "mk_server.h"
+#include "trace/mk_trace.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: monkey [OPTION]...\n"
+            "Monkey HTTP server: serves static files over HTTP/1.1.\n\n"
+            "  -c, --configdir=DIR    configuration directory [%s]\n"
+            "  -s, --serverconf=FILE  main configuration file in DIR [monkey.conf]\n"
+            "  -p, --port=N           listen on port N instead of the configured ports\n"
+            "  -w, --workers=N        worker threads (0 = one per CPU)\n"
+            "  -o, --docroot=DIR      serve DIR with the defaults, no configuration files\n"
+            "  -D, --daemon           run in the background (writes PidFile)\n"
+            "  -v, --version          print the version and exit\n"
+            "  -b, --build            print build options and exit\n"
+            "  -h, --help             print this help and exit\n\n"
+            "Signals: SIGTERM/SIGINT stop (in-flight responses finish first).\n",
+            MK_SYSCONFDIR);
+}
+
+static void build_info(void)
+{
+    printf("Monkey HTTP Server v%s\n", MK_VERSION_STR);
+    printf("configure:   %s\n", MK_CONFIGURE_ARGS[0] ? MK_CONFIGURE_ARGS : "(defaults)");
+    printf("compiler:    %s\n", __VERSION__);
+    printf("prefix:      %s\n", MK_PREFIX);
+    printf("sysconfdir:  %s\n", MK_SYSCONFDIR);
+    printf("default port %d\n", MK_DEFAULT_PORT);
+    printf("debug:       %s\n", MK_HAVE_DEBUG ? "yes" : "no");
+    printf("sanitizers:  %s\n", MK_HAVE_SANITIZER ? MK_SANITIZE_FLAGS : "none");
+    printf("tracing:     %s\n", mk_trace_build_info());
+    printf("features:    epoll, SO_REUSEPORT, sendfile, openat2(RESOLVE_BENEATH)\n");
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *s == '\0' || *end || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* As many descriptors as the hard limit allows: each connection needs one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    /* Second fork: the daemon is not a session leader and can never reacquire a tty. */
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    umask(027);
+    if (chdir("/") < 0)
+        return -1;
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+        close(fd);
+    return 0;
+}
+
+/* The pid file is created without following links and is not world-readable. */
+static int write_pidfile(const char *path)
+{
+    char buf[32];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        close(fd);
+        errno = EEXIST;
+        return -1;
+    }
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (write(fd, buf, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0)
+        return 0; /* not root: nothing to drop */
+    if (!user) {
+        mk_warn("running as root: set 'User' in monkey.conf to drop privileges");
+        return 0;
+    }
+    pw = getpwnam(user);
+    if (!pw) {
+        mk_err("User '%s' does not exist", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        mk_err("cannot switch to user '%s': %s", user, strerror(errno));
+        return -1;
+    }
+    /* Verify: it must be impossible to get root back. */
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+        mk_err("privileges were not dropped completely");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"configdir", required_argument, NULL, 'c'}, {"serverconf", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 'p'},      {"workers", required_argument, NULL, 'w'},
+        {"docroot", required_argument, NULL, 'o'},   {"daemon", no_argument, NULL, 'D'},
+        {"version", no_argument, NULL, 'v'},         {"build", no_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    };
+    struct mk_server srv = {.serverconf = "monkey.conf", .workers = -1};
+    const char *confdir = MK_SYSCONFDIR;
+    char err[1024] = "";
+    char abs[PATH_MAX];
+    struct mk_worker *workers;
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "c:s:p:w:o:Dvbh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': confdir = optarg; break;
+        case 's': srv.serverconf = optarg; break;
+        case 'p':
+            if (parse_int(optarg, 1, 65535, &srv.port) < 0) {
+                fprintf(stderr, "monkey: invalid port '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'w':
+            if (parse_int(optarg, 0, 1024, &srv.workers) < 0) {
+                fprintf(stderr, "monkey: invalid number of workers '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'o': srv.docroot_only = optarg; break;
+        case 'D': srv.daemon = true; break;
+        case 'v': printf("Monkey HTTP Server v%s\n", MK_VERSION_STR); return 0;
+        case 'b': build_info(); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "monkey: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    /* Absolute paths: the daemon changes directory to /. */
+    if (srv.docroot_only) {
+        if (!realpath(srv.docroot_only, abs)) {
+            fprintf(stderr, "monkey: document root '%s': %s\n", srv.docroot_only, strerror(errno));
+            return 1;
+        }
+        srv.docroot_only = mk_xstrdup(abs);
+        srv.confdir = mk_xstrdup(".");
+    } else {
+        if (!realpath(confdir, abs)) {
+            fprintf(stderr, "monkey: configuration directory '%s': %s\n", confdir,
+                    strerror(errno));
+            return 1;
+        }
+        srv.confdir = mk_xstrdup(abs);
+    }
+    if (mk_server_load(&srv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "monkey: %s\n", err);
+        mk_server_free(&srv);
+        return 1;
+    }
+    mk_http_configure(&srv.http);
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+
+    if (mk_sched_listen(&srv.sched, &workers) < 0) {
+        mk_server_free(&srv);
+        return 1;
+    }
+    if (srv.daemon && daemonize() < 0) {
+        mk_err("cannot run in the background: %s", strerror(errno));
+        return 1;
+    }
+    if (srv.daemon && srv.pidfile && write_pidfile(srv.pidfile) < 0) {
+        mk_err("cannot write pid file '%s': %s", srv.pidfile, strerror(errno));
+        return 1;
+    }
+    if (drop_privileges(srv.user) < 0)
+        return 1;
+    /* After daemonizing and dropping privileges, before any worker runs (see tracing.md). */
+    mk_trace_init();
+
+    /* Workers inherit a mask with every signal blocked; only this thread takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (mk_sched_start(workers, &srv.sched) < 0)
+        return 1;
+
+    mk_info("Monkey HTTP Server v%s, %d worker%s, pid %ld", MK_VERSION_STR, srv.sched.workers,
+            srv.sched.workers == 1 ? "" : "s", (long)getpid());
+    for (int i = 0; i < srv.sched.nlisten; i++)
+        mk_info("listening on http://%s/", srv.sched.listen[i].text);
+    if (srv.docroot_only)
+        mk_info("serving %s", srv.docroot_only);
+
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGINT || sig == SIGTERM) {
+            mk_info("signal %d: stopping", sig);
+            break;
+        }
+        if (sig == SIGHUP)
+            mk_info("SIGHUP: configuration reload is not supported yet; ignoring");
+    }
+
+    mk_sched_stop(workers, &srv.sched);
+    if (srv.daemon && srv.pidfile)
+        unlink(srv.pidfile);
+    mk_server_free(&srv);
+    free(srv.confdir);
+    if (srv.docroot_only)
+        free(srv.docroot_only);
+    return 0;
+}

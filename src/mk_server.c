@@ -1,0 +1,447 @@
+#include "mk_server.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mk_conf.h"
+#include "core/mk_core.h"
+#include "http/mk_mime.h"
+
+#define MK_MAX_LISTEN 32
+#define MK_MAX_INDEX 16
+#define MK_MAX_VHOSTS 256
+
+/* Types used when there is no monkey.mime (monkey -o DIR). */
+static const char *const builtin_mime[][2] = {
+    {"html", "text/html"}, {"htm", "text/html"}, {"css", "text/css"},
+    {"js", "text/javascript"}, {"json", "application/json"}, {"txt", "text/plain"},
+    {"xml", "application/xml"}, {"svg", "image/svg+xml"}, {"png", "image/png"},
+    {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"gif", "image/gif"},
+    {"webp", "image/webp"}, {"ico", "image/x-icon"}, {"pdf", "application/pdf"},
+    {"wasm", "application/wasm"}, {"woff2", "font/woff2"}, {"mp4", "video/mp4"},
+};
+
+static char *path_join(const char *dir, const char *p)
+{
+    char buf[PATH_MAX];
+    if (p[0] == '/')
+        return mk_xstrdup(p);
+    snprintf(buf, sizeof(buf), "%s/%s", dir, p);
+    return mk_xstrdup(buf);
+}
+
+#define ERR(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return -1;                                                                                 \
+    } while (0)
+
+static int open_docroot(struct mk_vhost *vh, const char *file, int line, char *err, size_t errlen)
+{
+    vh->docroot_fd = open(vh->docroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (vh->docroot_fd < 0) {
+        if (line > 0)
+            ERR("%s:%d: DocumentRoot: cannot open '%s': %s", file, line, vh->docroot,
+                strerror(errno));
+        ERR("document root '%s': %s", vh->docroot, strerror(errno));
+    }
+    return 0;
+}
+
+static int split_words(const char *v, char **out, int max, int *n)
+{
+    char *copy = mk_xstrdup(v), *save = NULL;
+    for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (*n >= max) {
+            free(copy);
+            return -1;
+        }
+        out[(*n)++] = mk_xstrdup(w);
+    }
+    free(copy);
+    return 0;
+}
+
+static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *vh, char *err,
+                     size_t errlen)
+{
+    struct mk_conf *c = mk_conf_load(path, err, errlen);
+    int docroot_line = 0;
+    if (!c)
+        return -1;
+    vh->file = mk_xstrdup(path);
+    vh->docroot_fd = -1;
+    for (struct mk_conf_section *s = c->sections; s; s = s->next) {
+        bool host = !strcasecmp(s->name, "HOST");
+        bool pages = !strcasecmp(s->name, "ERROR_PAGES");
+        bool logger = !strcasecmp(s->name, "LOGGER");
+        if (!host && !pages && !logger) {
+            snprintf(err, errlen, "%s:%d: unknown section [%s] (expected [HOST], [ERROR_PAGES] "
+                     "or [LOGGER])", path, s->line, s->name);
+            goto fail;
+        }
+        for (struct mk_conf_entry *e = s->entries; e; e = e->next) {
+            if (host && !strcasecmp(e->key, "ServerName")) {
+                if (split_words(e->value, vh->names, MK_VHOST_MAX_NAMES, &vh->nnames) < 0) {
+                    snprintf(err, errlen, "%s:%d: ServerName: too many names", path, e->line);
+                    goto fail;
+                }
+            } else if (host && !strcasecmp(e->key, "DocumentRoot")) {
+                free(vh->docroot);
+                vh->docroot = path_join(srv->confdir, e->value);
+                docroot_line = e->line;
+            } else if (pages) {
+                long st;
+                char *end;
+                st = strtol(e->key, &end, 10);
+                if (*end || st < 400 || st > 599) {
+                    snprintf(err, errlen, "%s:%d: error page status must be 400-599, got '%s'",
+                             path, e->line, e->key);
+                    goto fail;
+                }
+                if (vh->nerror_pages == MK_VHOST_MAX_ERROR_PAGES) {
+                    snprintf(err, errlen, "%s:%d: too many error pages", path, e->line);
+                    goto fail;
+                }
+                char fbuf[PATH_MAX];
+                snprintf(fbuf, sizeof(fbuf), "%s%s", e->value[0] == '/' ? "" : "/", e->value);
+                if (strstr(fbuf, "/../") || strstr(fbuf, "/./")) {
+                    snprintf(err, errlen, "%s:%d: error page '%s' must be a plain path under "
+                             "the document root", path, e->line, e->value);
+                    goto fail;
+                }
+                vh->error_pages[vh->nerror_pages].status = (int)st;
+                vh->error_pages[vh->nerror_pages].file = mk_xstrdup(fbuf);
+                vh->nerror_pages++;
+            } else if (logger && !strcasecmp(e->key, "AccessLog")) {
+                free(vh->access_log);
+                vh->access_log = path_join(srv->confdir, e->value);
+            } else if (logger && !strcasecmp(e->key, "ErrorLog")) {
+                free(vh->error_log);
+                vh->error_log = path_join(srv->confdir, e->value);
+            } else {
+                snprintf(err, errlen, "%s:%d: unknown key '%s' in [%s]", path, e->line, e->key,
+                         s->name);
+                goto fail;
+            }
+        }
+    }
+    if (!vh->docroot) {
+        snprintf(err, errlen, "%s: [HOST] needs a DocumentRoot", path);
+        goto fail;
+    }
+    if (open_docroot(vh, path, docroot_line, err, errlen) < 0)
+        goto fail;
+    mk_conf_free(c);
+    return 0;
+fail:
+    mk_conf_free(c);
+    return -1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    /* "default" first: it answers unknown hosts. */
+    if (!strcmp(x, "default"))
+        return -1;
+    if (!strcmp(y, "default"))
+        return 1;
+    return strcmp(x, y);
+}
+
+static int load_sites(struct mk_server *srv, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    char *names[MK_MAX_VHOSTS];
+    int n = 0;
+    DIR *d;
+    struct dirent *de;
+
+    snprintf(dir, sizeof(dir), "%s/sites", srv->confdir);
+    d = opendir(dir);
+    if (!d)
+        ERR("%s: cannot open: %s (a [HOST] file such as sites/default is needed)", dir,
+            strerror(errno));
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || strchr(de->d_name, '~'))
+            continue;
+        if (n == MK_MAX_VHOSTS) {
+            closedir(d);
+            ERR("%s: too many site files", dir);
+        }
+        names[n++] = mk_xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (n == 0)
+        ERR("%s: no site file (expected at least sites/default)", dir);
+    qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+    srv->http.vhosts = mk_xcalloc((size_t)n, sizeof(struct mk_vhost));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (rc == 0) {
+            srv->http.vhosts[i].id = i;
+            if (load_site(srv, path, &srv->http.vhosts[i], err, errlen) < 0)
+                rc = -1;
+            srv->http.nvhosts = i + 1; /* counted even when it failed, so it is freed */
+        }
+        free(names[i]);
+    }
+    return rc;
+}
+
+static void set_defaults(struct mk_server *srv)
+{
+    struct mk_sched_config *s = &srv->sched;
+    struct mk_http_config *h = &srv->http;
+
+    s->workers = 0;
+    s->timeout[MK_TLIST_REQUEST] = 15;
+    s->timeout[MK_TLIST_KEEPALIVE] = 5;
+    s->timeout[MK_TLIST_LINGER] = 2;
+    s->max_connections = 0;
+    s->grace_seconds = 10;
+    s->reuseport = true;
+    s->listen = mk_xcalloc(MK_MAX_LISTEN, sizeof(struct mk_listen_addr));
+    s->nlisten = 0;
+    s->proto = &mk_http_proto;
+    s->proto_config = h;
+
+    h->keepalive = true;
+    h->keepalive_timeout = 5;
+    h->max_keepalive_request = 1000;
+    h->max_request_size = 32 * 1024;
+    h->indexfiles = mk_xcalloc(MK_MAX_INDEX, sizeof(char *));
+    h->hide_version = false;
+    h->default_mime = mk_xstrdup("text/plain");
+    h->symlink = false;
+    h->file_cache_entries = 1024;
+    h->file_cache_small = 64 * 1024;
+}
+
+static int add_listen(struct mk_server *srv, const char *v, const char *file, int line, char *err,
+                      size_t errlen)
+{
+    if (srv->sched.nlisten == MK_MAX_LISTEN)
+        ERR("%s:%d: Listen: too many addresses (at most %d)", file, line, MK_MAX_LISTEN);
+    if (mk_listen_parse(v, MK_DEFAULT_PORT, &srv->sched.listen[srv->sched.nlisten]) < 0)
+        ERR("%s:%d: Listen: invalid address '%s' (expected PORT, ADDR:PORT or [ADDR6]:PORT)",
+            file, line, v);
+    srv->sched.nlisten++;
+    return 0;
+}
+
+static int load_main(struct mk_server *srv, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct mk_conf *c;
+    struct mk_http_config *h = &srv->http;
+    struct mk_sched_config *s = &srv->sched;
+    int rc = -1;
+
+    snprintf(path, sizeof(path), "%s/%s", srv->confdir, srv->serverconf);
+    c = mk_conf_load(path, err, errlen);
+    if (!c)
+        return -1;
+    bool seen_server = false;
+    for (struct mk_conf_section *sec = c->sections; sec; sec = sec->next) {
+        if (strcasecmp(sec->name, "SERVER") != 0) {
+            snprintf(err, errlen, "%s:%d: unknown section [%s] (expected [SERVER])", path,
+                     sec->line, sec->name);
+            goto out;
+        }
+        seen_server = true;
+        for (struct mk_conf_entry *e = sec->entries; e; e = e->next) {
+            const char *k = e->key;
+            long v;
+            bool b;
+            if (!strcasecmp(k, "Listen")) {
+                if (add_listen(srv, e->value, path, e->line, err, errlen) < 0)
+                    goto out;
+            } else if (!strcasecmp(k, "Workers")) {
+                if (mk_conf_get_int(c, e, 0, 1024, &v, err, errlen) < 0)
+                    goto out;
+                s->workers = (int)v;
+            } else if (!strcasecmp(k, "Timeout")) {
+                if (mk_conf_get_int(c, e, 1, 86400, &v, err, errlen) < 0)
+                    goto out;
+                s->timeout[MK_TLIST_REQUEST] = (uint32_t)v;
+            } else if (!strcasecmp(k, "KeepAlive")) {
+                if (mk_conf_get_bool(c, e, &b, err, errlen) < 0)
+                    goto out;
+                h->keepalive = b;
+            } else if (!strcasecmp(k, "KeepAliveTimeout")) {
+                if (mk_conf_get_int(c, e, 1, 86400, &v, err, errlen) < 0)
+                    goto out;
+                h->keepalive_timeout = (uint32_t)v;
+            } else if (!strcasecmp(k, "MaxKeepAliveRequest")) {
+                if (mk_conf_get_int(c, e, 1, 100000000, &v, err, errlen) < 0)
+                    goto out;
+                h->max_keepalive_request = (uint32_t)v;
+            } else if (!strcasecmp(k, "MaxRequestSize")) {
+                if (mk_conf_get_int(c, e, 1, 1024 * 1024, &v, err, errlen) < 0)
+                    goto out;
+                h->max_request_size = (uint32_t)v * 1024;
+            } else if (!strcasecmp(k, "MaxConnections")) {
+                if (mk_conf_get_int(c, e, 0, 10000000, &v, err, errlen) < 0)
+                    goto out;
+                s->max_connections = (uint32_t)v;
+            } else if (!strcasecmp(k, "Indexfile")) {
+                h->nindex = 0;
+                if (split_words(e->value, h->indexfiles, MK_MAX_INDEX, &h->nindex) < 0) {
+                    snprintf(err, errlen, "%s:%d: Indexfile: too many names", path, e->line);
+                    goto out;
+                }
+                for (int i = 0; i < h->nindex; i++)
+                    if (strchr(h->indexfiles[i], '/')) {
+                        snprintf(err, errlen, "%s:%d: Indexfile: '%s' must be a file name",
+                                 path, e->line, h->indexfiles[i]);
+                        goto out;
+                    }
+            } else if (!strcasecmp(k, "HideVersion")) {
+                if (mk_conf_get_bool(c, e, &b, err, errlen) < 0)
+                    goto out;
+                h->hide_version = b;
+            } else if (!strcasecmp(k, "DefaultMimeType")) {
+                if (!strchr(e->value, '/')) {
+                    snprintf(err, errlen, "%s:%d: DefaultMimeType: '%s' is not a media type",
+                             path, e->line, e->value);
+                    goto out;
+                }
+                free(h->default_mime);
+                h->default_mime = mk_xstrdup(e->value);
+            } else if (!strcasecmp(k, "SymLink")) {
+                if (mk_conf_get_bool(c, e, &b, err, errlen) < 0)
+                    goto out;
+                h->symlink = b;
+            } else if (!strcasecmp(k, "ReusePort")) {
+                if (mk_conf_get_bool(c, e, &b, err, errlen) < 0)
+                    goto out;
+                s->reuseport = b;
+            } else if (!strcasecmp(k, "GracePeriod")) {
+                if (mk_conf_get_int(c, e, 0, 3600, &v, err, errlen) < 0)
+                    goto out;
+                s->grace_seconds = (uint32_t)v;
+            } else if (!strcasecmp(k, "PidFile")) {
+                free(srv->pidfile);
+                srv->pidfile = path_join(srv->confdir, e->value);
+            } else if (!strcasecmp(k, "User")) {
+                free(srv->user);
+                srv->user = mk_xstrdup(e->value);
+            } else {
+                snprintf(err, errlen, "%s:%d: unknown key '%s' in [SERVER]", path, e->line, k);
+                goto out;
+            }
+        }
+    }
+    if (!seen_server) {
+        snprintf(err, errlen, "%s: missing [SERVER] section", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    mk_conf_free(c);
+    return rc;
+}
+
+int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
+{
+    set_defaults(srv);
+
+    if (srv->docroot_only) {
+        struct mk_vhost *vh = mk_xcalloc(1, sizeof(*vh));
+        vh->docroot = mk_xstrdup(srv->docroot_only);
+        vh->file = mk_xstrdup("(command line)");
+        srv->http.vhosts = vh;
+        srv->http.nvhosts = 1;
+        if (open_docroot(vh, NULL, 0, err, errlen) < 0)
+            return -1;
+        srv->http.indexfiles[0] = mk_xstrdup("index.html");
+        srv->http.indexfiles[1] = mk_xstrdup("index.htm");
+        srv->http.nindex = 2;
+    } else {
+        if (load_main(srv, err, errlen) < 0 || load_sites(srv, err, errlen) < 0)
+            return -1;
+        if (srv->http.nindex == 0) {
+            srv->http.indexfiles[0] = mk_xstrdup("index.html");
+            srv->http.nindex = 1;
+        }
+    }
+
+    char mime_path[PATH_MAX];
+    snprintf(mime_path, sizeof(mime_path), "%s/monkey.mime", srv->confdir ? srv->confdir : ".");
+    if (!srv->docroot_only && access(mime_path, F_OK) == 0) {
+        srv->http.mime = mk_mime_load(mime_path, err, errlen);
+        if (!srv->http.mime)
+            return -1;
+    } else {
+        srv->http.mime = mk_mime_new();
+        for (size_t i = 0; i < MK_ARRAY_SIZE(builtin_mime); i++)
+            mk_mime_add(srv->http.mime, builtin_mime[i][0], builtin_mime[i][1]);
+    }
+
+    if (srv->sched.nlisten == 0) {
+        char p[16];
+        snprintf(p, sizeof(p), "%d", MK_DEFAULT_PORT);
+        mk_listen_parse(p, MK_DEFAULT_PORT, &srv->sched.listen[0]);
+        srv->sched.nlisten = 1;
+    }
+    if (srv->port) {
+        for (int i = 0; i < srv->sched.nlisten; i++) {
+            struct mk_listen_addr *a = &srv->sched.listen[i];
+            char text[80];
+            if (a->addr.sa.sa_family == AF_INET6)
+                a->addr.in6.sin6_port = htons((uint16_t)srv->port);
+            else
+                a->addr.in4.sin_port = htons((uint16_t)srv->port);
+            snprintf(text, sizeof(text), "%s", a->text);
+            char *colon = strrchr(text, ':');
+            if (colon)
+                snprintf(colon, sizeof(text) - (size_t)(colon - text), ":%d", srv->port);
+            snprintf(a->text, sizeof(a->text), "%s", text);
+        }
+    }
+    if (srv->workers >= 0)
+        srv->sched.workers = srv->workers;
+    if (srv->sched.workers == 0)
+        srv->sched.workers = mk_sched_ncpus();
+    srv->sched.timeout[MK_TLIST_KEEPALIVE] = srv->http.keepalive_timeout;
+    return 0;
+}
+
+void mk_server_free(struct mk_server *srv)
+{
+    for (int i = 0; i < srv->http.nvhosts; i++) {
+        struct mk_vhost *vh = &srv->http.vhosts[i];
+        for (int k = 0; k < vh->nnames; k++)
+            free(vh->names[k]);
+        for (int k = 0; k < vh->nerror_pages; k++)
+            free(vh->error_pages[k].file);
+        if (vh->docroot_fd >= 0)
+            close(vh->docroot_fd);
+        free(vh->docroot);
+        free(vh->file);
+        free(vh->access_log);
+        free(vh->error_log);
+    }
+    free(srv->http.vhosts);
+    if (srv->http.indexfiles)
+        for (int i = 0; i < MK_MAX_INDEX; i++)
+            free(srv->http.indexfiles[i]);
+    free(srv->http.indexfiles);
+    free(srv->http.default_mime);
+    mk_mime_free(srv->http.mime);
+    free(srv->sched.listen);
+    free(srv->pidfile);
+    free(srv->user);
+}

@@ -1,0 +1,53 @@
+# LTTng-UST tracing: the provider shared object and the trace tests.  Included by the
+# Makefile; it does something only after ./configure --linux-trace (LINUX_TRACE = 1).
+#
+# The server links no LTTng library.  Its tracepoints load their probes from
+# build/monkey-trace-provider.so at start-up (src/trace/mk_trace.c says where it looks), so
+# the provider is built with every `make` and installed into $(LIBDIR).
+
+ifeq ($(LINUX_TRACE),1)
+
+TRACE_PROVIDER = $(B)/monkey-trace-provider.so
+TRACE_SMOKE = $(B)/tests/trace/tp_smoke
+
+# Prerequisite-only rules: `all` and `monkey` also bring the provider up to date.  Order-only
+# for monkey, so the link command's $^ does not pick the .so up.
+all: $(TRACE_PROVIDER)
+monkey: | $(TRACE_PROVIDER)
+
+EXTRA_CHECK_DEPS += $(TRACE_PROVIDER) $(TRACE_SMOKE)
+EXTRA_INSTALL_DEPS += $(TRACE_PROVIDER)
+EXTRA_INSTALL_CMDS += install -d $(DESTDIR)$(LIBDIR) && \
+	install -m 755 $(TRACE_PROVIDER) $(DESTDIR)$(LIBDIR)/monkey-trace-provider.so
+EXTRA_CLEAN += tests/trace/__pycache__
+
+# --no-as-needed keeps liblttng-ust as a dependency although no symbol of it is named
+# directly: its constructor is what registers the probes.
+$(TRACE_PROVIDER): src/trace/mk_trace_provider.c src/trace/mk_trace_tp.h \
+                   src/trace/mk_trace_enums.h src/mk_config.h config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TRACE_CFLAGS) -Isrc/trace -fpic -shared -o $@ $< \
+		$(LDFLAGS_ALL) -Wl,--no-as-needed $(TRACE_LIBS)
+
+# A stand-in for the server: fires every event once through the server's own macros.
+$(TRACE_SMOKE): tests/trace/tp_smoke.c $(B)/src/trace/mk_trace.o $(B)/src/core/mk_log.o \
+                src/trace/mk_trace.h src/trace/mk_trace_tp.h src/trace/mk_trace_enums.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TRACE_CFLAGS) -o $@ $< $(B)/src/trace/mk_trace.o \
+		$(B)/src/core/mk_log.o $(LDFLAGS_ALL) $(LIBS)
+
+trace-smoke: $(TRACE_PROVIDER) $(TRACE_SMOKE)
+
+# The LTTng tests: real session daemon, real sessions, the real server (tests/trace/run.py).
+check-trace: monkey $(TRACE_PROVIDER) $(TRACE_SMOKE)
+	/usr/bin/python3 tests/trace/run.py
+
+.PHONY: trace-smoke
+
+else
+
+check-trace:
+	@echo "check-trace: this build has no tracing; run ./configure --linux-trace && make" >&2
+	@exit 1
+
+endif

@@ -1,0 +1,727 @@
+"""mkt: helpers for Monkey's integration tests (Python standard library only).
+
+Starts the real ./monkey binary on a free loopback port with a generated configuration,
+and talks to it over raw sockets so that every byte of the answer can be checked.
+
+    srv = mkt.Server(conf={"KeepAlive": "off"}).start()
+    c = srv.client()
+    c.send(mkt.req("GET", "/"))
+    r = c.recv_response()
+    assert r.status_line == "HTTP/1.1 200 OK"
+    srv.stop()          # closes clients, checks the fd count, SIGTERM, asserts exit 0
+
+Every wait is bounded; nothing here can hang for more than its timeout.
+"""
+
+import errno
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+MONKEY_BIN = os.path.abspath(os.environ.get("MONKEY_BIN") or os.path.join(REPO, "monkey"))
+MIME_FILE = os.path.join(REPO, "conf", "monkey.mime")
+
+START_TIMEOUT = float(os.environ.get("MKT_START_TIMEOUT", "15"))
+STOP_TIMEOUT = 10.0
+IO_TIMEOUT = 10.0
+
+
+def version():
+    with open(os.path.join(REPO, "VERSION")) as f:
+        return f.read().strip()
+
+
+class Skip(Exception):
+    """Raise to skip a test (only for a missing machine feature, never for a server bug)."""
+
+
+def timeout(seconds):
+    """Decorator: give a test a longer time bound than run.py's default."""
+    def deco(fn):
+        fn.timeout = seconds
+        return fn
+    return deco
+
+
+# ---------------------------------------------------------------------------------------------
+# temporary directories
+
+_tmp_root = None
+
+
+def tmpdir(prefix="t"):
+    """A fresh directory under one per-run root (removed by cleanup())."""
+    global _tmp_root
+    if _tmp_root is None or not os.path.isdir(_tmp_root):
+        _tmp_root = tempfile.mkdtemp(prefix="monkey-it-")
+    return tempfile.mkdtemp(prefix=prefix + "-", dir=_tmp_root)
+
+
+def cleanup():
+    global _tmp_root
+    for s in list(LIVE):
+        s.kill()
+    if _tmp_root and not os.environ.get("MKT_KEEP_TMP"):
+        shutil.rmtree(_tmp_root, ignore_errors=True)
+    _tmp_root = None
+
+
+# ---------------------------------------------------------------------------------------------
+# ports
+
+def free_port(family=socket.AF_INET):
+    """A port that is free on 127.0.0.1 (and on ::1 when it exists) right now."""
+    for _ in range(50):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # The port must be free on the other family too (tests may listen on both).
+        other = socket.AF_INET if family == socket.AF_INET6 else socket.AF_INET6
+        if other == socket.AF_INET6 and not have_ipv6():
+            return port
+        try:
+            with socket.socket(other, socket.SOCK_STREAM) as s:
+                s.bind(("::1" if other == socket.AF_INET6 else "127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port found in 50 tries")
+
+
+_ipv6 = None
+
+
+def have_ipv6():
+    """True when this machine has ::1 (socket.has_ipv6 and binding ::1 works)."""
+    global _ipv6
+    if _ipv6 is None:
+        _ipv6 = False
+        if socket.has_ipv6:
+            try:
+                with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                    s.bind(("::1", 0))
+                _ipv6 = True
+            except OSError:
+                pass
+    return _ipv6
+
+
+# ---------------------------------------------------------------------------------------------
+# document root with known files
+
+INDEX_HTML = b"<html><head><title>Monkey test</title></head><body><h1>It works</h1></body></html>\n"
+DIR_INDEX_HTML = b"<html><body>dir index</body></html>\n"
+BIG_SIZE = 3 * 1024 * 1024 + 17
+
+
+def make_docroot(path):
+    """Write the known files under path; returns {url path: bytes}."""
+    rnd = random.Random(20240501)
+    files = {
+        "/index.html": INDEX_HTML,
+        "/one.txt": b"x",
+        "/empty.txt": b"",
+        "/hello.txt": b"hello, world\n",
+        "/style.css": b"body { color: #333; }\n",
+        "/image.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+        "/data.unknownext": b"some data\n",
+        "/noext": b"no extension\n",
+        "/range.txt": bytes((i * 7 + 3) % 256 for i in range(1000)),
+        "/dir/index.html": DIR_INDEX_HTML,
+        "/dir/page.html": b"<p>page</p>\n",
+        "/noindex/a.txt": b"a\n",
+        "/with space.txt": b"space\n",
+        "/big.bin": rnd.randbytes(BIG_SIZE),
+    }
+    for name, data in files.items():
+        p = os.path.join(path, name.lstrip("/"))
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    # Fixed, old modification times so conditional requests have a known answer.
+    for name in files:
+        os.utime(os.path.join(path, name.lstrip("/")), (1600000000, 1600000000))
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+SERVER_DEFAULTS = [
+    ("Workers", "2"),
+    ("Timeout", "15"),
+    ("KeepAlive", "on"),
+    ("KeepAliveTimeout", "5"),
+    ("MaxKeepAliveRequest", "1000"),
+    ("MaxRequestSize", "32"),
+    ("MaxConnections", "0"),
+    ("Indexfile", "index.html index.htm"),
+    ("HideVersion", "off"),
+    ("DefaultMimeType", "text/plain"),
+    ("SymLink", "off"),
+    ("PidFile", "monkey.pid"),
+]
+
+
+def section(name, items):
+    """Render one [SECTION] with its indented 'Key value' lines; a list value repeats the key."""
+    out = ["[%s]" % name]
+    for k, v in items:
+        if v is None:
+            continue
+        for one in (v if isinstance(v, (list, tuple)) else [v]):
+            out.append("    %s %s" % (k, one))
+    return "\n".join(out) + "\n"
+
+
+def merge(defaults, overrides):
+    """defaults (list of pairs) updated with overrides (dict; None removes a key)."""
+    items = list(defaults)
+    keys = [k.lower() for k, _ in items]
+    for k, v in (overrides or {}).items():
+        if k.lower() in keys:
+            items[keys.index(k.lower())] = (k, v)
+        else:
+            items.append((k, v))
+            keys.append(k.lower())
+    return [(k, v) for k, v in items if v is not None]
+
+
+def write_confdir(confdir, server_items, host_items, sites=None, main_name="monkey.conf",
+                  raw_main=None):
+    """Write confdir/monkey.conf, confdir/monkey.mime (copy), confdir/sites/default and extra
+    site files (sites: {name: text})."""
+    os.makedirs(os.path.join(confdir, "sites"), exist_ok=True)
+    with open(os.path.join(confdir, main_name), "w") as f:
+        f.write(raw_main if raw_main is not None else
+                "# generated by tests/integration/mkt.py\n" + section("SERVER", server_items))
+    if os.path.exists(MIME_FILE):
+        shutil.copy(MIME_FILE, os.path.join(confdir, "monkey.mime"))
+    if host_items is not None:
+        with open(os.path.join(confdir, "sites", "default"), "w") as f:
+            f.write(section("HOST", host_items))
+    for name, text in (sites or {}).items():
+        with open(os.path.join(confdir, "sites", name), "w") as f:
+            f.write(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# requests and responses
+
+def req(method="GET", path="/", version="HTTP/1.1", headers=None, host="localhost", body=b"",
+        eol=b"\r\n"):
+    """Build a request.  headers: list of (name, value) or a dict; host=None sends no Host."""
+    lines = [("%s %s %s" % (method, path, version)).encode()]
+    if host is not None:
+        lines.append(b"Host: " + host.encode())
+    hs = headers.items() if isinstance(headers, dict) else (headers or [])
+    for k, v in hs:
+        lines.append(k.encode() + b": " + (v if isinstance(v, bytes) else str(v).encode()))
+    if isinstance(body, str):
+        body = body.encode()
+    return eol.join(lines) + eol + eol + body
+
+
+class Headers:
+    """Response header fields: case-insensitive lookup, every value kept in order."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+        self._d = {}
+        for k, v in pairs:
+            self._d.setdefault(k.lower(), []).append(v)
+
+    def get(self, name, default=None):
+        v = self._d.get(name.lower())
+        return v[0] if v else default
+
+    def getall(self, name):
+        return list(self._d.get(name.lower(), []))
+
+    def count(self, name):
+        return len(self._d.get(name.lower(), []))
+
+    def __getitem__(self, name):
+        v = self._d.get(name.lower())
+        if not v:
+            raise KeyError(name)
+        return v[0]
+
+    def __contains__(self, name):
+        return name.lower() in self._d
+
+    def names(self):
+        return [k for k, _ in self.pairs]
+
+    def __repr__(self):
+        return "Headers(%r)" % (self.pairs,)
+
+
+class Response:
+    def __init__(self, status_line, raw_head, headers, body):
+        self.status_line = status_line  # str, without CRLF
+        self.raw_head = raw_head        # bytes: status line + headers, without the blank line
+        self.headers = headers          # Headers
+        self.body = body                # bytes
+        m = re.match(r"HTTP/(\d\.\d) (\d{3}) (.*)$", status_line)
+        self.version = m.group(1) if m else None
+        self.status = int(m.group(2)) if m else None
+        self.reason = m.group(3) if m else None
+
+    def __repr__(self):
+        body = self.body if len(self.body) <= 200 else self.body[:200] + b"..."
+        return "<Response %r\n%s\n\n%r>" % (self.status_line,
+                                             self.raw_head.decode("latin-1"), body)
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class Client:
+    """A raw HTTP client on one TCP connection."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, nodelay=True):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if nodelay:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.connect((host, port))
+        self.timeout = timeout
+        self.buf = b""          # received and not yet consumed
+        self.eof = False        # the peer closed (FIN or RST)
+        self.reset = False      # ... by a reset
+        self.send_failed = False
+
+    def send(self, data):
+        """Send all of data; a peer that already closed is recorded, not raised."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.send_failed = True
+
+    def send_slowly(self, data, chunk=1, pause=0.002):
+        """Send data in pieces of `chunk` bytes, one write each."""
+        for i in range(0, len(data), chunk):
+            self.send(data[i:i + chunk])
+            if self.send_failed:
+                return
+            if pause:
+                time.sleep(pause)
+
+    def _fill(self, deadline):
+        """Read once more into buf; False on EOF.  Raises TimeoutError at the deadline."""
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no data within the bound; buffered: %r" % self.buf[:300])
+        r, _, _ = select.select([self.sock], [], [], left)
+        if not r:
+            raise TimeoutError("no data within the bound; buffered: %r" % self.buf[:300])
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            self.eof = self.reset = True
+            return False
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _read_exact(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise ConnectionClosed("closed after %d of %d body bytes" % (len(self.buf), n))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv_head(self, timeout=None):
+        """Read one status line + header block; returns (status_line, raw_head, Headers)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 1 << 20:
+                raise AssertionError("response head larger than 1 MiB")
+            if not self._fill(deadline):
+                raise ConnectionClosed("connection closed before a complete response head; "
+                                       "received: %r" % self.buf[:300])
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.split(b"\r\n")
+        status_line = lines[0].decode("latin-1")
+        pairs = []
+        for ln in lines[1:]:
+            if b":" not in ln:
+                raise AssertionError("malformed response header line %r in %r" % (ln, raw))
+            k, v = ln.split(b":", 1)
+            if k != k.strip() or not k:
+                raise AssertionError("malformed response header name %r" % k)
+            pairs.append((k.decode("latin-1"), v.strip(b" \t").decode("latin-1")))
+        return status_line, raw, Headers(pairs)
+
+    def recv_response(self, head=False, timeout=None):
+        """Read one response; head=True when it answers a HEAD request (no body)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        status_line, raw, headers = self.recv_head(timeout or self.timeout)
+        m = re.match(r"HTTP/\d\.\d (\d{3})", status_line)
+        code = int(m.group(1)) if m else 0
+        if head or code in (204, 304) or 100 <= code < 200:
+            body = b""
+        elif headers.count("Content-Length"):
+            vals = headers.getall("Content-Length")
+            if len(set(vals)) != 1 or not vals[0].isdigit():
+                raise AssertionError("bad Content-Length in response: %r" % vals)
+            body = self._read_exact(int(vals[0]), deadline)
+        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+            body = self._read_chunked(deadline)
+        else:
+            while self._fill(deadline):
+                pass
+            body, self.buf = self.buf, b""
+        return Response(status_line, raw, headers, body)
+
+    def _read_chunked(self, deadline):
+        body = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                if not self._fill(deadline):
+                    raise ConnectionClosed("closed inside a chunked body")
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while b"\r\n" not in self.buf:
+                    if not self._fill(deadline):
+                        raise ConnectionClosed("closed inside a chunked trailer")
+                # trailers are not expected; consume the final CRLF
+                _, self.buf = self.buf.split(b"\r\n", 1)
+                return body
+            body += self._read_exact(size + 2, deadline)[:-2]
+
+    def recv_until_close(self, timeout=None):
+        """Everything until the peer closes (raises TimeoutError at the bound)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while self._fill(deadline):
+            pass
+        out, self.buf = self.buf, b""
+        return out
+
+    def is_closed(self, timeout=5.0):
+        """True if the peer closes within timeout; bytes received meanwhile stay in buf."""
+        deadline = time.monotonic() + timeout
+        try:
+            while self._fill(deadline):
+                pass
+        except TimeoutError:
+            return False
+        return True
+
+    def request(self, data, head=False):
+        self.send(data)
+        return self.recv_response(head=head)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# the server process
+
+LIVE = []  # servers started and not yet stopped
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def run_monkey(args, cwd=None, timeout=10, env=None):
+    """Run the binary to completion (for -v, -h, bad configurations...)."""
+    return subprocess.run([MONKEY_BIN] + list(args), cwd=cwd, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+class Server:
+    """One ./monkey process with its own configuration directory and document root.
+
+    conf:   overrides of [SERVER] keys (None removes a key, a list repeats it).
+    host:   overrides of the default site's [HOST] keys.
+    sites:  extra files for sites/ ({name: text}).
+    args:   extra command-line arguments.
+    config: False to write no configuration at all (then pass -o/-p in args).
+    """
+
+    def __init__(self, conf=None, host=None, sites=None, args=None, config=True, port=None,
+                 wait_addrs=None, raw_main=None, main_name="monkey.conf"):
+        self.dir = tmpdir("srv")
+        self.docroot = os.path.join(self.dir, "www")
+        os.makedirs(self.docroot)
+        self.files = make_docroot(self.docroot)
+        self.confdir = os.path.join(self.dir, "conf")
+        self.port = port or free_port()
+        self.args = list(args or [])
+        self.proc = None
+        self.pid = None
+        self.clients = []
+        self.baseline_fds = None
+        self.returncode = None
+        self.log_path = os.path.join(self.dir, "monkey.log")
+        server_items = merge([("Listen", "127.0.0.1:%d" % self.port)] + SERVER_DEFAULTS, conf)
+        host_items = merge([("ServerName", "127.0.0.1 localhost"),
+                            ("DocumentRoot", self.docroot)], host)
+        if config:
+            write_confdir(self.confdir, server_items, host_items, sites, main_name, raw_main)
+            self.argv = ["-c", self.confdir] + self.args
+        else:
+            self.argv = self.args
+        if wait_addrs is None:
+            wait_addrs = []
+            listens = [v for k, v in server_items if k.lower() == "listen"]
+            for v in listens:
+                for one in (v if isinstance(v, (list, tuple)) else [v]):
+                    wait_addrs.append(parse_listen(one))
+            if not config:
+                wait_addrs = [("127.0.0.1", self.port)]
+        self.wait_addrs = wait_addrs
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self):
+        if not os.access(MONKEY_BIN, os.X_OK):
+            raise AssertionError("server binary %s is missing (run make)" % MONKEY_BIN)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([MONKEY_BIN] + self.argv, cwd=self.dir,
+                                     stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        LIVE.append(self)
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = list(self.wait_addrs)
+        while pending:
+            if self.proc.poll() is not None:
+                self._reap()
+                raise AssertionError("server exited with status %s at start-up:\n%s"
+                                     % (self.returncode, self.log_tail()))
+            host, port = pending[0]
+            try:
+                with socket.create_connection((host, port), timeout=1):
+                    pass
+                pending.pop(0)
+                continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("server did not accept on %s:%d within %.0f s:\n%s"
+                                     % (host, port, START_TIMEOUT, self.log_tail()))
+            time.sleep(0.05)
+        self.baseline_fds = self.settled_fds()
+        return self
+
+    def settled_fds(self, rounds=6):
+        """The fd count once the probe connections are gone: the least of a few samples."""
+        best = None
+        for _ in range(rounds):
+            n = self.fd_count()
+            best = n if best is None else min(best, n)
+            time.sleep(0.05)
+        return best
+
+    def fd_count(self):
+        return fd_count(self.pid)
+
+    def wait_fds(self, target, timeout=5.0):
+        """Wait (bounded) until the server's fd count is <= target; returns the last count."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = self.fd_count()
+            if n <= target or time.monotonic() > deadline:
+                return n
+            time.sleep(0.05)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def close_clients(self):
+        for c in self.clients:
+            c.close()
+        self.clients = []
+
+    def check_fds(self):
+        """Close our clients, then require the fd count to return to the start-up count."""
+        self.close_clients()
+        if not self.alive():
+            raise AssertionError("server (pid %s) is not running any more, exit status %s"
+                                 % (self.pid, self.proc.poll()))
+        n = self.wait_fds(self.baseline_fds)
+        if n > self.baseline_fds:
+            raise AssertionError("server fd count is %d after all connections closed, was %d "
+                                 "at start (%s)" % (n, self.baseline_fds, self.fd_list()))
+
+    def fd_list(self):
+        out = []
+        try:
+            for fd in sorted(os.listdir("/proc/%d/fd" % self.pid), key=int):
+                try:
+                    out.append("%s->%s" % (fd, os.readlink("/proc/%d/fd/%s" % (self.pid, fd))))
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return ", ".join(out)
+
+    def send_signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Wait for exit (bounded); returns the exit status or None if still running."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reap()
+        return self.returncode
+
+    def _reap(self):
+        self.returncode = self.proc.returncode
+        if self in LIVE:
+            LIVE.remove(self)
+        try:
+            self.log.close()
+        except Exception:
+            pass
+
+    def stop(self, check_fds=True, sig=signal.SIGTERM):
+        """Check fds (optional), stop with sig by PID, then SIGKILL after a bound; the exit
+        status must be 0."""
+        err = None
+        if check_fds and self.alive() and self.baseline_fds is not None:
+            try:
+                self.check_fds()
+            except AssertionError as e:
+                err = e
+        self.close_clients()
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.send_signal(sig)
+            if self.wait() is None:
+                self.proc.kill()
+                self.wait()
+                raise AssertionError("server ignored signal %d for %.0f s; killed:\n%s"
+                                     % (sig, STOP_TIMEOUT, self.log_tail()))
+        else:
+            self._reap()
+        if self.returncode != 0:
+            raise AssertionError("server exit status %s (expected 0):\n%s"
+                                 % (self.returncode, self.log_tail()))
+        if err:
+            raise err
+
+    def kill(self):
+        self.close_clients()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc is not None:
+            self._reap()
+
+    def __enter__(self):
+        if self.proc is None:
+            self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.stop()
+        else:
+            self.kill()
+        return False
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=30):
+        lines = self.log_text().splitlines()
+        return "\n".join("    | " + ln for ln in lines[-n:]) or "    | (server log empty)"
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def client(self, host="127.0.0.1", port=None, timeout=IO_TIMEOUT):
+        c = Client(port or self.port, host=host, timeout=timeout)
+        self.clients.append(c)
+        return c
+
+    def request(self, data, head=False, host="127.0.0.1"):
+        """One request on a fresh connection; returns the response."""
+        c = self.client(host=host)
+        try:
+            return c.request(data, head=head)
+        finally:
+            c.close()
+            self.clients.remove(c)
+
+    def get(self, path="/", **kw):
+        return self.request(req("GET", path, **kw))
+
+
+def parse_listen(v):
+    """'2001', '127.0.0.1:2001', '[::1]:2001' -> (host, port) to connect to."""
+    v = v.strip()
+    if v.startswith("["):
+        host, _, port = v[1:].partition("]:")
+        return host, int(port)
+    if ":" in v:
+        host, port = v.rsplit(":", 1)
+        return (host if host not in ("0.0.0.0", "*") else "127.0.0.1"), int(port)
+    return "127.0.0.1", int(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# assertions
+
+IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                         r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                         r"\d\d:\d\d:\d\d GMT$")
+
+
+def http_date(ts):
+    import email.utils
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def eq(a, b, what=""):
+    if a != b:
+        raise AssertionError("%s: expected %r, got %r" % (what or "value", b, a))
+
+
+def check_error(r, status_line):
+    """An error answer: exact status line, a short HTML body whose length matches."""
+    if r.status_line != status_line:
+        raise AssertionError("expected %r, got %r" % (status_line, r))
+    cl = r.headers.get("Content-Length")
+    if cl is None or int(cl) != len(r.body):
+        raise AssertionError("Content-Length %r does not match the body (%d bytes): %r"
+                             % (cl, len(r.body), r))
+    if not r.body:
+        raise AssertionError("error response without an HTML body: %r" % r)
+    if not r.headers.get("Content-Type", "").startswith("text/html"):
+        raise AssertionError("error body is not text/html: %r" % r)

@@ -1,0 +1,278 @@
+"""Command line, configuration errors, signals and daemon mode."""
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import mkt
+from mkt import eq, req
+
+
+def out(p):
+    return (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+# -- informational options ---------------------------------------------------------------------
+
+def test_version():
+    for opt in ("-v", "--version"):
+        p = mkt.run_monkey([opt])
+        eq(p.returncode, 0, "%s exit status" % opt)
+        assert mkt.version() in p.stdout.decode(), "%s output: %r" % (opt, out(p))
+
+
+def test_help():
+    for opt in ("-h", "--help"):
+        p = mkt.run_monkey([opt])
+        eq(p.returncode, 0, "%s exit status" % opt)
+        text = p.stdout.decode()
+        assert re.search("usage", text, re.I), "%s prints no usage on stdout: %r" % (opt, out(p))
+        for o in ("--configdir", "--port", "--docroot", "--workers", "--version"):
+            assert o in text, "%s does not mention %s: %r" % (opt, o, text)
+
+
+def test_build_info():
+    for opt in ("-b", "--build"):
+        p = mkt.run_monkey([opt])
+        eq(p.returncode, 0, "%s exit status" % opt)
+        assert re.search("trac", out(p), re.I), "%s does not mention tracing: %r" % (opt, out(p))
+
+
+def test_unknown_option_fails():
+    p = mkt.run_monkey(["--no-such-option"])
+    assert p.returncode != 0, "unknown option accepted: %r" % out(p)
+
+
+# -- options that change the configuration -----------------------------------------------------
+
+def test_port_option_overrides_listen():
+    port = mkt.free_port()
+    with mkt.Server(args=["-p", str(port)], wait_addrs=[("127.0.0.1", port)]) as s:
+        eq(s.client(port=port).request(req("GET", "/one.txt")).body, b"x", "body on -p port")
+    with mkt.Server(args=["--port", str(port)], wait_addrs=[("127.0.0.1", port)]) as s:
+        eq(s.client(port=port).request(req("GET", "/one.txt")).body, b"x", "body on --port")
+
+
+def test_docroot_without_any_configuration():
+    s = mkt.Server(config=False)
+    assert not os.path.exists(s.confdir)
+    s.argv = ["-o", s.docroot, "-p", str(s.port)]
+    with s:
+        r = s.get("/")
+        eq(r.status_line, "HTTP/1.1 200 OK", "status with -o")
+        eq(r.body, mkt.INDEX_HTML, "body with -o")
+        eq(s.get("/hello.txt").body, s.files["/hello.txt"], "file with -o")
+        eq(s.get("/missing").status, 404, "missing file with -o")
+
+
+def test_docroot_long_option():
+    s = mkt.Server(config=False)
+    s.argv = ["--docroot", s.docroot, "--port", str(s.port)]
+    with s:
+        eq(s.get("/hello.txt").body, s.files["/hello.txt"], "file with --docroot")
+
+
+def threads(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def test_workers_option():
+    # One event-loop thread per worker: -w N runs at least N-1 threads more than Workers 1.
+    with mkt.Server(conf={"Workers": "1"}) as s:
+        one = threads(s.pid)
+        eq(s.get("/one.txt").body, b"x", "body with Workers 1")
+    for opt, w in (("-w", 2), ("--workers", 3)):
+        with mkt.Server(conf={"Workers": "1"}, args=[opt, str(w)]) as s:
+            n = threads(s.pid)
+            assert n >= one + w - 1, "%s %d: %d threads, Workers 1: %d" % (opt, w, n, one)
+            for _ in range(20):
+                eq(s.get("/one.txt").body, b"x", "body")
+
+
+def test_serverconf_option():
+    with mkt.Server(main_name="other.conf", args=["-s", "other.conf"]) as s:
+        assert not os.path.exists(os.path.join(s.confdir, "monkey.conf"))
+        eq(s.get("/one.txt").body, b"x", "body with -s other.conf")
+
+
+def test_configdir_long_option():
+    s = mkt.Server()
+    s.argv = ["--configdir", s.confdir]
+    with s:
+        eq(s.get("/one.txt").body, b"x", "body with --configdir")
+
+
+# -- bad configurations ------------------------------------------------------------------------
+
+def bad_config(main_text=None, site_text=None):
+    d = mkt.tmpdir("badconf")
+    www = os.path.join(d, "www")
+    mkt.make_docroot(www)
+    port = mkt.free_port()
+    main_text = (main_text or "[SERVER]\n    Listen 127.0.0.1:{port}\n").format(port=port)
+    site_text = site_text or "[HOST]\n    ServerName localhost\n    DocumentRoot %s\n" % www
+    mkt.write_confdir(d, [], None, {"default": site_text.replace("{www}", www)},
+                      raw_main=main_text)
+    try:
+        p = mkt.run_monkey(["-c", d], timeout=10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("server started with a bad configuration:\n" + main_text)
+    return p
+
+
+def expect_config_error(p, fname, line, what):
+    assert p.returncode != 0, "%s: exit status 0 for a bad configuration" % what
+    err = p.stderr.decode("utf-8", "replace")
+    assert re.search(re.escape(fname) + ":%d\\b" % line, err), \
+        "%s: stderr does not name %s line %d: %r" % (what, fname, line, err)
+
+
+def test_config_unknown_key():
+    p = bad_config("# comment\n[SERVER]\n    Listen 127.0.0.1:{port}\n    NoSuchKey 1\n")
+    expect_config_error(p, "monkey.conf", 4, "unknown key")
+
+
+def test_config_bad_boolean():
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n\n    KeepAlive maybe\n")
+    expect_config_error(p, "monkey.conf", 4, "KeepAlive maybe")
+
+
+def test_config_bad_number():
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    Workers abc\n")
+    expect_config_error(p, "monkey.conf", 3, "Workers abc")
+
+
+def test_config_bad_listen():
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:99999\n")
+    expect_config_error(p, "monkey.conf", 2, "Listen port 99999")
+
+
+def test_config_missing_section():
+    p = bad_config("# no section header\n    Listen 127.0.0.1:{port}\n")
+    expect_config_error(p, "monkey.conf", 2, "key outside of any section")
+
+
+def test_config_bad_site_file():
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    Bogus 1\n"
+                             "    DocumentRoot {www}\n")
+    expect_config_error(p, "sites/default", 3, "unknown key in a site file")
+
+
+def test_config_dir_missing():
+    p = mkt.run_monkey(["-c", "/nonexistent/monkey-conf-dir"])
+    assert p.returncode != 0, "missing configuration directory accepted"
+    assert b"/nonexistent/monkey-conf-dir" in p.stderr, "stderr: %r" % p.stderr
+
+
+def test_port_in_use_fails():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        p = bad_config("[SERVER]\n    Listen 127.0.0.1:%d\n" % port)
+        assert p.returncode != 0, "started on a port in use: %r" % out(p)
+        assert p.stderr, "no message on stderr for a port in use"
+
+
+# -- signals -----------------------------------------------------------------------------------
+
+def stop_with(sig):
+    s = mkt.Server().start()
+    try:
+        c = s.client()
+        eq(c.request(req("GET", "/one.txt")).body, b"x", "body")  # an idle keep-alive conn
+        s.send_signal(sig)
+        rc = s.wait(10)
+        assert rc is not None, "server still running 10 s after signal %d" % sig
+        eq(rc, 0, "exit status after signal %d" % sig)
+    finally:
+        s.kill()
+
+
+def test_sigterm_exit_0():
+    stop_with(signal.SIGTERM)
+
+
+def test_sigint_exit_0():
+    stop_with(signal.SIGINT)
+
+
+def test_sigterm_lets_inflight_response_finish():
+    s = mkt.Server().start()
+    try:
+        c = s.client()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.send(req("GET", "/big.bin"))
+        status, _, headers = c.recv_head()
+        eq(status, "HTTP/1.1 200 OK", "status")
+        s.send_signal(signal.SIGTERM)
+        r_body = c._read_exact(mkt.BIG_SIZE, time.monotonic() + 30)
+        assert r_body == s.files["/big.bin"], "in-flight body cut or wrong"
+        eq(s.wait(10), 0, "exit status after SIGTERM")
+    finally:
+        s.kill()
+
+
+# -- daemon mode -------------------------------------------------------------------------------
+
+def is_monkey(pid):
+    try:
+        return os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(mkt.MONKEY_BIN)
+    except OSError:
+        return False
+
+
+def pid_gone(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return any(ln.startswith("State:\tZ") for ln in f)
+    except OSError:
+        return True
+
+
+def test_daemon_mode():
+    s = mkt.Server()  # PidFile monkey.pid, relative to the configuration directory
+    pidfile = os.path.join(s.confdir, "monkey.pid")
+    log = open(os.path.join(s.dir, "daemon.log"), "wb")
+    parent = subprocess.Popen([mkt.MONKEY_BIN, "-c", s.confdir, "-D"], cwd=s.dir,
+                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    pid = None
+    try:
+        eq(parent.wait(timeout=15), 0, "exit status of the launching process with -D")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (os.path.exists(pidfile)
+                                                   and open(pidfile).read().strip()):
+            time.sleep(0.05)
+        assert os.path.exists(pidfile), "no pid file %s" % pidfile
+        pid = int(open(pidfile).read().strip())
+        assert pid != parent.pid, "the daemon did not fork"
+        assert is_monkey(pid), "pid file names %d, which is not a monkey process" % pid
+        mode = stat.S_IMODE(os.stat(pidfile).st_mode)
+        assert mode in (0o600, 0o640), "pid file mode %o (expected 0600 or 0640)" % mode
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c = mkt.Client(s.port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "daemon does not accept on its port"
+                time.sleep(0.05)
+        eq(c.request(req("GET", "/one.txt")).body, b"x", "body from the daemon")
+        c.close()
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not pid_gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pid_gone(pid), "daemon still running 10 s after SIGTERM"
+        pid = None
+    finally:
+        if pid is not None and not pid_gone(pid) and is_monkey(pid):
+            os.kill(pid, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(5)
+        log.close()

@@ -1,0 +1,288 @@
+"""Static files: status line, headers and body bytes of successful answers."""
+
+import os
+import shutil
+import subprocess
+
+import mkt
+from mkt import eq, req
+
+SRV = None
+
+
+def setup_module():
+    global SRV
+    SRV = mkt.Server().start()
+    return SRV
+
+
+def teardown_module():
+    SRV.stop(check_fds=False)  # run.py checked the fds already
+
+
+def check_file_headers(r, path, ctype):
+    data = SRV.files[path]
+    eq(r.status_line, "HTTP/1.1 200 OK", "status line")
+    eq(r.headers.get("Server"), "Monkey/" + mkt.version(), "Server")
+    assert mkt.IMF_FIXDATE.match(r.headers.get("Date", "")), "Date not IMF-fixdate: %r" % r
+    eq(r.headers.get("Last-Modified"), mkt.http_date(1600000000), "Last-Modified")
+    eq(r.headers.get("Content-Type"), ctype, "Content-Type")
+    eq(r.headers.get("Content-Length"), str(len(data)), "Content-Length")
+    eq(r.headers.get("Accept-Ranges"), "bytes", "Accept-Ranges")
+    for h in ("Server", "Date", "Content-Type", "Content-Length", "Last-Modified"):
+        eq(r.headers.count(h), 1, "number of %s headers" % h)
+
+
+def test_get_root():
+    r = SRV.get("/")
+    check_file_headers(r, "/index.html", "text/html")
+    eq(r.body, mkt.INDEX_HTML, "body")
+
+
+def test_get_index_html():
+    r = SRV.get("/index.html")
+    check_file_headers(r, "/index.html", "text/html")
+    eq(r.body, mkt.INDEX_HTML, "body")
+
+
+def test_no_connection_header_by_default():
+    r = SRV.get("/")
+    assert "Connection" not in r.headers and "Keep-Alive" not in r.headers, r
+
+
+def test_head_then_pipelined_get():
+    full = SRV.get("/index.html")
+    c = SRV.client()
+    c.send(req("HEAD", "/index.html") + req("GET", "/hello.txt"))
+    h = c.recv_response(head=True)
+    check_file_headers(h, "/index.html", "text/html")
+    eq(h.headers.get("Content-Length"), full.headers.get("Content-Length"), "HEAD Content-Length")
+    # The next response must start right after the HEAD head: no body bytes in between.
+    assert c.buf == b"" or c.buf.startswith(b"HTTP/1.1 "), "bytes after HEAD: %r" % c.buf[:80]
+    g = c.recv_response()
+    eq(g.status_line, "HTTP/1.1 200 OK", "status after HEAD")
+    eq(g.body, SRV.files["/hello.txt"], "body after HEAD")
+
+
+def test_head_big_file():
+    c = SRV.client()
+    c.send(req("HEAD", "/big.bin") + req("GET", "/one.txt"))
+    h = c.recv_response(head=True)
+    eq(h.status_line, "HTTP/1.1 200 OK", "status")
+    eq(h.headers.get("Content-Length"), str(mkt.BIG_SIZE), "Content-Length")
+    g = c.recv_response()
+    eq(g.body, b"x", "pipelined body after HEAD")
+
+
+def test_content_type_css():
+    r = SRV.get("/style.css")
+    check_file_headers(r, "/style.css", "text/css")
+    eq(r.body, SRV.files["/style.css"], "body")
+
+
+def test_content_type_png():
+    r = SRV.get("/image.png")
+    check_file_headers(r, "/image.png", "image/png")
+    eq(r.body, SRV.files["/image.png"], "body")
+
+
+def test_content_type_unknown_extension_is_default():
+    r = SRV.get("/data.unknownext")
+    check_file_headers(r, "/data.unknownext", "text/plain")
+
+
+def test_content_type_no_extension_is_default():
+    r = SRV.get("/noext")
+    check_file_headers(r, "/noext", "text/plain")
+
+
+def test_one_byte_file():
+    r = SRV.get("/one.txt")
+    check_file_headers(r, "/one.txt", "text/plain")
+    eq(r.body, b"x", "body")
+
+
+def test_empty_file():
+    c = SRV.client()
+    c.send(req("GET", "/empty.txt") + req("GET", "/one.txt"))
+    r = c.recv_response()
+    check_file_headers(r, "/empty.txt", "text/plain")
+    eq(r.body, b"", "body")
+    eq(c.recv_response().body, b"x", "next pipelined body")
+
+
+def test_big_file():
+    r = SRV.get("/big.bin")
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.headers.get("Content-Length"), str(mkt.BIG_SIZE), "Content-Length")
+    assert r.body == SRV.files["/big.bin"], "big body differs (got %d bytes)" % len(r.body)
+
+
+def test_big_file_then_pipelined_get():
+    c = SRV.client()
+    c.send(req("GET", "/big.bin") + req("GET", "/hello.txt"))
+    r = c.recv_response()
+    assert r.body == SRV.files["/big.bin"], "big body differs (got %d bytes)" % len(r.body)
+    eq(c.recv_response().body, SRV.files["/hello.txt"], "pipelined body after a big file")
+
+
+def test_file_name_with_space():
+    r = SRV.get("/with%20space.txt")
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.body, b"space\n", "body")
+
+
+def test_dir_with_slash_serves_index():
+    r = SRV.get("/dir/")
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.headers.get("Content-Type"), "text/html", "Content-Type")
+    eq(r.headers.get("Content-Length"), str(len(mkt.DIR_INDEX_HTML)), "Content-Length")
+    eq(r.body, mkt.DIR_INDEX_HTML, "body")
+
+
+def test_dir_file():
+    eq(SRV.get("/dir/page.html").body, SRV.files["/dir/page.html"], "body")
+
+
+def test_dir_without_slash_redirects_with_port():
+    host = "localhost:%d" % SRV.port
+    r = SRV.request(req("GET", "/dir", host=host))
+    eq(r.status_line, "HTTP/1.1 301 Moved Permanently", "status")
+    eq(r.headers.get("Content-Length"), "0", "Content-Length")
+    eq(r.headers.get("Location"), "http://%s/dir/" % host, "Location")
+    eq(r.body, b"", "body")
+
+
+def test_dir_without_slash_redirects_without_port():
+    r = SRV.request(req("GET", "/dir", host="example"))
+    eq(r.status_line, "HTTP/1.1 301 Moved Permanently", "status")
+    eq(r.headers.get("Content-Length"), "0", "Content-Length")
+    eq(r.headers.get("Location"), "http://example/dir/", "Location")
+
+
+def test_redirect_keeps_connection_usable():
+    c = SRV.client()
+    c.send(req("GET", "/dir", host="example") + req("GET", "/one.txt"))
+    eq(c.recv_response().status, 301, "first status")
+    eq(c.recv_response().body, b"x", "second body")
+
+
+def test_dir_without_index():
+    # Not specified beyond "no crash, a well-framed answer": 403/404, or a listing (200).
+    c = SRV.client()
+    c.send(req("GET", "/noindex/") + req("GET", "/one.txt"))
+    r = c.recv_response()
+    assert r.status in (200, 403, 404), r
+    if r.status != 200:
+        mkt.check_error(r, r.status_line)
+    assert b"a.txt" in r.body or r.status != 200, r
+
+
+def test_query_string_ignored():
+    eq(SRV.get("/index.html?x=1").body, mkt.INDEX_HTML, "/index.html?x=1")
+    eq(SRV.get("/?a=1").body, mkt.INDEX_HTML, "/?a=1")
+    eq(SRV.get("/index.html?").body, mkt.INDEX_HTML, "/index.html?")
+
+
+def test_percent_decoding():
+    eq(SRV.get("/%69ndex.html").body, mkt.INDEX_HTML, "/%69ndex.html")
+    eq(SRV.get("/%69%6E%64%65%78.%68%74%6D%6C").body, mkt.INDEX_HTML, "all encoded")
+
+
+def test_percent_decoding_only_once():
+    r = SRV.get("/%2569ndex.html")  # one decoding gives "/%69ndex.html": no such file
+    mkt.check_error(r, "HTTP/1.1 404 Not Found")
+
+
+def test_leading_empty_lines_ignored():
+    r = SRV.request(b"\r\n\r\n" + req("GET", "/hello.txt"))
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.body, SRV.files["/hello.txt"], "body")
+
+
+def test_bare_lf_line_endings():
+    r = SRV.request(req("GET", "/hello.txt", eol=b"\n"))
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.body, SRV.files["/hello.txt"], "body")
+
+
+def test_header_names_case_insensitive():
+    r = SRV.request(b"GET /hello.txt HTTP/1.1\r\nHOST: localhost\r\nconnection: close\r\n\r\n")
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.headers.get("Connection"), "Close", "Connection")
+
+
+def test_http10_without_host():
+    r = SRV.request(req("GET", "/hello.txt", version="HTTP/1.0", host=None))
+    eq(r.status_line, "HTTP/1.1 200 OK", "status line for HTTP/1.0")
+    eq(r.body, SRV.files["/hello.txt"], "body")
+
+
+def test_absolute_form_target():
+    r = SRV.request(req("GET", "http://localhost/hello.txt"))
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+    eq(r.body, SRV.files["/hello.txt"], "body")
+
+
+def test_empty_and_high_bit_header_values_accepted():
+    r = SRV.request(req("GET", "/one.txt", headers=[("X-Empty", b""), ("X-High", b"caf\xe9")]))
+    eq(r.status_line, "HTTP/1.1 200 OK", "status")
+
+
+def test_post_static_file_with_body():
+    c = SRV.client()
+    c.send(req("POST", "/hello.txt", headers={"Content-Length": "5"}, body=b"a=b&c")
+           + req("GET", "/one.txt"))
+    r = c.recv_response()
+    eq(r.status_line, "HTTP/1.1 200 OK", "POST status")
+    eq(r.body, SRV.files["/hello.txt"], "POST body")
+    eq(c.recv_response().body, b"x", "the body was skipped, the next request answered")
+
+
+def test_get_with_body_then_pipelined_get():
+    c = SRV.client()
+    c.send(req("GET", "/hello.txt", headers={"Content-Length": "4"}, body=b"GET ")
+           + req("GET", "/one.txt"))
+    eq(c.recv_response().body, SRV.files["/hello.txt"], "first body")
+    eq(c.recv_response().body, b"x", "second body")
+
+
+def test_hide_version():
+    with mkt.Server(conf={"HideVersion": "on"}) as s:
+        r = s.get("/")
+        eq(r.headers.get("Server"), "Monkey", "Server with HideVersion on")
+
+
+def test_relative_document_root():
+    # Relative paths in site files are relative to the configuration directory.
+    with mkt.Server(host={"DocumentRoot": "../www"}) as s:
+        eq(s.get("/hello.txt").body, s.files["/hello.txt"], "body")
+
+
+def test_curl():
+    curl = shutil.which("curl")
+    assert curl, "curl is not installed (scripts/install-deps.sh installs it)"
+    url = "http://127.0.0.1:%d/" % SRV.port
+    p = subprocess.run([curl, "-sS", "-I", "--max-time", "10", url], capture_output=True,
+                       timeout=20)
+    eq(p.returncode, 0, "curl -I exit status (stderr %r)" % p.stderr)
+    eq(p.stdout.split(b"\r\n")[0], b"HTTP/1.1 200 OK", "curl -I first line")
+    assert b"\r\nContent-Length: %d\r\n" % len(mkt.INDEX_HTML) in p.stdout, p.stdout
+    p = subprocess.run([curl, "-s", "--max-time", "10", url], capture_output=True, timeout=20)
+    eq(p.returncode, 0, "curl exit status")
+    eq(p.stdout, mkt.INDEX_HTML, "curl body")
+    p = subprocess.run([curl, "-s", "--max-time", "30", url + "big.bin"], capture_output=True,
+                       timeout=40)
+    assert p.returncode == 0 and p.stdout == SRV.files["/big.bin"], "curl big.bin differs"
+
+
+def test_file_changed_on_disk_is_served_fresh():
+    path = os.path.join(SRV.docroot, "changing.txt")
+    with open(path, "wb") as f:
+        f.write(b"one\n")
+    eq(SRV.get("/changing.txt").body, b"one\n", "first version")
+    with open(path, "wb") as f:
+        f.write(b"second\n")
+    eq(SRV.get("/changing.txt").body, b"second\n", "second version")
+    os.unlink(path)
+    eq(SRV.get("/changing.txt").status, 404, "removed file")

@@ -1,0 +1,71 @@
+"""File-descriptor hygiene: many requests, errors and aborted transfers leave the server's
+open fd count where it was (Monkey once leaked an fd per error page)."""
+
+import socket
+import struct
+
+import mkt
+from mkt import eq, req
+
+
+def baseline(s):
+    # Warm up each path once (lazily opened files such as logs are not leaks), then measure.
+    s.get("/one.txt")
+    s.get("/missing")
+    s.request(req("GET", "/", host=None))
+    return s.settled_fds()
+
+
+def check_back(s, base, what):
+    n = s.wait_fds(base, timeout=5)
+    assert n <= base, "%s: %d fds open, %d before (%s)" % (what, n, base, s.fd_list())
+
+
+@mkt.timeout(120)
+def test_200_requests_fresh_connections():
+    with mkt.Server() as s:
+        base = baseline(s)
+        for i in range(200):
+            path, st = ("/missing-%d" % i, 404) if i % 2 else ("/hello.txt", 200)
+            r = s.get(path)
+            eq(r.status, st, "request %d %s" % (i, path))
+        check_back(s, base, "after 200 requests answering 404 and 200")
+
+
+@mkt.timeout(120)
+def test_100_bad_requests():
+    with mkt.Server() as s:
+        base = baseline(s)
+        for i in range(100):
+            eq(s.request(req("GET", "/", host=None)).status, 400, "request %d" % i)
+        check_back(s, base, "after 100 requests answering 400")
+
+
+def test_clients_that_vanish():
+    with mkt.Server() as s:
+        base = baseline(s)
+        for i in range(50):
+            c = s.client()
+            if i % 3 == 1:
+                c.send(b"GET /index.ht")
+            elif i % 3 == 2:
+                c.send(req("GET", "/one.txt") * 3)
+            c.close()
+        eq(s.get("/one.txt").body, b"x", "server still serves")
+        check_back(s, base, "after 50 clients closed early")
+
+
+def test_reset_during_big_response():
+    with mkt.Server() as s:
+        base = baseline(s)
+        for i in range(20):
+            c = s.client()
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            c.send(req("GET", "/big.bin"))
+            c.recv_head()
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # RST in the middle of the transfer
+        assert s.alive(), "server died after clients reset mid-response"
+        r = s.get("/big.bin")
+        assert r.body == s.files["/big.bin"], "big file after resets differs"
+        check_back(s, base, "after 20 resets during a large response")

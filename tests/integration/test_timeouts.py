@@ -1,0 +1,72 @@
+"""Request timeout (`Timeout 2`): slow or silent clients are closed; others are still served.
+
+The bounds are generous (Timeout 2, closed within 10 s): they test the server's own timer,
+not the machine's speed."""
+
+import time
+
+import mkt
+from mkt import eq, req
+
+SRV = None
+BOUND = 10.0
+
+
+def setup_module():
+    global SRV
+    SRV = mkt.Server(conf={"Timeout": "2", "KeepAliveTimeout": "30"}).start()
+    return SRV
+
+
+def teardown_module():
+    SRV.stop(check_fds=False)
+
+
+def assert_timed_out(c, what):
+    assert c.is_closed(BOUND), "%s: still open %.0f s after Timeout 2" % (what, BOUND)
+    if c.buf:
+        # A 408 before the close is allowed, nothing else.
+        assert c.buf.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), \
+            "%s: unexpected bytes before the close: %r" % (what, c.buf[:200])
+
+
+def test_half_request_line_closed():
+    c = SRV.client()
+    c.send(b"GET /hel")
+    assert_timed_out(c, "half request line")
+
+
+def test_silent_connection_closed():
+    c = SRV.client()
+    assert_timed_out(c, "connection that sends nothing")
+
+
+def test_partial_headers_closed():
+    c = SRV.client()
+    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n")
+    assert_timed_out(c, "headers without the blank line")
+
+
+def test_short_body_closed():
+    c = SRV.client()
+    c.send(req("POST", "/hello.txt", headers={"Content-Length": "100"}, body=b"only ten.."))
+    assert_timed_out(c, "POST announcing 100 bytes, sending 10")
+
+
+def test_others_served_while_slow_clients_wait():
+    slow = [SRV.client() for _ in range(5)]
+    for c in slow:
+        c.send(b"GET / HT")
+    for _ in range(5):
+        eq(SRV.get("/one.txt").body, b"x", "body while slow clients wait")
+    for c in slow:
+        assert_timed_out(c, "slow client")
+
+
+def test_idle_keepalive_uses_keepalive_timeout_not_timeout():
+    # After a complete response the connection is idle: KeepAliveTimeout (30) applies, so it is
+    # still usable after Timeout (2) has passed several times.
+    c = SRV.client()
+    eq(c.request(req("GET", "/one.txt")).body, b"x", "first")
+    time.sleep(5)
+    eq(c.request(req("GET", "/one.txt")).body, b"x", "second, 5 s later")

@@ -1,0 +1,772 @@
+#!/usr/bin/python3
+"""LTTng-UST tests for Monkey: the real session daemon, lttng and babeltrace2, the real server.
+
+    /usr/bin/python3 tests/trace/run.py [-k SUBSTRING]... [-v] [--list]
+
+Needs a traced build (./configure --linux-trace && make; `make check-trace` builds and runs
+this).  Prints "PASS name" or "FAIL name: why" per test, then "N passed, M failed"; exit
+status 1 when a test failed.
+
+Every test records into its own session (unique name, its own --output directory), destroyed
+afterwards even when the test fails.  The session daemon is shared: started when `lttng list`
+fails, never stopped (as root only one can run on the machine).  Other processes of the same
+user may be traced at the same moment (other test suites), so every check keeps only the
+events whose vpid context is the server's pid.
+
+Environment given to the servers started here (documented in docs/tracing.md):
+  LTTNG_UST_WITHOUT_BADDR_STATEDUMP=1  no lttng_ust_statedump:bin_info events per process
+  LTTNG_UST_REGISTER_TIMEOUT=5000      start-up waits (at most 5 s, only when a session
+                                       daemon exists) until the process is registered, so a
+                                       session started after the server is up sees it at once
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import mkt  # noqa: E402  (tests/integration/mkt.py: configs, ports, server start/stop)
+
+MONKEY = mkt.MONKEY_BIN
+PROVIDER = os.path.join(REPO, "build", "monkey-trace-provider.so")
+SMOKE = os.path.join(REPO, "build", "tests", "trace", "tp_smoke")
+ENUMS_H = os.path.join(REPO, "src", "trace", "mk_trace_enums.h")
+
+os.environ["LTTNG_UST_WITHOUT_BADDR_STATEDUMP"] = "1"
+os.environ["LTTNG_UST_REGISTER_TIMEOUT"] = "5000"
+os.environ.pop("MONKEY_TRACE_PROVIDER", None)
+
+SEED = ("epoll", "epoll_state", "scheduler")
+OPERATOR = ("conn_accept", "conn_close", "conn_timeout", "request_begin", "request_end",
+            "error", "worker_stats")
+DEBUG_ONLY = ("request_header",)
+LEVELS = dict([(e, 13) for e in SEED] + [(e, 6) for e in OPERATOR] + [("request_header", 14)])
+
+VERBOSE = False
+
+
+def note(msg):
+    if VERBOSE:
+        print("    " + msg.replace("\n", "\n    "), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# running commands
+
+def run(argv, timeout=30, check=True, env=None):
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                       env=env)
+    out = p.stdout.decode("utf-8", "replace")
+    err = p.stderr.decode("utf-8", "replace")
+    if check and p.returncode != 0:
+        raise AssertionError("`%s` exited %d: %s" % (" ".join(argv), p.returncode,
+                                                      (err or out).strip()[:500]))
+    return p.returncode, out, err
+
+
+def ensure_sessiond():
+    if subprocess.run(["lttng", "list"], capture_output=True, timeout=30).returncode == 0:
+        return
+    subprocess.run(["lttng-sessiond", "--daemonize"], capture_output=True, timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if subprocess.run(["lttng", "list"], capture_output=True, timeout=30).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("no LTTng session daemon: `lttng-sessiond --daemonize` did not start")
+
+
+# ---------------------------------------------------------------------------------------------
+# sessions
+
+_serial = [0]
+
+
+class Session:
+    """One recording session: `with Session("name") as s: ...; s.stop(); s.events()`."""
+
+    def __init__(self, hint, loglevel=None, events="-a", snapshot=False):
+        _serial[0] += 1
+        self.name = "mkt-%s-%d-%d" % (hint, os.getpid(), _serial[0])
+        self.out = os.path.join(mkt.tmpdir("lttng"), "trace")
+        self.loglevel = loglevel
+        self.events = events
+        self.snapshot = snapshot
+        self.created = False
+        self.stop_output = ""
+
+    def lttng(self, *args, timeout=30):
+        return run(["lttng"] + list(args), timeout=timeout)
+
+    def create(self, start=True):
+        if self.snapshot:
+            self.lttng("create", self.name, "--snapshot", "--output=" + self.out)
+        else:
+            self.lttng("create", self.name, "--output=" + self.out)
+        self.created = True
+        ev = ["enable-event", "-u", "-s", self.name]
+        ev += ["-a"] if self.events == "-a" else [self.events]
+        if self.loglevel:
+            ev.append("--loglevel=" + self.loglevel)
+        self.lttng(*ev)
+        self.lttng("add-context", "-u", "-s", self.name, "-t", "vpid", "-t", "vtid")
+        if start:
+            self.start()
+        return self
+
+    def start(self):
+        self.lttng("start", self.name)
+
+    def stop(self):
+        _, out, err = self.lttng("stop", self.name, timeout=60)
+        self.stop_output = out + err
+        return self
+
+    def destroy(self):
+        if self.created:
+            self.created = False
+            run(["lttng", "destroy", self.name], check=False, timeout=60)
+
+    def view(self):
+        """`lttng view` text of the whole session (the spec's command)."""
+        _, out, err = self.lttng("view", self.name, timeout=120)
+        return out, err
+
+    def read(self):
+        """Events from babeltrace2 on the output directory, and its warnings."""
+        _, out, err = run(["babeltrace2", self.out], timeout=120)
+        return parse(out), err
+
+    def discarded(self, bt_err=""):
+        """Events lost: `lttng stop` warns with a total, babeltrace2 with one line per gap."""
+        m = re.search(r"(\d+) events? (?:were|was) discarded", self.stop_output)
+        stop_n = int(m.group(1)) if m else 0
+        bt_n = sum(int(x) for x in re.findall(r"[Dd]iscarded (\d+) events?", bt_err))
+        return max(stop_n, bt_n)
+
+    def __enter__(self):
+        return self.create()
+
+    def __exit__(self, *exc):
+        self.destroy()
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# babeltrace2 text output
+
+LINE = re.compile(r"^\[([0-9:.]+)\] \(\S+\) (\S+) ([\w.]+):(\w+): (.*)$")
+FIELD = re.compile(r'(\w+) = ("(?:[^"\\]|\\.)*"|\( (?:"(?:[^"\\]|\\.)*"|<unknown>) : '
+                   r'container = -?\d+ \)|[^,}\s]+)')
+ENUM = re.compile(r'^\( (?:"((?:[^"\\]|\\.)*)"|<unknown>) : container = (-?\d+) \)$')
+
+
+class Event:
+    __slots__ = ("time", "provider", "name", "fields", "raw")
+
+    def __init__(self, time_s, provider, name, fields, raw):
+        self.time, self.provider, self.name, self.fields, self.raw = (time_s, provider, name,
+                                                                      fields, raw)
+
+    def __getitem__(self, k):
+        return self.fields[k]
+
+    def get(self, k, d=None):
+        return self.fields.get(k, d)
+
+    def __repr__(self):
+        return self.raw
+
+
+def value(text):
+    if text.startswith('"'):
+        return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+    m = ENUM.match(text)
+    if m:
+        return (m.group(1) if m.group(1) is not None else None, int(m.group(2)))
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def parse(text):
+    out = []
+    for ln in text.splitlines():
+        m = LINE.match(ln)
+        if not m:
+            continue
+        fields = {k: value(v) for k, v in FIELD.findall(m.group(5))}
+        out.append(Event(m.group(1), m.group(3), m.group(4), fields, ln))
+    return out
+
+
+def of_pid(events, pid):
+    return [e for e in events if e.provider == "monkey" and e.get("vpid") == pid]
+
+
+def seed_text(e):
+    return "%s %s" % (e.name, e.get("event"))
+
+
+# ---------------------------------------------------------------------------------------------
+# servers and requests
+
+def server(conf=None, args=None):
+    return mkt.Server(conf=conf, args=args)
+
+
+def curl_head(port):
+    _, out, _ = run(["curl", "-sS", "--head", "http://127.0.0.1:%d/" % port], timeout=20)
+    first = out.splitlines()[0] if out else ""
+    if not first.startswith("HTTP/1.1 200"):
+        raise AssertionError("curl --head: %r" % out[:200])
+    return out
+
+
+def requests(port, n, per_conn=5, path="/index.html", headers=None):
+    """n GET requests over keep-alive connections of per_conn requests; returns statuses."""
+    statuses = []
+    while len(statuses) < n:
+        c = mkt.Client(port)
+        try:
+            for _ in range(min(per_conn, n - len(statuses))):
+                r = c.request(mkt.req("GET", path, headers=headers))
+                statuses.append(r.status_line)
+        finally:
+            c.close()
+    return statuses
+
+
+def wait_until(cond, timeout, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def subsequence(items, wanted):
+    """Index of each wanted item matched in order in items, or the first one missing."""
+    pos, at = [], 0
+    for w in wanted:
+        while at < len(items) and items[at] != w:
+            at += 1
+        if at == len(items):
+            return pos, w
+        pos.append(at)
+        at += 1
+    return pos, None
+
+
+# ---------------------------------------------------------------------------------------------
+# the tests
+
+def test_provider_smoke():
+    """tp_smoke fires every event and every enum label; compare with the catalogue."""
+    for f in (SMOKE, PROVIDER):
+        if not os.access(f, os.R_OK):
+            raise AssertionError("%s is missing (make trace-smoke)" % f)
+    with Session("smoke") as s:
+        env = dict(os.environ, MONKEY_TRACE_PROVIDER=PROVIDER)
+        _, out, err = run([SMOKE], env=env, timeout=30)
+        s.stop()
+        events, bt_err = s.read()
+    if "provider loaded" not in out + err:
+        raise AssertionError("tp_smoke did not log the provider load: %r" % (out + err))
+    ev = [e for e in events if e.provider == "monkey"]
+    names = {e.name for e in ev}
+    missing = set(LEVELS) - names
+    if missing:
+        raise AssertionError("events never recorded: %s" % sorted(missing))
+    by = {}
+    for e in ev:
+        by.setdefault(e.name, []).append(e)
+    expect_fields = {
+        "epoll": ["fd", "event"],
+        "conn_accept": ["conn_id", "fd", "worker", "peer", "port"],
+        "conn_close": ["conn_id", "fd", "reason", "requests", "bytes_in", "bytes_out",
+                       "lifetime_ns"],
+        "conn_timeout": ["conn_id", "fd", "kind"],
+        "request_begin": ["conn_id", "req_seq", "method", "protocol", "_uri_length", "uri",
+                          "_host_length", "host"],
+        "request_end": ["conn_id", "req_seq", "status", "bytes_sent", "duration_ns",
+                        "keepalive"],
+        "request_header": ["conn_id", "req_seq", "_name_length", "name", "_value_length",
+                           "value"],
+        "error": ["conn_id", "site", "errno", "status"],
+        "worker_stats": ["worker", "active", "accepted", "closed", "requests"],
+    }
+    ctx = {"cpu_id", "vpid", "vtid"}
+    for name, fields in expect_fields.items():
+        got = [k for k in by[name][0].fields if k not in ctx]
+        if got != fields:
+            raise AssertionError("%s fields %s, expected %s" % (name, got, fields))
+    rb = by["request_begin"][0]
+    if (rb["uri"], rb["host"], rb["method"], rb["protocol"]) != (
+            "/index.html", "localhost", ("HEAD", 2), ("HTTP/1.1", 2)):
+        raise AssertionError("request_begin recorded wrongly: %r" % rb)
+    empty = by["request_begin"][1]
+    if (empty["uri"], empty["host"], empty["_uri_length"]) != ("", "", 0):
+        raise AssertionError("NULL uri not recorded as empty: %r" % empty)
+    longv = [e for e in by["request_header"] if e["name"] == "X-Long"][0]
+    if longv["_value_length"] != 4096 or len(longv["value"]) != 4096:
+        raise AssertionError("long header value not cut to 4096 bytes: %d"
+                             % longv["_value_length"])
+    # Enum labels, in value order, must be the X-macro lists of mk_trace_enums.h.
+    lists = enum_lists()
+    seen = {
+        "MK_CLOSE_REASONS": [e["reason"] for e in by["conn_close"] if e["conn_id"] >= 1000],
+        "MK_TIMEOUT_KINDS": [e["kind"] for e in by["conn_timeout"] if e["conn_id"] >= 1000],
+        "MK_ERROR_SITES": [e["site"] for e in by["error"] if e["conn_id"] >= 1000],
+        "MK_METHODS": [e["method"] for e in by["request_begin"] if e["conn_id"] == 1000],
+        "MK_PROTOCOLS": [e["protocol"] for e in by["request_begin"] if e["conn_id"] == 1001],
+    }
+    for lst, got in seen.items():
+        want = [(label, i) for i, label in enumerate(lists[lst])]
+        if got != want:
+            raise AssertionError("%s: recorded %s, header says %s" % (lst, got, want))
+    # Log levels, as declared in the trace's metadata.
+    levels = metadata_levels(s.out)
+    for name, lvl in LEVELS.items():
+        if levels.get(name) != lvl:
+            raise AssertionError("monkey:%s has log level %s, expected %d"
+                                 % (name, levels.get(name), lvl))
+    d = s.discarded(bt_err)
+    if d:
+        raise AssertionError("%d events discarded" % d)
+
+
+def enum_lists():
+    text = open(ENUMS_H).read()
+    out = {}
+    for m in re.finditer(r"#define (MK_\w+)\(X\)((?:.*\\\n)+.*)", text):
+        out[m.group(1)] = re.findall(r'X\(\w+, "([^"]*)"\)', m.group(2))
+    return out
+
+
+def metadata_levels(outdir):
+    levels = {}
+    for root, _, files in os.walk(outdir):
+        if "metadata" in files:
+            with open(os.path.join(root, "metadata"), "rb") as f:
+                meta = f.read().decode("utf-8", "replace")
+            for m in re.finditer(r'event \{\s*name = "monkey:(\w+)";(.*?)\};', meta, re.S):
+                lv = re.search(r"loglevel = (\d+);", m.group(2))
+                levels[m.group(1)] = int(lv.group(1)) if lv else None
+    return levels
+
+
+def test_spec_workflow():
+    """The spec: create, enable-event -u -a, start, curl --head, stop, view."""
+    srv = server({"Workers": "2"}).start()
+    try:
+        log = srv.log_text()
+        if "provider loaded" not in log:
+            raise AssertionError("server did not log the provider load:\n" + srv.log_tail())
+        with Session("spec") as s:
+            t0 = time.monotonic()
+            curl_head(srv.port)
+            # curl closed its connection: give the server time to see it, and the workers
+            # time for a few timeout checks.
+            time.sleep(max(0.0, 3.2 - (time.monotonic() - t0)))
+            span = time.monotonic() - t0
+            s.stop()
+            text, verr = s.view()
+            events = of_pid(parse(text), srv.pid)
+        check_seed_sequence(events, text, srv.pid)
+        # TIMEOUT CHECK from every worker about once a second.
+        per = {}
+        for e in events:
+            if e.name == "epoll" and e["event"] == "TIMEOUT CHECK":
+                per[e["vtid"]] = per.get(e["vtid"], 0) + 1
+        if len(per) != 2:
+            raise AssertionError("TIMEOUT CHECK from %d threads (%s), expected 2 workers"
+                                 % (len(per), per))
+        lo, hi = int(span) - 1, int(span) + 2
+        for vtid, n in per.items():
+            if not lo <= n <= hi:
+                raise AssertionError("worker vtid %d: %d TIMEOUT CHECK in %.1f s" % (vtid, n,
+                                                                                      span))
+        note("TIMEOUT CHECK per worker vtid in %.1f s: %s" % (span, per))
+        for name in ("conn_accept", "request_begin", "request_end", "conn_close"):
+            if not any(e.name == name for e in events):
+                raise AssertionError("no monkey:%s for the request" % name)
+        rb = [e for e in events if e.name == "request_begin"][0]
+        re_ = [e for e in events if e.name == "request_end"][0]
+        if rb["method"][0] != "HEAD" or rb["uri"] != "/" or re_["status"] != 200:
+            raise AssertionError("request events: %r / %r" % (rb, re_))
+        if rb["conn_id"] != re_["conn_id"] or rb["req_seq"] != re_["req_seq"]:
+            raise AssertionError("request_begin/end ids differ: %r / %r" % (rb, re_))
+    finally:
+        srv.stop(check_fds=False)
+
+
+SPEC_SEQUENCE = ["epoll_state GET: NOT FOUND", "epoll_state SET: NEW",
+                 "scheduler ADD_CLIENT_REUSEPORT", "scheduler REGISTERED",
+                 "scheduler GET_CONNECTION", "epoll_state DELETE", "scheduler DELETE_CLIENT"]
+
+
+def check_seed_sequence(events, text, pid):
+    adds = [e for e in events if e.name == "scheduler" and e["event"].startswith("ADD_CLIENT")]
+    if len(adds) != 1:
+        raise AssertionError("expected one new connection, saw %d ADD_CLIENT events" % len(adds))
+    fd, vtid = adds[0]["fd"], adds[0]["vtid"]
+    mine = [e for e in events if e["vtid"] == vtid and e.name in SEED]
+    conn = [e for e in mine if e["fd"] == fd]
+    lines = [seed_text(e) for e in conn]
+    # The listener's EPOLLIN precedes the connection's first event, on the same worker.
+    first = mine.index(conn[0])
+    listener = [e for e in mine[:first] if e.name == "epoll" and e["event"] == "EPOLLIN"
+                and e["fd"] != fd]
+    shown = "\n".join(e.raw for e in mine if e["fd"] in (fd,) or e in listener[-1:])
+    note("seed events of the connection (fd %d, vtid %d):\n%s" % (fd, vtid, shown))
+    if not listener:
+        raise AssertionError("no listener `epoll EPOLLIN` before fd %d's events:\n%s"
+                             % (fd, shown))
+    _, miss = subsequence(lines, SPEC_SEQUENCE)
+    if miss:
+        raise AssertionError("`%s` missing from fd %d's sequence; got:\n%s" % (miss, fd, shown))
+
+
+def test_request_counts():
+    """N requests: exactly N request_begin and N request_end, nothing discarded."""
+    n = 300
+    srv = server({"Workers": "2"}).start()
+    try:
+        with Session("count") as s:
+            st = requests(srv.port, n, per_conn=7)
+            s.stop()
+            events, bt_err = s.read()
+        check_counts(events, srv.pid, n, st, s, bt_err)
+    finally:
+        srv.stop(check_fds=False)
+
+
+def check_counts(events, pid, n, statuses, s, bt_err):
+    bad = [x for x in statuses if not x.startswith("HTTP/1.1 200")]
+    if bad:
+        raise AssertionError("%d of %d requests failed: %s" % (len(bad), n, bad[:3]))
+    ev = of_pid(events, pid)
+    if not ev:
+        raise AssertionError("no monkey event from pid %d (%d events in all)"
+                             % (pid, len(events)))
+    nb = sum(1 for e in ev if e.name == "request_begin")
+    ne = sum(1 for e in ev if e.name == "request_end")
+    d = s.discarded(bt_err)
+    if (nb, ne, d) != (n, n, 0):
+        raise AssertionError("%d requests: %d request_begin, %d request_end, %d discarded"
+                             % (n, nb, ne, d))
+    pairs = {(e["conn_id"], e["req_seq"]) for e in ev if e.name == "request_begin"}
+    ends = {(e["conn_id"], e["req_seq"]) for e in ev if e.name == "request_end"}
+    if pairs != ends or len(pairs) != n:
+        raise AssertionError("request_begin and request_end (conn_id, req_seq) do not pair up")
+
+
+def test_daemon_mode():
+    """-D: the daemon child (provider loaded after the fork) records every request."""
+    d = mkt.tmpdir("daemon")
+    pidfile = os.path.join(d, "monkey.pid")
+    port = mkt.free_port()
+    docroot = os.path.join(d, "www")
+    os.makedirs(docroot)
+    mkt.make_docroot(docroot)
+    confdir = os.path.join(d, "conf")
+    items = mkt.merge([("Listen", "127.0.0.1:%d" % port)] + mkt.SERVER_DEFAULTS,
+                      {"Workers": "2", "PidFile": pidfile})
+    mkt.write_confdir(confdir, items, [("ServerName", "127.0.0.1 localhost"),
+                                       ("DocumentRoot", docroot)])
+    rc, out, err = run([MONKEY, "-D", "-c", confdir], timeout=30, check=False)
+    if rc != 0:
+        raise AssertionError("monkey -D exited %d: %s" % (rc, (out + err)[-500:]))
+    pid = None
+    try:
+        if not wait_until(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 10):
+            raise AssertionError("no pid file %s after monkey -D" % pidfile)
+        pid = int(open(pidfile).read().strip())
+        if not wait_until(lambda: port_open(port), 10):
+            raise AssertionError("daemon (pid %d) does not accept on port %d" % (pid, port))
+        n = 100
+        with Session("daemon") as s:
+            st = requests(port, n, per_conn=4)
+            s.stop()
+            events, bt_err = s.read()
+        check_counts(events, pid, n, st, s, bt_err)
+    finally:
+        if pid:
+            stop_pid(pid)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def stop_pid(pid):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10):
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError("daemon pid %d ignored SIGTERM for 10 s; killed" % pid)
+
+
+def test_loglevel_info():
+    """--loglevel=INFO records the operator events and no DEBUG one."""
+    srv = server({"Workers": "2"}).start()
+    try:
+        with Session("info", loglevel="INFO") as s:
+            requests(srv.port, 10, per_conn=5, headers=[("X-Secret", "token")])
+            time.sleep(1.2)  # one worker_stats at least
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        names = {e.name for e in ev}
+        debug = names & set(SEED + DEBUG_ONLY)
+        if debug:
+            raise AssertionError("INFO session recorded DEBUG events: %s" % sorted(debug))
+        want = {"conn_accept", "request_begin", "request_end", "conn_close", "worker_stats"}
+        if not want <= names:
+            raise AssertionError("INFO session lacks %s (got %s)" % (sorted(want - names),
+                                                                     sorted(names)))
+        if any("token" in e.raw for e in events):
+            raise AssertionError("a header value reached an INFO session")
+    finally:
+        srv.stop(check_fds=False)
+
+
+def test_sessions_under_load():
+    """10 create/start/stop/destroy cycles while clients keep requesting: no failure."""
+    srv = server({"Workers": "2"}).start()
+    stop = threading.Event()
+    stats = {"ok": 0, "failed": 0, "errors": []}
+    lock = threading.Lock()
+
+    def load():
+        while not stop.is_set():
+            try:
+                c = mkt.Client(srv.port, timeout=5)
+                try:
+                    for _ in range(20):
+                        if stop.is_set():
+                            break
+                        r = c.request(mkt.req("GET", "/hello.txt"))
+                        with lock:
+                            if r.status_line.startswith("HTTP/1.1 200") and \
+                                    r.body == b"hello, world\n":
+                                stats["ok"] += 1
+                            else:
+                                stats["failed"] += 1
+                                stats["errors"].append(r.status_line)
+                finally:
+                    c.close()
+            except Exception as e:  # a refused or reset connection is a failure too
+                with lock:
+                    stats["failed"] += 1
+                    stats["errors"].append(repr(e))
+
+    threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    recorded = []
+    try:
+        deadline = time.monotonic() + 90
+        for _ in range(10):
+            if time.monotonic() > deadline:
+                raise AssertionError("session cycles took more than 90 s")
+            with Session("churn") as s:
+                time.sleep(0.3)
+                s.stop()
+                events, _ = s.read()
+            recorded.append(sum(1 for e in of_pid(events, srv.pid)
+                                if e.name == "request_end"))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    note("requests ok %d, failed %d; request_end per session: %s"
+         % (stats["ok"], stats["failed"], recorded))
+    if stats["failed"]:
+        raise AssertionError("%d failed requests (of %d): %s" % (
+            stats["failed"], stats["failed"] + stats["ok"], stats["errors"][:3]))
+    if stats["ok"] < 100:
+        raise AssertionError("load generator made only %d requests" % stats["ok"])
+    if sum(1 for r in recorded if r > 0) < 8:
+        raise AssertionError("sessions recorded request_end counts %s" % recorded)
+    if not srv.alive():
+        raise AssertionError("server died")
+    srv.stop(check_fds=False)
+
+
+def test_untraced_build_has_no_lttng():
+    """A second, untraced build of the same sources: no LTTng symbol, no LTTng library."""
+    d = mkt.tmpdir("untraced")
+    for f in ("configure", "Makefile", "VERSION"):
+        shutil.copy(os.path.join(REPO, f), d)
+    for sub in ("src", "conf"):
+        shutil.copytree(os.path.join(REPO, sub), os.path.join(d, sub),
+                        ignore=shutil.ignore_patterns("mk_config.h", "*.o", "*.d"))
+    p = subprocess.run(["./configure"], cwd=d, capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("untraced ./configure failed: %s" % p.stderr.decode()[-800:])
+    p = subprocess.run(["make", "-j2", "monkey"], cwd=d, capture_output=True, timeout=600)
+    if p.returncode != 0:
+        raise AssertionError("untraced build failed: %s" % p.stderr.decode()[-800:])
+    binary = os.path.join(d, "monkey")
+    _, syms, _ = run(["nm", binary])
+    hits = [ln for ln in syms.splitlines() if "lttng" in ln.lower()]
+    if hits:
+        raise AssertionError("untraced binary has LTTng symbols: %s" % hits[:5])
+    _, libs, _ = run(["ldd", binary])
+    if "lttng" in libs:
+        raise AssertionError("untraced binary links LTTng: %s" % libs)
+    if os.path.exists(os.path.join(d, "build", "monkey-trace-provider.so")):
+        raise AssertionError("untraced build made a provider")
+    rc, out, err = run([binary, "-b"], check=False)
+    if "not compiled in" not in out + err:
+        raise AssertionError("`monkey -b` of the untraced build does not say tracing is off: %r"
+                             % (out + err)[:300])
+
+
+def test_runs_without_provider():
+    """The traced binary serves where the provider or liblttng-ust cannot be loaded."""
+    _, libs, _ = run(["ldd", MONKEY])
+    if "lttng" in libs:
+        raise AssertionError("traced binary links an LTTng library: %s" % libs)
+    d = mkt.tmpdir("noprov")
+    copy = os.path.join(d, "monkey")
+    shutil.copy(MONKEY, copy)
+    # A provider whose liblttng-ust "is not installed": its DT_NEEDED renamed.
+    broken = os.path.join(d, "broken-provider.so")
+    data = open(PROVIDER, "rb").read()
+    if b"liblttng-ust.so.1\0" not in data:
+        raise AssertionError("provider does not name liblttng-ust.so.1")
+    open(broken, "wb").write(data.replace(b"liblttng-ust.so.1\0", b"liblttng-usX.so.1\0"))
+    cases = [("nonexistent", "/nonexistent/monkey-trace-provider.so", "not found"),
+             ("liblttng-ust missing", broken, "liblttng-usX.so.1")]
+    installed = os.path.exists("/usr/local/lib/monkey/monkey-trace-provider.so")
+    if not installed:
+        cases.append(("copied binary, no env", None, "not found"))
+    old_bin = mkt.MONKEY_BIN
+    try:
+        mkt.MONKEY_BIN = copy
+        for label, path, expect in cases:
+            if path is None:
+                os.environ.pop("MONKEY_TRACE_PROVIDER", None)
+            else:
+                os.environ["MONKEY_TRACE_PROVIDER"] = path
+            srv = server({"Workers": "2"}).start()
+            try:
+                r = srv.get("/hello.txt")
+                if not r.status_line.startswith("HTTP/1.1 200"):
+                    raise AssertionError("%s: %r" % (label, r))
+                lines = [ln for ln in srv.log_text().splitlines() if "trace:" in ln]
+                if len(lines) != 1 or expect not in lines[0] or "warn" not in lines[0]:
+                    raise AssertionError("%s: expected one warning about %r, log has %s"
+                                         % (label, expect, lines))
+                maps = open("/proc/%d/maps" % srv.pid).read()
+                if "liblttng-ust.so" in maps:
+                    raise AssertionError("%s: liblttng-ust is mapped" % label)
+                note("%s: %s" % (label, lines[0]))
+            finally:
+                srv.stop(check_fds=False)
+    finally:
+        mkt.MONKEY_BIN = old_bin
+        os.environ.pop("MONKEY_TRACE_PROVIDER", None)
+
+
+def test_build_info():
+    """`monkey -b` says tracing is compiled in and where the provider is looked for."""
+    rc, out, err = run([MONKEY, "-b"], check=False)
+    text = out + err
+    if "LTTng-UST tracing: compiled in" not in text or "monkey-trace-provider.so" not in text:
+        raise AssertionError("`monkey -b` says: %r" % text[-400:])
+
+
+TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
+         test_loglevel_info, test_sessions_under_load, test_untraced_build_has_no_lttng,
+         test_runs_without_provider, test_build_info]
+
+
+# ---------------------------------------------------------------------------------------------
+
+class TestTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TestTimeout("test exceeded its time bound")
+
+
+def main():
+    global VERBOSE
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-k", action="append", default=[], help="run tests whose name has this")
+    ap.add_argument("-v", action="store_true", help="show details (seed event lines...)")
+    ap.add_argument("--list", action="store_true")
+    opts = ap.parse_args()
+    VERBOSE = opts.v
+    tests = [t for t in TESTS if not opts.k or any(k in t.__name__ for k in opts.k)]
+    if opts.list:
+        for t in tests:
+            print(t.__name__[5:])
+        return 0
+    passed = failed = 0
+    try:
+        if not os.access(PROVIDER, os.R_OK):
+            raise AssertionError("%s is missing: ./configure --linux-trace && make" % PROVIDER)
+        for tool in ("lttng", "lttng-sessiond", "babeltrace2", "curl", "nm", "ldd"):
+            if not shutil.which(tool):
+                raise AssertionError("%s is not installed" % tool)
+        ensure_sessiond()
+    except Exception as e:
+        print("FAIL setup: %s" % e, flush=True)
+        print("0 passed, 1 failed", flush=True)
+        return 1
+    signal.signal(signal.SIGALRM, _alarm)
+    try:
+        for t in tests:
+            name = t.__name__[5:]
+            t0 = time.monotonic()
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 900 if "untraced" in name else 180)
+                try:
+                    t()
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                passed += 1
+                print("PASS %s%s" % (name, " (%.1fs)" % (time.monotonic() - t0)
+                                     if VERBOSE else ""), flush=True)
+            except Exception as e:
+                failed += 1
+                why = (str(e) or type(e).__name__)
+                print("FAIL %s: %s" % (name, why), flush=True)
+                if VERBOSE:
+                    print("    " + traceback.format_exc().rstrip().replace("\n", "\n    "))
+            finally:
+                for s in list(mkt.LIVE):
+                    s.kill()
+    finally:
+        mkt.cleanup()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
