@@ -16,6 +16,7 @@
 
 #include "core/mk_core.h"
 #include "core/mk_log.h"
+#include "core/mk_logfile.h"
 #include "mk_server.h"
 #include "trace/mk_trace.h"
 
@@ -238,6 +239,10 @@ int main(int argc, char **argv)
         return 1;
     /* After daemonizing and dropping privileges, before any worker runs (see tracing.md). */
     mk_trace_init();
+    if (mk_logfile_start() < 0) {
+        mk_err("cannot start the log writer");
+        return 1;
+    }
 
     /* Workers inherit a mask with every signal blocked; only this thread takes them. */
     sigset_t set;
@@ -266,11 +271,16 @@ int main(int argc, char **argv)
             mk_info("signal %d: stopping", sig);
             break;
         }
+        if (sig == SIGUSR1) {
+            mk_info("SIGUSR1: reopening log files");
+            mk_logfile_reopen();
+        }
         if (sig == SIGHUP)
             mk_info("SIGHUP: configuration reload is not supported yet; ignoring");
     }
 
     mk_sched_stop(workers, &srv.sched);
+    mk_logfile_stop();
     if (srv.daemon && srv.pidfile)
         unlink(srv.pidfile);
     mk_server_free(&srv);

@@ -13,6 +13,7 @@
 
 #include "core/mk_conf.h"
 #include "core/mk_core.h"
+#include "core/mk_logfile.h"
 #include "http/mk_mime.h"
 
 #define MK_MAX_LISTEN 32
@@ -388,6 +389,14 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
         srv->http.mime = mk_mime_new();
         for (size_t i = 0; i < MK_ARRAY_SIZE(builtin_mime); i++)
             mk_mime_add(srv->http.mime, builtin_mime[i][0], builtin_mime[i][1]);
+    }
+
+    for (int i = 0; i < srv->http.nvhosts; i++) {
+        struct mk_vhost *vh = &srv->http.vhosts[i];
+        if (vh->access_log && !(vh->access = mk_logfile_open(vh->access_log, err, errlen)))
+            return -1;
+        if (vh->error_log && !(vh->errlog = mk_logfile_open(vh->error_log, err, errlen)))
+            return -1;
     }
 
     if (srv->sched.nlisten == 0) {

@@ -13,6 +13,7 @@
 #include "../core/mk_core.h"
 #include "../core/mk_log.h"
 #include "../trace/mk_trace.h"
+#include "mk_access_log.h"
 #include "mk_file.h"
 #include "mk_http_parser.h"
 #include "mk_http_status.h"
@@ -67,6 +68,8 @@ struct mk_http_session {
     uint32_t req_seq;
     uint64_t start_ns;
     uint64_t bytes_sent;
+    uint64_t body_len;  /* body bytes of the response (for the access log) */
+    const struct mk_vhost *vh;
     struct mk_http_session *next_free;
 };
 
@@ -77,6 +80,7 @@ struct mk_http_worker {
     time_t prefix_sec;
     char prefix200[128]; /* "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" */
     size_t prefix200_len;
+    struct mk_access_log_worker alog;
 };
 
 static void http_run(struct mk_conn *c);
@@ -306,6 +310,7 @@ static void respond_error(struct mk_conn *c, struct mk_http_session *s, int stat
         s->iovcnt = s->iovpos = 0;
         iov_add(s, b.p, b.len);
         s->file = page;
+        s->body_len = page->size;
         if (!s->head_only) {
             if (page->data)
                 iov_add(s, page->data, page->size);
@@ -328,6 +333,7 @@ static void respond_error(struct mk_conn *c, struct mk_http_session *s, int stat
                         status, reason, status, reason, (int)server_header_len - 10,
                         server_header + 8);
     b.cap -= 512;
+    s->body_len = (uint64_t)blen;
     HB_LIT(&b, "Content-Type: text/html\r\nContent-Length: ");
     hb_u64(&b, (uint64_t)blen);
     HB_LIT(&b, "\r\n");
@@ -509,6 +515,7 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             hb_put(&b, "/", 1);
             hb_u64(&b, f->size);
             HB_LIT(&b, "\r\nContent-Length: ");
+            s->body_len = last - first + 1;
             hb_u64(&b, last - first + 1);
             HB_LIT(&b, "\r\nAccept-Ranges: bytes\r\n");
             put_connection(c, s, &b);
@@ -538,7 +545,8 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             HB_LIT(&b, "\r\nContent-Type: multipart/byteranges; boundary=");
             hb_put(&b, MK_RANGE_BOUNDARY, sizeof(MK_RANGE_BOUNDARY) - 1);
             HB_LIT(&b, "\r\nContent-Length: ");
-            hb_u64(&b, mk_range_multipart_length(rs, f->mime, f->size));
+            s->body_len = mk_range_multipart_length(rs, f->mime, f->size);
+            hb_u64(&b, s->body_len);
             HB_LIT(&b, "\r\nAccept-Ranges: bytes\r\n");
             put_connection(c, s, &b);
             s->iovcnt = s->iovpos = 0;
@@ -559,6 +567,7 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
     }
 
     s->status = 200;
+    s->body_len = f->size;
     decide_keepalive(c, s);
     refresh_prefix(hw);
     s->iovcnt = s->iovpos = 0;
@@ -586,6 +595,7 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
     struct mk_file *f;
     int n, rc;
 
+    s->vh = vh;
     switch (r->method) {
     case MK_METHOD_GET:
     case MK_METHOD_HEAD:
@@ -648,10 +658,34 @@ static void trace_request_begin(struct mk_conn *c, struct mk_http_session *s)
 static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,
                             enum mk_close_reason reason);
 
+/* The request line as received, for the logs (whatever it is, even for a 400). */
+static mk_str_t request_line(const struct mk_http_session *s)
+{
+    const char *p = s->buf, *end = s->buf + MK_MIN(s->len, 8192u);
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
+    const char *q = p;
+    while (q < end && *q != '\r' && *q != '\n')
+        q++;
+    return mk_str(p, (size_t)(q - p));
+}
+
+static void log_request(struct mk_conn *c, struct mk_http_session *s)
+{
+    const struct mk_vhost *vh = s->vh ? s->vh : &cfg->vhosts[0];
+    if (mk_likely(!vh->access && !vh->errlog))
+        return;
+    mk_str_t line = request_line(s);
+    uint64_t body = s->head_only ? 0 : MK_MIN(s->body_len, s->bytes_sent);
+    mk_access_log_write(&hw_of(c)->alog, c, vh, line.p, line.len, s->parsed ? &s->req : NULL,
+                        s->status, body);
+}
+
 static void finish_request(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
 
+    log_request(c, s);
     if (MK_TRACE_ENABLED(request_end))
         MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
                     mk_clock_ns() - s->start_ns, !s->close_after);
@@ -683,6 +717,8 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         s->continue_sent = false;
         s->status = 0;
         s->bytes_sent = 0;
+        s->body_len = 0;
+        s->vh = NULL;
         s->iovcnt = s->iovpos = 0;
         s->file_off = s->file_end = 0;
         set_state(c, MK_HTTP_READ_HEAD);
@@ -1194,6 +1230,7 @@ static void *http_worker_init(struct mk_worker *w)
     };
     (void)w;
     hw->files = mk_file_cache_new(&fcc);
+    mk_access_log_worker_init(&hw->alog);
     return hw;
 }
 
@@ -1212,8 +1249,16 @@ static void http_worker_exit(struct mk_worker *w)
     struct mk_http_worker *hw = w->proto_ctx;
     free_sessions(hw->free_small);
     free_sessions(hw->free_large);
+    mk_access_log_worker_exit(&hw->alog);
     mk_file_cache_free(hw->files);
     free(hw);
+}
+
+static void http_on_tick(struct mk_worker *w)
+{
+    struct mk_http_worker *hw = w->proto_ctx;
+    /* Log lines reach the disk at least once a second. */
+    mk_access_log_worker_flush(&hw->alog);
 }
 
 static void http_on_accept(struct mk_conn *c)
@@ -1262,6 +1307,6 @@ const struct mk_proto mk_http_proto = {
     .on_ready = http_on_ready,
     .on_timeout = http_on_timeout,
     .on_close = http_on_close,
-    .on_tick = NULL,
+    .on_tick = http_on_tick,
     .is_idle = http_is_idle,
 };

@@ -10,6 +10,8 @@
 #define MK_VHOST_MAX_NAMES 32
 #define MK_VHOST_MAX_ERROR_PAGES 16
 
+struct mk_logfile;
+
 struct mk_error_page {
     int status;
     char *file; /* path under the document root, e.g. "/404.html" */
@@ -24,8 +26,10 @@ struct mk_vhost {
     int docroot_fd; /* O_PATH directory: every file is opened beneath it */
     struct mk_error_page error_pages[MK_VHOST_MAX_ERROR_PAGES];
     int nerror_pages;
-    char *access_log;
+    char *access_log;  /* paths from [LOGGER] */
     char *error_log;
+    struct mk_logfile *access; /* opened at start-up; NULL: logging off */
+    struct mk_logfile *errlog;
 };
 
 /* The vhost for a Host header value (port ignored, case-insensitive); the first (default)

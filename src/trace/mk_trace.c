@@ -131,7 +131,7 @@ const char *mk_trace_build_info(void)
     int i, n = mk__trace_candidates(paths, 4);
     size_t len;
 
-    len = (size_t)snprintf(info, sizeof(info), "LTTng-UST tracing: compiled in; provider %s",
+    len = (size_t)snprintf(info, sizeof(info), "compiled in (LTTng-UST); provider %s",
                            secure_getenv(MK_TRACE_ENV) ? "($" MK_TRACE_ENV "): " : "looked for in: ");
     for (i = 0; i < n && len < sizeof(info); i++)
         len += (size_t)snprintf(info + len, sizeof(info) - len, "%s%s", i ? ", " : "", paths[i]);
@@ -146,7 +146,7 @@ void mk_trace_init(void)
 
 const char *mk_trace_build_info(void)
 {
-    return "LTTng-UST tracing: not compiled in (./configure --linux-trace)";
+    return "not compiled in (./configure --linux-trace)";
 }
 
 #endif

@@ -1,0 +1,267 @@
+#include "mk_logfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mk_core.h"
+
+#define MK_LOGFILE_MAX 64
+#define MK_LOGBUF_QUEUE_MAX 256 /* buffers waiting for the disk; beyond it lines are dropped */
+
+struct mk_logfile {
+    char *path;
+    int fd;
+    int id;
+    unsigned long dropped;
+};
+
+struct pending {
+    struct mk_logfile *file;
+    char *data;
+    size_t len;
+    struct pending *next;
+};
+
+static struct mk_logfile *files[MK_LOGFILE_MAX];
+static int nfiles;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static struct pending *head, *tail;
+static int queued;
+static char *free_bufs[32];
+static int nfree_bufs;
+static bool running, stopping;
+static volatile int reopen_flag;
+static pthread_t writer;
+
+static int open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    return fd;
+}
+
+struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen)
+{
+    for (int i = 0; i < nfiles; i++)
+        if (strcmp(files[i]->path, path) == 0)
+            return files[i];
+    if (nfiles == MK_LOGFILE_MAX) {
+        snprintf(err, errlen, "%s: too many log files", path);
+        return NULL;
+    }
+    int fd = open_log(path);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct mk_logfile *f = mk_xcalloc(1, sizeof(*f));
+    f->path = mk_xstrdup(path);
+    f->fd = fd;
+    f->id = nfiles;
+    files[nfiles++] = f;
+    return f;
+}
+
+int mk_logfile_id(const struct mk_logfile *f)
+{
+    return f->id;
+}
+
+int mk_logfile_count(void)
+{
+    return nfiles;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* disk full or gone: nothing better to do than drop */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void do_reopen(void)
+{
+    for (int i = 0; i < nfiles; i++) {
+        int fd = open_log(files[i]->path);
+        if (fd < 0)
+            continue; /* keep writing to the old file rather than lose lines */
+        int old = files[i]->fd;
+        files[i]->fd = fd;
+        close(old);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (!head && !stopping && !reopen_flag)
+            pthread_cond_wait(&cond, &lock);
+        if (reopen_flag) {
+            reopen_flag = 0;
+            pthread_mutex_unlock(&lock);
+            do_reopen();
+            pthread_mutex_lock(&lock);
+        }
+        struct pending *p = head;
+        head = tail = NULL;
+        queued = 0;
+        if (!p && stopping)
+            break;
+        pthread_mutex_unlock(&lock);
+        while (p) {
+            struct pending *next = p->next;
+            write_all(p->file->fd, p->data, p->len);
+            pthread_mutex_lock(&lock);
+            if (nfree_bufs < (int)MK_ARRAY_SIZE(free_bufs)) {
+                free_bufs[nfree_bufs++] = p->data;
+                p->data = NULL;
+            }
+            pthread_mutex_unlock(&lock);
+            free(p->data);
+            free(p);
+            p = next;
+        }
+        pthread_mutex_lock(&lock);
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+int mk_logfile_start(void)
+{
+    if (nfiles == 0 || running)
+        return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&writer, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return -1;
+    running = true;
+    return 0;
+}
+
+void mk_logfile_stop(void)
+{
+    if (running) {
+        pthread_mutex_lock(&lock);
+        stopping = true;
+        pthread_cond_signal(&cond);
+        pthread_mutex_unlock(&lock);
+        pthread_join(writer, NULL);
+        running = false;
+    }
+    for (int i = 0; i < nfiles; i++) {
+        close(files[i]->fd);
+        free(files[i]->path);
+        free(files[i]);
+    }
+    nfiles = 0;
+    for (int i = 0; i < nfree_bufs; i++)
+        free(free_bufs[i]);
+    nfree_bufs = 0;
+}
+
+void mk_logfile_reopen(void)
+{
+    reopen_flag = 1;
+    if (running) {
+        pthread_mutex_lock(&lock);
+        pthread_cond_signal(&cond);
+        pthread_mutex_unlock(&lock);
+    }
+}
+
+void mk_logbuf_init(struct mk_logbuf *b, struct mk_logfile *f)
+{
+    b->file = f;
+    b->data = NULL;
+    b->len = 0;
+}
+
+void mk_logbuf_flush(struct mk_logbuf *b)
+{
+    if (!b->data || b->len == 0)
+        return;
+    if (!running) {
+        write_all(b->file->fd, b->data, b->len);
+        b->len = 0;
+        return;
+    }
+    struct pending *p = mk_xmalloc(sizeof(*p));
+    p->file = b->file;
+    p->data = b->data;
+    p->len = b->len;
+    p->next = NULL;
+    char *fresh = NULL;
+    pthread_mutex_lock(&lock);
+    if (queued >= MK_LOGBUF_QUEUE_MAX) {
+        /* The disk cannot keep up: drop this buffer rather than stall the worker. */
+        b->file->dropped++;
+        pthread_mutex_unlock(&lock);
+        free(p);
+        b->len = 0;
+        return;
+    }
+    if (tail)
+        tail->next = p;
+    else
+        head = p;
+    tail = p;
+    queued++;
+    if (nfree_bufs)
+        fresh = free_bufs[--nfree_bufs];
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&lock);
+    b->data = fresh ? fresh : mk_xmalloc(MK_LOGBUF_SIZE);
+    b->len = 0;
+}
+
+char *mk_logbuf_reserve(struct mk_logbuf *b, size_t n)
+{
+    if (n > MK_LOGBUF_SIZE)
+        return NULL;
+    if (!b->data)
+        b->data = mk_xmalloc(MK_LOGBUF_SIZE);
+    if (b->len + n > MK_LOGBUF_SIZE)
+        mk_logbuf_flush(b);
+    return b->data + b->len;
+}
+
+void mk_logbuf_free(struct mk_logbuf *b)
+{
+    mk_logbuf_flush(b);
+    free(b->data);
+    b->data = NULL;
+}
+
+void mk_logfile_write_now(struct mk_logfile *f, const char *p, size_t n)
+{
+    write_all(f->fd, p, n);
+}

@@ -1,0 +1,44 @@
+/* Log files written without blocking the workers.
+ *
+ * Each worker appends lines to its own buffer (struct mk_logbuf, one per file); a full
+ * buffer, or any buffer at the once-a-second tick, is handed to one writer thread that does
+ * the write(2)s.  A worker therefore never waits on the disk, and the only lock is taken
+ * once per buffer, not per line.  Files are created 0640 with O_NOFOLLOW; SIGUSR1 makes the
+ * writer reopen them (logrotate's "create" mode). */
+#ifndef MK_LOGFILE_H
+#define MK_LOGFILE_H
+
+#include <stddef.h>
+
+#define MK_LOGBUF_SIZE (64 * 1024)
+
+struct mk_logfile;
+
+struct mk_logbuf {
+    struct mk_logfile *file;
+    char *data;
+    size_t len;
+};
+
+/* Open (or find, when the same path is named twice) a log file.  Start-up only. */
+struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen);
+int mk_logfile_id(const struct mk_logfile *f);
+int mk_logfile_count(void);
+
+/* Writer thread. */
+int mk_logfile_start(void);
+void mk_logfile_stop(void); /* writes everything handed over, closes the files */
+void mk_logfile_reopen(void); /* async-signal-safe: only sets a flag and wakes the writer */
+
+/* Per-thread buffers. */
+void mk_logbuf_init(struct mk_logbuf *b, struct mk_logfile *f);
+void mk_logbuf_flush(struct mk_logbuf *b);
+void mk_logbuf_free(struct mk_logbuf *b); /* flushes first */
+
+/* Room for n more bytes (flushing when needed); returns where to write them. */
+char *mk_logbuf_reserve(struct mk_logbuf *b, size_t n);
+
+/* Write a line now, from any thread (rare messages, not the hot path). */
+void mk_logfile_write_now(struct mk_logfile *f, const char *p, size_t n);
+
+#endif
