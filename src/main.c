@@ -152,6 +152,49 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
+/* SIGHUP: read the configuration again and replace the workers.  The new workers share the
+ * listening sockets of the old ones (same addresses) and start accepting before the old ones
+ * stop, which then finish their in-flight responses.  A bad configuration changes nothing. */
+static struct mk_server *reload(struct mk_server *cur, struct mk_worker **workers)
+{
+    struct mk_server *next = mk_xcalloc(1, sizeof(*next));
+    struct mk_worker *nw;
+    char err[1024] = "";
+
+    next->confdir = mk_xstrdup(cur->confdir);
+    next->serverconf = cur->serverconf;
+    next->docroot_only = cur->docroot_only;
+    next->port = cur->port;
+    next->workers = cur->workers;
+    next->daemon = cur->daemon;
+    if (mk_server_load(next, err, sizeof(err)) < 0) {
+        mk_err("reload: %s; the running configuration stays in place", err);
+        goto fail;
+    }
+    if (mk_sched_listen_reuse(&next->sched, *workers, &cur->sched, &nw) < 0) {
+        mk_err("reload: cannot listen; the running configuration stays in place");
+        goto fail;
+    }
+    if (mk_sched_start(nw, &next->sched) < 0) {
+        mk_err("reload: cannot start the new workers");
+        mk_sched_stop(nw, &next->sched, MK_STOP_SHUTDOWN);
+        goto fail;
+    }
+    mk_sched_stop(*workers, &cur->sched, MK_STOP_RELOAD);
+    mk_server_free(cur);
+    free(cur->confdir);
+    free(cur);
+    *workers = nw;
+    mk_info("reload: configuration re-read, %d worker%s", next->sched.workers,
+            next->sched.workers == 1 ? "" : "s");
+    return next;
+fail:
+    mk_server_free(next);
+    free(next->confdir);
+    free(next);
+    return cur;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -161,31 +204,33 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'v'},         {"build", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
     };
-    struct mk_server srv = {.serverconf = "monkey.conf", .workers = -1};
+    struct mk_server *srv = mk_xcalloc(1, sizeof(*srv));
     const char *confdir = MK_SYSCONFDIR;
     char err[1024] = "";
     char abs[PATH_MAX];
     struct mk_worker *workers;
     int opt;
 
+    srv->serverconf = "monkey.conf";
+    srv->workers = -1;
     while ((opt = getopt_long(argc, argv, "c:s:p:w:o:Dvbh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': confdir = optarg; break;
-        case 's': srv.serverconf = optarg; break;
+        case 's': srv->serverconf = optarg; break;
         case 'p':
-            if (parse_int(optarg, 1, 65535, &srv.port) < 0) {
+            if (parse_int(optarg, 1, 65535, &srv->port) < 0) {
                 fprintf(stderr, "monkey: invalid port '%s'\n", optarg);
                 return 2;
             }
             break;
         case 'w':
-            if (parse_int(optarg, 0, 1024, &srv.workers) < 0) {
+            if (parse_int(optarg, 0, 1024, &srv->workers) < 0) {
                 fprintf(stderr, "monkey: invalid number of workers '%s'\n", optarg);
                 return 2;
             }
             break;
-        case 'o': srv.docroot_only = optarg; break;
-        case 'D': srv.daemon = true; break;
+        case 'o': srv->docroot_only = optarg; break;
+        case 'D': srv->daemon = true; break;
         case 'v': printf("Monkey HTTP Server v%s\n", MK_VERSION_STR); return 0;
         case 'b': build_info(); return 0;
         case 'h': usage(stdout); return 0;
@@ -199,43 +244,43 @@ int main(int argc, char **argv)
     }
 
     /* Absolute paths: the daemon changes directory to /. */
-    if (srv.docroot_only) {
-        if (!realpath(srv.docroot_only, abs)) {
-            fprintf(stderr, "monkey: document root '%s': %s\n", srv.docroot_only, strerror(errno));
+    if (srv->docroot_only) {
+        if (!realpath(srv->docroot_only, abs)) {
+            fprintf(stderr, "monkey: document root '%s': %s\n", srv->docroot_only, strerror(errno));
             return 1;
         }
-        srv.docroot_only = mk_xstrdup(abs);
-        srv.confdir = mk_xstrdup(".");
+        srv->docroot_only = mk_xstrdup(abs);
+        srv->confdir = mk_xstrdup(".");
     } else {
         if (!realpath(confdir, abs)) {
             fprintf(stderr, "monkey: configuration directory '%s': %s\n", confdir,
                     strerror(errno));
             return 1;
         }
-        srv.confdir = mk_xstrdup(abs);
+        srv->confdir = mk_xstrdup(abs);
     }
-    if (mk_server_load(&srv, err, sizeof(err)) < 0) {
+    if (mk_server_load(srv, err, sizeof(err)) < 0) {
         fprintf(stderr, "monkey: %s\n", err);
-        mk_server_free(&srv);
+        mk_server_free(srv);
         return 1;
     }
-    mk_http_configure(&srv.http);
+    mk_http_configure(&srv->http);
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
 
-    if (mk_sched_listen(&srv.sched, &workers) < 0) {
-        mk_server_free(&srv);
+    if (mk_sched_listen(&srv->sched, &workers) < 0) {
+        mk_server_free(srv);
         return 1;
     }
-    if (srv.daemon && daemonize() < 0) {
+    if (srv->daemon && daemonize() < 0) {
         mk_err("cannot run in the background: %s", strerror(errno));
         return 1;
     }
-    if (srv.daemon && srv.pidfile && write_pidfile(srv.pidfile) < 0) {
-        mk_err("cannot write pid file '%s': %s", srv.pidfile, strerror(errno));
+    if (srv->daemon && srv->pidfile && write_pidfile(srv->pidfile) < 0) {
+        mk_err("cannot write pid file '%s': %s", srv->pidfile, strerror(errno));
         return 1;
     }
-    if (drop_privileges(srv.user) < 0)
+    if (drop_privileges(srv->user) < 0)
         return 1;
     /* After daemonizing and dropping privileges, before any worker runs (see tracing.md). */
     mk_trace_init();
@@ -253,15 +298,15 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (mk_sched_start(workers, &srv.sched) < 0)
+    if (mk_sched_start(workers, &srv->sched) < 0)
         return 1;
 
-    mk_info("Monkey HTTP Server v%s, %d worker%s, pid %ld", MK_VERSION_STR, srv.sched.workers,
-            srv.sched.workers == 1 ? "" : "s", (long)getpid());
-    for (int i = 0; i < srv.sched.nlisten; i++)
-        mk_info("listening on http://%s/", srv.sched.listen[i].text);
-    if (srv.docroot_only)
-        mk_info("serving %s", srv.docroot_only);
+    mk_info("Monkey HTTP Server v%s, %d worker%s, pid %ld", MK_VERSION_STR, srv->sched.workers,
+            srv->sched.workers == 1 ? "" : "s", (long)getpid());
+    for (int i = 0; i < srv->sched.nlisten; i++)
+        mk_info("listening on http://%s/", srv->sched.listen[i].text);
+    if (srv->docroot_only)
+        mk_info("serving %s", srv->docroot_only);
 
     for (;;) {
         int sig;
@@ -275,17 +320,20 @@ int main(int argc, char **argv)
             mk_info("SIGUSR1: reopening log files");
             mk_logfile_reopen();
         }
-        if (sig == SIGHUP)
-            mk_info("SIGHUP: configuration reload is not supported yet; ignoring");
+        if (sig == SIGHUP) {
+            mk_info("SIGHUP: reloading the configuration");
+            srv = reload(srv, &workers);
+        }
     }
 
-    mk_sched_stop(workers, &srv.sched);
+    mk_sched_stop(workers, &srv->sched, MK_STOP_SHUTDOWN);
     mk_logfile_stop();
-    if (srv.daemon && srv.pidfile)
-        unlink(srv.pidfile);
-    mk_server_free(&srv);
-    free(srv.confdir);
-    if (srv.docroot_only)
-        free(srv.docroot_only);
+    if (srv->daemon && srv->pidfile)
+        unlink(srv->pidfile);
+    char *docroot_only = srv->docroot_only;
+    mk_server_free(srv);
+    free(srv->confdir);
+    free(srv);
+    free(docroot_only);
     return 0;
 }

@@ -58,23 +58,32 @@ static int open_log(const char *path)
 
 struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen)
 {
+    struct mk_logfile *f = NULL;
+
+    /* Locked: a reload opens files while the writer runs.  Files are never closed before
+     * mk_logfile_stop(), so old and new workers can share them. */
+    pthread_mutex_lock(&lock);
     for (int i = 0; i < nfiles; i++)
-        if (strcmp(files[i]->path, path) == 0)
-            return files[i];
+        if (strcmp(files[i]->path, path) == 0) {
+            f = files[i];
+            goto out;
+        }
     if (nfiles == MK_LOGFILE_MAX) {
         snprintf(err, errlen, "%s: too many log files", path);
-        return NULL;
+        goto out;
     }
     int fd = open_log(path);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
-        return NULL;
+        goto out;
     }
-    struct mk_logfile *f = mk_xcalloc(1, sizeof(*f));
+    f = mk_xcalloc(1, sizeof(*f));
     f->path = mk_xstrdup(path);
     f->fd = fd;
     f->id = nfiles;
     files[nfiles++] = f;
+out:
+    pthread_mutex_unlock(&lock);
     return f;
 }
 
@@ -104,7 +113,10 @@ static void write_all(int fd, const char *p, size_t n)
 
 static void do_reopen(void)
 {
-    for (int i = 0; i < nfiles; i++) {
+    pthread_mutex_lock(&lock);
+    int n = nfiles;
+    pthread_mutex_unlock(&lock);
+    for (int i = 0; i < n; i++) {
         int fd = open_log(files[i]->path);
         if (fd < 0)
             continue; /* keep writing to the old file rather than lose lines */

@@ -175,7 +175,32 @@ fail: {
 }
 }
 
+static bool same_addr(const struct mk_listen_addr *a, const struct mk_listen_addr *b)
+{
+    return a->len == b->len && memcmp(&a->addr, &b->addr, a->len) == 0;
+}
+
+/* A listening socket of the running workers for the same address, to share (reload). */
+static int reuse_listener(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
+                          const struct mk_listen_addr *a, int w)
+{
+    if (!old || w >= old_cfg->workers)
+        return -1;
+    for (int i = 0; i < old[w].nlisteners; i++) {
+        const struct mk_listener *l = &old[w].listeners[i];
+        if (l->fd >= 0 && same_addr(&old_cfg->listen[l->addr_index], a))
+            return dup(l->fd);
+    }
+    return -1;
+}
+
 int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
+{
+    return mk_sched_listen_reuse(cfg, NULL, NULL, out);
+}
+
+int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *old,
+                          const struct mk_sched_config *old_cfg, struct mk_worker **out)
 {
     struct mk_worker *ws = mk_xcalloc((size_t)cfg->workers, sizeof(*ws));
     int shared[64];
@@ -192,8 +217,12 @@ int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
         ws[w].listeners = mk_xcalloc((size_t)cfg->nlisten, sizeof(struct mk_listener));
         ws[w].nlisteners = cfg->nlisten;
         for (int i = 0; i < cfg->nlisten; i++) {
-            int fd;
-            if (cfg->reuseport) {
+            int fd = cfg->reuseport == (old_cfg && old_cfg->reuseport)
+                         ? reuse_listener(old, old_cfg, &cfg->listen[i], cfg->reuseport ? w : 0)
+                         : -1;
+            if (fd >= 0) {
+                /* shared with the previous generation of workers: no connection is lost */
+            } else if (cfg->reuseport) {
                 fd = open_listener(&cfg->listen[i], true);
             } else {
                 /* One socket shared by every worker, woken with EPOLLEXCLUSIVE. */
@@ -570,11 +599,18 @@ static void begin_stop(struct mk_worker *w)
     /* Stop accepting, close what is idle, and give the rest a grace period. */
     for (int i = 0; i < w->nlisteners; i++) {
         if (w->listeners[i].fd >= 0) {
+            /* DEL first: after a reload another worker may hold a dup of this socket, and
+             * the registration would outlive our fd. */
+            if (!w->accept_paused)
+                epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listeners[i].fd, NULL);
             close(w->listeners[i].fd);
             w->listeners[i].fd = -1;
         }
     }
     w->stop_deadline = mk_clock.mono_sec + w->cfg->grace_seconds;
+    if (w->stopping == MK_STOP_RELOAD)
+        return; /* idle connections get their next answer with "Connection: Close" instead:
+                 * closing them now would race with a request already on its way */
     for (uint32_t fd = 0; fd < w->fdt_cap; fd++) {
         struct mk_conn *c = w->fdt[fd];
         if (c && !c->closed && w->proto->is_idle(c))
@@ -671,11 +707,11 @@ int mk_sched_start(struct mk_worker *ws, const struct mk_sched_config *cfg)
     return 0;
 }
 
-void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg)
+void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg, int how)
 {
     for (int i = 0; i < cfg->workers; i++) {
         uint64_t one = 1;
-        __atomic_store_n(&ws[i].stopping, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&ws[i].stopping, how, __ATOMIC_RELEASE);
         if (write(ws[i].wake_fd, &one, sizeof(one)) < 0) {
             /* The counter is full: the worker is awake anyway. */
         }

@@ -136,12 +136,22 @@ struct mk_worker {
 /* Create the listening sockets for every worker (before privileges are dropped). */
 int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out);
 
+/* Same, for a reload: sockets of the running workers `old` (configured by old_cfg) for the
+ * same addresses are shared (dup) instead of opened again, so their accept queues carry
+ * over to the new workers. */
+int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *old,
+                          const struct mk_sched_config *old_cfg, struct mk_worker **out);
+
 /* Start the worker threads; returns once they all run. */
 int mk_sched_start(struct mk_worker *workers, const struct mk_sched_config *cfg);
 
-/* Ask every worker to stop (graceful: in-flight responses get cfg->grace_seconds), then
- * join them and release everything. */
-void mk_sched_stop(struct mk_worker *workers, const struct mk_sched_config *cfg);
+enum { MK_STOP_SHUTDOWN = 1, MK_STOP_RELOAD = 2 };
+
+/* Ask every worker to stop accepting and finish (in-flight responses get
+ * cfg->grace_seconds), then join them and release everything.  MK_STOP_SHUTDOWN closes idle
+ * connections at once; MK_STOP_RELOAD lets each answer its next request with
+ * "Connection: Close" (or expire), so no client sees its request dropped. */
+void mk_sched_stop(struct mk_worker *workers, const struct mk_sched_config *cfg, int how);
 
 /* Connection services for the protocol. */
 void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool forced);

@@ -29,9 +29,11 @@
 #define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
 #define MK_LINGER_BUF 4096
 
-static const struct mk_http_config *cfg;
-static char server_header[128];
-static size_t server_header_len;
+/* Per thread: after a reload, old workers finish with the old configuration while the new
+ * ones use the new one. */
+static __thread const struct mk_http_config *cfg;
+static __thread char server_header[128];
+static __thread size_t server_header_len;
 
 enum { CHUNK_SIZE, CHUNK_EXT, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
        CHUNK_TRAILER, CHUNK_TRAILER_LF, CHUNK_DONE };
@@ -1218,6 +1220,7 @@ static void http_run(struct mk_conn *c)
 static void *http_worker_init(struct mk_worker *w)
 {
     struct mk_http_worker *hw = mk_xcalloc(1, sizeof(*hw));
+    mk_http_configure(w->cfg->proto_config);
     struct mk_file_cache_config fcc = {
         .mime = cfg->mime,
         .default_mime = cfg->default_mime,
@@ -1228,7 +1231,6 @@ static void *http_worker_init(struct mk_worker *w)
         .small_max = cfg->file_cache_small,
         .mem_max = 64u << 20,
     };
-    (void)w;
     hw->files = mk_file_cache_new(&fcc);
     mk_access_log_worker_init(&hw->alog);
     return hw;

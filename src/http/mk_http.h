@@ -40,7 +40,8 @@ enum mk_http_state {
 
 extern const struct mk_proto mk_http_proto;
 
-/* Set the configuration used by mk_http_proto's hooks (before workers start). */
+/* Set the configuration used by mk_http_proto's hooks on the calling thread (each worker
+ * does it with its scheduler's proto_config; tests and fuzzers call it directly). */
 void mk_http_configure(const struct mk_http_config *cfg);
 
 #endif

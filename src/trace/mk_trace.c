@@ -63,8 +63,7 @@ static int mk__trace_candidates(char paths[][PATH_MAX], int max)
     mk__trace_exe_dir(dir, sizeof(dir));
     if (dir[0] != '\0' && n + 2 <= max) {
         snprintf(paths[n++], PATH_MAX, "%.*s/%s", PATH_MAX / 2, dir, MK_TRACE_PROVIDER_NAME);
-        snprintf(paths[n++], PATH_MAX, "%.*s/build/%s", PATH_MAX / 2, dir,
-                 MK_TRACE_PROVIDER_NAME);
+        snprintf(paths[n++], PATH_MAX, "%.*s/build/%s", PATH_MAX / 2, dir, MK_TRACE_PROVIDER_NAME);
     }
     if (n < max)
         snprintf(paths[n++], PATH_MAX, "%s/%s", MK_PROVIDER_DIR, MK_TRACE_PROVIDER_NAME);
@@ -131,8 +130,9 @@ const char *mk_trace_build_info(void)
     int i, n = mk__trace_candidates(paths, 4);
     size_t len;
 
-    len = (size_t)snprintf(info, sizeof(info), "compiled in (LTTng-UST); provider %s",
-                           secure_getenv(MK_TRACE_ENV) ? "($" MK_TRACE_ENV "): " : "looked for in: ");
+    len =
+        (size_t)snprintf(info, sizeof(info), "compiled in (LTTng-UST); provider %s",
+                         secure_getenv(MK_TRACE_ENV) ? "($" MK_TRACE_ENV "): " : "looked for in: ");
     for (i = 0; i < n && len < sizeof(info); i++)
         len += (size_t)snprintf(info + len, sizeof(info) - len, "%s%s", i ? ", " : "", paths[i]);
     return info;

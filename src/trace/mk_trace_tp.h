@@ -33,6 +33,9 @@
 #define MK_TRACE_TEXT_MAX 4096
 #define MK_TRACE_TEXT_LEN(len) ((len) > MK_TRACE_TEXT_MAX ? MK_TRACE_TEXT_MAX : (uint16_t)(len))
 
+/* LTTng's macro language: laid out by hand. */
+/* clang-format off */
+
 /* Enum labels come from the X-macro lists the server's C enums are built from. */
 #define MK__TP_ENUM_ENTRY(name, label) lttng_ust_field_enum_value(label, name)
 
@@ -175,6 +178,8 @@ LTTNG_UST_TRACEPOINT_EVENT(monkey, worker_stats,
         lttng_ust_field_integer(uint64_t, closed, closed)
         lttng_ust_field_integer(uint64_t, requests, requests)))
 LTTNG_UST_TRACEPOINT_LOGLEVEL(monkey, worker_stats, LTTNG_UST_TRACEPOINT_LOGLEVEL_INFO)
+
+/* clang-format on */
 
 #endif /* MK_TRACE_TP_H */
 

@@ -3,7 +3,8 @@
 #
 # The server links no LTTng library.  Its tracepoints load their probes from
 # build/monkey-trace-provider.so at start-up (src/trace/mk_trace.c says where it looks), so
-# the provider is built with every `make` and installed into $(LIBDIR).
+# the provider is built with every `make` and installed into $(LIBDIR).  Everything built
+# here lives under $(B), which `make clean` removes (no EXTRA_CLEAN needed).
 
 ifeq ($(LINUX_TRACE),1)
 
@@ -19,7 +20,6 @@ EXTRA_CHECK_DEPS += $(TRACE_PROVIDER) $(TRACE_SMOKE)
 EXTRA_INSTALL_DEPS += $(TRACE_PROVIDER)
 EXTRA_INSTALL_CMDS += install -d $(DESTDIR)$(LIBDIR) && \
 	install -m 755 $(TRACE_PROVIDER) $(DESTDIR)$(LIBDIR)/monkey-trace-provider.so
-EXTRA_CLEAN += tests/trace/__pycache__
 
 # --no-as-needed keeps liblttng-ust as a dependency although no symbol of it is named
 # directly: its constructor is what registers the probes.
