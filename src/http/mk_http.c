@@ -899,8 +899,11 @@ static int do_read(struct mk_conn *c, struct mk_http_session *s)
         return MK_AGAIN;
     n = read(c->fd, s->buf + s->len, room);
     if (n > 0) {
-        if ((size_t)n < room)
-            c->rd_ready = false; /* drained: edge-triggered epoll will say when more comes */
+        /* A short read drained the socket: edge-triggered epoll will say when more comes.
+         * Not so after EPOLLRDHUP: the end of the stream was signalled with the data, no
+         * further edge will come, and the read that returns 0 must still happen. */
+        if ((size_t)n < room && !c->peer_shut)
+            c->rd_ready = false;
         s->len += (uint32_t)n;
         c->bytes_in += (uint64_t)n;
         return MK_OK;

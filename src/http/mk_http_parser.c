@@ -147,6 +147,11 @@ static int parse_target(struct mk_http_request *req)
             return -1;
     if (p[0] == '/') {
         req->path = req->target;
+    } else if (req->method == MK_METHOD_CONNECT) {
+        /* authority-form (RFC 9112 3.2.3): only CONNECT uses it, and it is refused later
+         * with 405, like any method a static server does not implement for files. */
+        req->path = req->target;
+        return 0;
     } else if (n == 1 && p[0] == '*') {
         if (req->method != MK_METHOD_OPTIONS)
             return -1;
