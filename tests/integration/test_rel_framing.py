@@ -1,0 +1,280 @@
+"""reliability.md "Message framing (request smuggling)": one test per row (or per case of a
+row).  Each checks the exact status line and what happens to a request pipelined after it:
+answered (the framing was understood) or never answered and the connection closed (RFC 9112
+6.3: a message whose body length cannot be determined is answered 400, then the connection is
+closed)."""
+
+import mkt
+from mkt import eq, req
+import test_rel_util as U
+
+SRV = None
+
+
+def setup_module():
+    global SRV
+    SRV = mkt.Server(conf={"Timeout": "5"}).start()
+    return SRV
+
+
+def teardown_module():
+    SRV.stop(check_fds=False)
+
+
+INDEX = mkt.INDEX_HTML
+
+
+def post(headers, body=b"", version=b"HTTP/1.1", path=b"/index.html"):
+    """A POST with exactly these header lines (bytes, Host first) and raw body bytes."""
+    return (b"POST " + path + b" " + version + b"\r\nHost: localhost\r\n" +
+            b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body)
+
+
+# -- Content-Length and Transfer-Encoding together: 400, then close ------------------------------
+
+def test_cl_and_te_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: 5", b"Transfer-Encoding: chunked"],
+                                  b"0\r\n\r\n"), U.S400)
+
+
+def test_te_and_cl_400_close():
+    U.expect_then_close(SRV, post([b"Transfer-Encoding: chunked", b"Content-Length: 5"],
+                                  b"0\r\n\r\n"), U.S400)
+
+
+def test_cl_and_te_on_get_400_close():
+    raw = (b"GET /one.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    U.expect_then_close(SRV, raw, U.S400)
+
+
+def test_cl_zero_and_te_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: 0", b"Transfer-Encoding: chunked"],
+                                  b"0\r\n\r\n"), U.S400)
+
+
+# -- two different Content-Length (M), "1, 2" (M), negative, "+1", hex, 2^64: 400 ---------------
+
+def test_two_different_content_length_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: 1", b"Content-Length: 2"], b"ab"), U.S400)
+
+
+def test_content_length_list_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: 1, 2"], b"ab"), U.S400)
+
+
+def test_content_length_negative_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: -1"], b"a"), U.S400)
+
+
+def test_content_length_plus_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: +1"], b"a"), U.S400)
+
+
+def test_content_length_hex_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length: 0x1"], b"a"), U.S400)
+    U.expect_then_close(SRV, post([b"Content-Length: a"], b"a"), U.S400)
+    U.expect_then_close(SRV, post([b"Content-Length: 1a"], b"a"), U.S400)
+
+
+def test_content_length_2_pow_64_400_close():
+    # "400 (413 allowed for huge)"; monkey-compat.md: a Content-Length over MaxRequestSize is 413.
+    for v in [b"18446744073709551616", b"18446744073709551617", b"99999999999999999999999999"]:
+        U.expect_then_close(SRV, post([b"Content-Length: " + v], b"a"), (U.S400, U.S413),
+                            what="Content-Length %s" % v.decode())
+
+
+def test_content_length_other_garbage_400_close():
+    for v in [b"1 2", b"1.0", b"1;", b"\xd9\xa1"]:  # last: an Arabic-Indic digit one
+        U.expect_then_close(SRV, post([b"Content-Length: " + v], b"a"), U.S400,
+                            what="Content-Length %r" % v)
+
+
+# -- Content-Length: empty, then a header or body starting with digits: 400 ----------------------
+
+def test_content_length_empty_then_digit_header_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length:", b"12345: x"], b""), U.S400)
+
+
+def test_content_length_empty_then_digit_body_400_close():
+    U.expect_then_close(SRV, post([b"Content-Length:"], b"12345"), U.S400)
+    U.expect_then_close(SRV, post([b"Content-Length: "], b"7\r\n"), U.S400)
+
+
+# -- chunked: size zz, overflow, 0x1, -1, missing CRLF after data: 400 ---------------------------
+
+TE = [b"Transfer-Encoding: chunked"]
+
+
+def test_chunked_size_zz_400_close():
+    U.expect_then_close(SRV, post(TE, b"zz\r\nhello\r\n0\r\n\r\n"), U.S400)
+
+
+def test_chunked_size_overflow_400_close():
+    for size in [b"10000000000000000", b"ffffffffffffffffff", b"fffffffffffffffff0"]:
+        U.expect_then_close(SRV, post(TE, size + b"\r\nhello\r\n0\r\n\r\n"), U.S400,
+                            what="chunk size %s" % size.decode())
+
+
+def test_chunked_size_0x_400_close():
+    U.expect_then_close(SRV, post(TE, b"0x1\r\na\r\n0\r\n\r\n"), U.S400)
+
+
+def test_chunked_size_negative_400_close():
+    U.expect_then_close(SRV, post(TE, b"-1\r\na\r\n0\r\n\r\n"), U.S400)
+
+
+def test_chunked_missing_crlf_after_data_400_close():
+    U.expect_then_close(SRV, post(TE, b"5\r\nhelloXX0\r\n\r\n"), U.S400)
+    U.expect_then_close(SRV, post(TE, b"5\r\nhello0\r\n\r\n"), U.S400)
+
+
+def test_chunked_empty_size_400_close():
+    U.expect_then_close(SRV, post(TE, b"\r\nhello\r\n0\r\n\r\n"), U.S400)
+
+
+# -- TE whose last coding is not chunked, "chunked, identity" (M): 400 and close -----------------
+
+def test_te_last_coding_not_chunked_400_close():
+    U.expect_then_close(SRV, post([b"Transfer-Encoding: chunked, gzip"], b"0\r\n\r\n"), U.S400)
+
+
+def test_te_chunked_identity_400_close():
+    U.expect_then_close(SRV, post([b"Transfer-Encoding: chunked, identity"], b"0\r\n\r\n"),
+                        U.S400)
+
+
+def test_te_split_over_two_lines_400_close():
+    U.expect_then_close(SRV, post([b"Transfer-Encoding: chunked",
+                                   b"Transfer-Encoding: identity"], b"0\r\n\r\n"), U.S400)
+
+
+# -- Transfer-Encoding in HTTP/1.0 (M): 400 and close --------------------------------------------
+
+def test_te_in_http10_400_close():
+    U.expect_then_close(SRV, post(TE, b"0\r\n\r\n", version=b"HTTP/1.0"), U.S400)
+
+
+# -- unknown coding (xchunked): 501 (or 400) -----------------------------------------------------
+
+def test_te_unknown_coding_501():
+    # The body length is unknown: the pipelined request must not be answered either.
+    U.expect_then_close(SRV, post([b"Transfer-Encoding: xchunked"], b"0\r\n\r\n"), U.S501)
+
+
+# -- GET with a Content-Length body, then a pipelined GET: two 200s ------------------------------
+
+def test_get_with_body_then_get_two_200():
+    raw = req("GET", "/hello.txt", headers={"Content-Length": "5"}, body=b"abcde")
+    U.expect_then_served(SRV, raw, U.S200, body=SRV.files["/hello.txt"])
+
+
+def test_get_body_looking_like_a_request_is_skipped():
+    inner = req("GET", "/style.css")
+    raw = req("GET", "/hello.txt", headers={"Content-Length": str(len(inner))}, body=inner)
+    # Exactly two answers: hello.txt and one.txt; the body is never answered as a request.
+    c = SRV.client()
+    c.send(raw + U.GET_ONE)
+    r1, r2 = c.recv_response(), c.recv_response()
+    eq((r1.status_line, r1.body), (U.S200, SRV.files["/hello.txt"]), "first answer")
+    eq((r2.status_line, r2.body), (U.S200, b"x"), "second answer")
+    assert not c.is_closed(0.5), "connection closed after two 200s"
+    eq(c.buf, b"", "a third answer (the body was parsed as a request)")
+    U.drop(SRV, c)
+
+
+# -- Expect: 100-continue: "100 Continue" then the final status ----------------------------------
+
+def test_expect_100_continue():
+    c = SRV.client()
+    c.send(post([b"Content-Length: 5", b"Expect: 100-continue"]))
+    try:
+        status, raw, _ = c.recv_head(timeout=5)
+    except (mkt.ConnectionClosed, TimeoutError) as e:
+        U.drop(SRV, c)
+        raise AssertionError("no interim answer to Expect: 100-continue (%s)" % e)
+    eq(status, U.S100, "interim status line")
+    c.send(b"hello")
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, INDEX), "final answer")
+    r = c.request(U.GET_ONE)
+    eq((r.status_line, r.body), (U.S200, b"x"), "request after the 100-continue exchange")
+    U.drop(SRV, c)
+
+
+def test_expect_100_continue_chunked():
+    c = SRV.client()
+    c.send(post(TE + [b"Expect: 100-continue"]))
+    status, _, _ = c.recv_head(timeout=5)
+    eq(status, U.S100, "interim status line")
+    c.send(b"5\r\nhello\r\n0\r\n\r\n" + U.GET_ONE)
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, INDEX), "final answer")
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, b"x"), "pipelined GET")
+    U.drop(SRV, c)
+
+
+# -- 3 pipelined GETs (M): three answers in order ------------------------------------------------
+
+def test_three_pipelined_gets_in_order():
+    paths = ["/hello.txt", "/one.txt", "/style.css"]
+    c = SRV.client()
+    c.send(b"".join(req("GET", p) for p in paths))
+    for p in paths:
+        r = c.recv_response()
+        eq((r.status_line, r.body), (U.S200, SRV.files[p]), "answer to GET %s" % p)
+    assert not c.is_closed(0.5), "connection closed after three pipelined GETs"
+    eq(c.buf, b"", "extra bytes")
+    U.drop(SRV, c)
+
+
+def test_three_pipelined_with_head_and_404():
+    # Three requests in one write, the middle one a HEAD of a missing file.
+    c = SRV.client()
+    c.send(req("GET", "/hello.txt") + req("HEAD", "/missing.txt") + req("GET", "/one.txt"))
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, SRV.files["/hello.txt"]), "first")
+    eq(c.recv_response(head=True).status_line, U.S404, "second (HEAD of a missing file)")
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, b"x"), "third")
+    U.drop(SRV, c)
+
+
+# -- GET, a bad request, GET (pipelined): 200, 400, then close -----------------------------------
+
+def test_get_bad_get_200_400_close():
+    for bad in [b"GET /one.txt HTTP/1.1\r\n\r\n",                  # no Host
+                b"GET /one.txt HTTP/1.1\r\nHost: localhost\r\nX-A : 1\r\n\r\n",
+                b"G@T / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                post([b"Content-Length: 1, 2"], b"ab")]:
+        c = SRV.client()
+        c.send(req("GET", "/hello.txt") + bad + U.GET_ONE)
+        r1 = c.recv_response()
+        eq((r1.status_line, r1.body), (U.S200, SRV.files["/hello.txt"]), "first answer")
+        r2 = c.recv_response()
+        eq(r2.status_line, U.S400, "answer to the bad request %r" % bad)
+        closed = c.is_closed(5)
+        U.drop(SRV, c)
+        assert closed, "connection still open after the 400 (bad request %r)" % bad
+        eq(c.buf, b"", "the GET after the bad request %r must get no answer" % bad)
+
+
+# -- POST with a valid chunked body, then a pipelined GET: 200, 200 ------------------------------
+
+def test_post_chunked_then_get_200_200():
+    U.expect_then_served(SRV, post(TE, b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), U.S200,
+                         body=INDEX)
+
+
+def test_post_chunked_with_extension_and_trailer_then_get():
+    U.expect_then_served(SRV, post(TE, b"5;name=val\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n"),
+                         U.S200, body=INDEX)
+
+
+def test_post_chunked_uppercase_hex_then_get():
+    U.expect_then_served(SRV, post(TE, b"A\r\n0123456789\r\n0\r\n\r\n"), U.S200, body=INDEX)
+
+
+def test_post_content_length_then_get_200_200():
+    U.expect_then_served(SRV, post([b"Content-Length: 5"], b"hello"), U.S200, body=INDEX)

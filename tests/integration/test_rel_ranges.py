@@ -1,0 +1,373 @@
+"""reliability.md "Ranges and conditionals", with ETag / If-Match / If-Unmodified-Since /
+If-Range around them.  /range.txt is 1000 known bytes, modified at 1600000000
+(Sun, 13 Sep 2020 12:26:40 GMT).  Every answer is followed by a pipelined GET on the same
+connection, so a wrong Content-Length or an extra byte shows up as a broken second answer."""
+
+import re
+import time
+
+import mkt
+from mkt import eq, req
+import test_rel_util as U
+
+SRV = None
+MTIME = 1600000000
+DATA = None
+SIZE = 1000
+
+
+def setup_module():
+    global SRV, DATA
+    SRV = mkt.Server(conf={"Timeout": "5"}).start()
+    DATA = SRV.files["/range.txt"]
+    eq(len(DATA), SIZE, "size of /range.txt")
+    return SRV
+
+
+def teardown_module():
+    SRV.stop(check_fds=False)
+
+
+def get(path="/range.txt", headers=(), method="GET", timeout=None):
+    """One request (exact header lines) then a pipelined GET /one.txt that must be answered."""
+    c = SRV.client(timeout=timeout or mkt.IO_TIMEOUT)
+    raw = req(method, path, headers=list(headers))
+    c.send(raw + U.GET_ONE)
+    try:
+        r = c.recv_response(head=(method == "HEAD"))
+        r2 = c.recv_response()
+    except (mkt.ConnectionClosed, TimeoutError) as e:
+        U.drop(SRV, c)
+        raise AssertionError("%s: %s" % (U.show(raw, 300), e))
+    U.drop(SRV, c)
+    eq((r2.status_line, r2.body), (U.S200, b"x"), "pipelined GET after %s" % U.show(raw, 200))
+    return r
+
+
+def etag():
+    r = get()
+    return r.headers.get("ETag")
+
+
+def check_full(r, what):
+    eq(r.status_line, U.S200, "%s: status" % what)
+    eq(r.body, DATA, "%s: body" % what)
+    eq(r.headers.get("Content-Length"), str(SIZE), "%s: Content-Length" % what)
+
+
+def check_206(r, a, b, what=""):
+    eq(r.status_line, U.S206, "%s: status" % what)
+    eq(r.headers.get("Content-Range"), "bytes %d-%d/%d" % (a, b, SIZE), "%s: Content-Range" % what)
+    eq(r.headers.get("Content-Length"), str(b - a + 1), "%s: Content-Length" % what)
+    eq(r.body, DATA[a:b + 1], "%s: body" % what)
+
+
+def check_416(r, size=SIZE, what=""):
+    eq(r.status_line, U.S416, "%s: status" % what)
+    eq(r.headers.get("Content-Range"), "bytes */%d" % size, "%s: Content-Range" % what)
+    cl = r.headers.get("Content-Length")
+    eq(cl, str(len(r.body)), "%s: Content-Length" % what)
+
+
+def rng(spec, path="/range.txt", timeout=None):
+    return get(path, [("Range", spec)], timeout=timeout)
+
+
+# -- ETag ----------------------------------------------------------------------------------------
+
+def test_etag_present_and_stable():
+    tags = [get().headers.get("ETag") for _ in range(3)]
+    tags.append(get(method="HEAD").headers.get("ETag"))
+    assert tags[0], "no ETag on a file response"
+    assert re.match(r'^"[\x21\x23-\x7e]*"$', tags[0]), "ETag is not a quoted strong tag: %r" % tags
+    eq(len(set(tags)), 1, "ETag across requests (GET x3, HEAD): %r" % tags)
+    other = get("/hello.txt").headers.get("ETag")
+    assert other and other != tags[0], "two different files share the ETag %r" % other
+
+
+def test_etag_on_206_is_the_same():
+    r = rng("bytes=0-4")
+    eq(r.headers.get("ETag"), etag(), "ETag of the 206")
+
+
+# -- If-None-Match -------------------------------------------------------------------------------
+
+def test_if_none_match_etag_304():
+    t = etag()
+    r = get(headers=[("If-None-Match", t)])
+    eq(r.status_line, U.S304, "status")
+    eq(r.body, b"", "304 body")
+    eq(r.headers.get("ETag"), t, "ETag of the 304")
+    assert "Content-Length" not in r.headers or r.headers["Content-Length"] in ("0", str(SIZE)), r
+
+
+def test_if_none_match_list_and_weak_304():
+    t = etag()
+    eq(get(headers=[("If-None-Match", '"nope", %s' % t)]).status_line, U.S304, "list")
+    eq(get(headers=[("If-None-Match", "W/" + t)]).status_line, U.S304, "weak comparison")
+
+
+def test_if_none_match_other_200():
+    check_full(get(headers=[("If-None-Match", '"nope"')]), "If-None-Match mismatch")
+
+
+def test_if_none_match_star_304():
+    r = get(headers=[("If-None-Match", "*")])
+    eq(r.status_line, U.S304, "If-None-Match: *")
+    eq(r.body, b"", "body")
+
+
+# -- If-Match / If-Unmodified-Since --------------------------------------------------------------
+
+def test_if_match_mismatch_412():
+    r = get(headers=[("If-Match", '"nope"')])
+    eq(r.status_line, U.S412, "status")
+    eq(r.headers.get("Content-Length"), str(len(r.body)), "Content-Length")
+
+
+def test_if_match_weak_412():
+    eq(get(headers=[("If-Match", "W/" + etag())]).status_line, U.S412,
+       "If-Match uses the strong comparison")
+
+
+def test_if_match_match_200():
+    check_full(get(headers=[("If-Match", etag())]), "If-Match with the ETag")
+    check_full(get(headers=[("If-Match", "*")]), "If-Match: *")
+
+
+def test_if_unmodified_since_past_412():
+    eq(get(headers=[("If-Unmodified-Since", mkt.http_date(MTIME - 86400))]).status_line,
+       U.S412, "If-Unmodified-Since a day before the file")
+
+
+def test_if_unmodified_since_equal_200():
+    check_full(get(headers=[("If-Unmodified-Since", mkt.http_date(MTIME))]), "equal date")
+
+
+# -- If-Modified-Since: garbage (M) or 1900 -> 200; at/after Last-Modified -> 304 ---------------
+
+def test_last_modified_is_mtime():
+    eq(get().headers.get("Last-Modified"), mkt.http_date(MTIME), "Last-Modified")
+
+
+def test_ims_equal_304():
+    r = get(headers=[("If-Modified-Since", mkt.http_date(MTIME))])
+    eq((r.status_line, r.body), (U.S304, b""), "If-Modified-Since = Last-Modified")
+
+
+def test_ims_after_304():
+    eq(get(headers=[("If-Modified-Since", mkt.http_date(MTIME + 86400))]).status_line, U.S304,
+       "a day after Last-Modified")
+
+
+def test_ims_other_date_formats_304():
+    # RFC 9110 5.6.7: recipients MUST accept the obsolete RFC 850 and asctime formats.
+    for v in ["Sunday, 13-Sep-20 12:26:40 GMT", "Sun Sep 13 12:26:40 2020"]:
+        eq(get(headers=[("If-Modified-Since", v)]).status_line, U.S304, "If-Modified-Since %r" % v)
+
+
+def test_ims_before_200():
+    check_full(get(headers=[("If-Modified-Since", mkt.http_date(MTIME - 1))]), "a second before")
+
+
+def test_ims_future_200():
+    check_full(get(headers=[("If-Modified-Since", mkt.http_date(time.time() + 86400 * 365))]),
+               "a year in the future")
+
+
+def test_ims_garbage_200():
+    for v in ["garbage", "", "Sun, 13 Sep 2020", "Sun, 32 Sep 2020 12:26:40 GMT",
+              "Sun, 13 Sep 2020 25:26:40 GMT", "Sun, 30 Feb 2020 12:00:00 GMT",
+              "Sun, 13 Foo 2020 12:26:40 GMT", "9999999999999999999999",
+              "Sun, 13 Sep 2020 12:26:40 GMT trailing"]:
+        check_full(get(headers=[("If-Modified-Since", v)]), "If-Modified-Since %r" % v)
+
+
+def test_ims_year_1900_200():
+    check_full(get(headers=[("If-Modified-Since", "Mon, 01 Jan 1900 00:00:00 GMT")]), "1900")
+
+
+def test_ims_ignored_when_if_none_match_present():
+    # RFC 9110 13.1.3: If-None-Match present -> If-Modified-Since is ignored.
+    check_full(get(headers=[("If-None-Match", '"nope"'),
+                            ("If-Modified-Since", mkt.http_date(MTIME))]), "INM + IMS")
+
+
+# -- bytes=0-4, -5, 5-: 206 with Content-Range ---------------------------------------------------
+
+def test_range_0_4_206():
+    check_206(rng("bytes=0-4"), 0, 4)
+
+
+def test_range_suffix_5_206():
+    check_206(rng("bytes=-5"), 995, 999)
+
+
+def test_range_open_5_206():
+    check_206(rng("bytes=5-"), 5, 999)
+
+
+def test_range_empty_list_element_206():
+    # RFC 9110 5.6.1.2: a recipient accepts empty list elements ("bytes=0-4," is 0-4).
+    check_206(rng("bytes=0-4,"), 0, 4, "bytes=0-4,")
+
+
+def test_range_suffix_longer_than_file_206():
+    check_206(rng("bytes=-5000"), 0, 999)
+
+
+# -- start at or past the size, bytes=-0: 416 with Content-Range: bytes */SIZE -------------------
+
+def test_range_start_at_size_416_promptly():
+    t0 = time.monotonic()
+    for spec in ["bytes=1000-", "bytes=1000-1000", "bytes=1000-2000"]:
+        check_416(rng(spec, timeout=3), what=spec)
+    assert time.monotonic() - t0 < 9, "416 answers were slow"
+
+
+def test_range_past_size_416():
+    for spec in ["bytes=1001-", "bytes=5000-6000", "bytes=99999999999-"]:
+        check_416(rng(spec, timeout=3), what=spec)
+
+
+def test_range_minus_zero_416():
+    check_416(rng("bytes=-0", timeout=3), what="bytes=-0")
+
+
+def test_range_big_file_start_at_size_416_promptly():
+    # Monkey once looped forever in sendfile() here.
+    r = rng("bytes=%d-" % mkt.BIG_SIZE, path="/big.bin", timeout=3)
+    check_416(r, size=mkt.BIG_SIZE, what="big file, start = size")
+    r = rng("bytes=%d-%d" % (mkt.BIG_SIZE - 1, mkt.BIG_SIZE + 10), path="/big.bin", timeout=5)
+    eq(r.status_line, U.S206, "last byte of the big file")
+    eq(r.body, SRV.files["/big.bin"][-1:], "body")
+
+
+def test_range_empty_file_416():
+    check_416(rng("bytes=0-", path="/empty.txt", timeout=3), size=0, what="empty file")
+
+
+# -- bytes=5-1, garbage: 200 (ignore) or 416 -----------------------------------------------------
+
+def test_range_reversed_ignored_200():
+    check_full(rng("bytes=5-1"), "bytes=5-1")
+
+
+def test_range_garbage_ignored_200():
+    for spec in ["bytes=abc", "bytes=", "bytes=-", "bytes=1-2-3", "bytes=--1",
+                 "bytes 0-4", "bytes=0x1-4", "bytes=+1-4", "bytes=1--4", "garbage"]:
+        check_full(rng(spec), "Range: %s" % spec)
+
+
+# -- several ranges: 206 multipart/byteranges ----------------------------------------------------
+
+def parse_multipart(r):
+    ct = r.headers.get("Content-Type", "")
+    m = re.match(r'^multipart/byteranges;\s*boundary=("?)([^";]+)\1$', ct)
+    assert m, "Content-Type of a multi-range 206: %r" % ct
+    boundary = m.group(2).encode()
+    body = r.body
+    delim = b"--" + boundary
+    assert body.rstrip(b"\r\n").endswith(delim + b"--"), "no closing delimiter: %r" % body[-80:]
+    chunks = body.split(delim)
+    assert chunks[0] in (b"", b"\r\n"), "preamble: %r" % chunks[0]
+    assert chunks[-1].startswith(b"--"), "epilogue: %r" % chunks[-1]
+    parts = []
+    for ch in chunks[1:-1]:
+        assert ch.startswith(b"\r\n"), "part does not start with CRLF: %r" % ch[:40]
+        assert ch.endswith(b"\r\n"), "part does not end with CRLF: %r" % ch[-40:]
+        head, sep, data = ch[2:-2].partition(b"\r\n\r\n")
+        assert sep, "part without a header block: %r" % ch[:100]
+        hs = {}
+        for ln in head.split(b"\r\n"):
+            k, _, v = ln.partition(b":")
+            hs[k.strip().lower().decode()] = v.strip().decode()
+        parts.append((hs, data))
+    return parts
+
+
+def check_multipart(r, ranges):
+    eq(r.status_line, U.S206, "status")
+    eq(r.headers.get("Content-Length"), str(len(r.body)), "Content-Length")
+    assert "Content-Range" not in r.headers, "Content-Range on a multipart 206: %r" % r
+    parts = parse_multipart(r)
+    eq(len(parts), len(ranges), "number of parts")
+    for (hs, data), (a, b) in zip(parts, ranges):
+        eq(hs.get("content-range"), "bytes %d-%d/%d" % (a, b, SIZE), "part Content-Range")
+        assert hs.get("content-type"), "part without Content-Type: %r" % hs
+        eq(data, DATA[a:b + 1], "bytes of part %d-%d" % (a, b))
+
+
+def test_multiple_ranges_206_multipart():
+    check_multipart(rng("bytes=0-4,10-14,-3"), [(0, 4), (10, 14), (997, 999)])
+
+
+def test_multiple_ranges_two_206_multipart():
+    check_multipart(rng("bytes=100-199, 900-"), [(100, 199), (900, 999)])
+
+
+# -- 200 overlapping ranges, 1000 tiny ranges: 200 or 416, never more bytes than the file --------
+
+def check_bounded(r, what):
+    assert r.status in (200, 416), "%s: expected 200 or 416, got %r" % (what, r)
+    assert len(r.body) <= SIZE, "%s: %d body bytes for a %d-byte file" % (what, len(r.body), SIZE)
+    if r.status == 200:
+        eq(r.body, DATA, "%s: body" % what)
+
+
+def test_200_overlapping_ranges_bounded():
+    check_bounded(rng("bytes=" + ",".join(["0-999"] * 200)), "200 x 0-999")
+    check_bounded(rng("bytes=" + ",".join("%d-%d" % (i, 999) for i in range(200))),
+                  "200 overlapping open ranges")
+
+
+def test_1000_tiny_ranges_bounded():
+    check_bounded(rng("bytes=" + ",".join("%d-%d" % (i, i) for i in range(1000))),
+                  "1000 one-byte ranges")
+    check_bounded(rng("bytes=" + ",".join(["0-0"] * 1000)), "1000 x 0-0")
+
+
+# -- end past the size: clamped (206) ------------------------------------------------------------
+
+def test_range_end_past_size_clamped():
+    check_206(rng("bytes=990-5000"), 990, 999)
+    check_206(rng("bytes=500-1000"), 500, 999)
+    check_206(rng("bytes=0-99999999999"), 0, 999)
+
+
+# -- unknown unit (M): ignored -------------------------------------------------------------------
+
+def test_range_unknown_unit_200():
+    check_full(rng("items=0-4"), "items=0-4")
+    check_full(rng("bits=0-4"), "bits=0-4")
+
+
+# -- If-Range ------------------------------------------------------------------------------------
+
+def test_if_range_etag_mismatch_200_full():
+    check_full(get(headers=[("Range", "bytes=0-4"), ("If-Range", '"nope"')]), "If-Range etag")
+
+
+def test_if_range_date_mismatch_200_full():
+    check_full(get(headers=[("Range", "bytes=0-4"),
+                            ("If-Range", mkt.http_date(MTIME - 3600))]), "If-Range old date")
+    check_full(get(headers=[("Range", "bytes=0-4"),
+                            ("If-Range", mkt.http_date(MTIME + 3600))]), "If-Range later date")
+
+
+def test_if_range_weak_etag_200_full():
+    check_full(get(headers=[("Range", "bytes=0-4"), ("If-Range", "W/" + etag())]),
+               "If-Range with a weak tag never matches")
+
+
+def test_if_range_garbage_200_full():
+    check_full(get(headers=[("Range", "bytes=0-4"), ("If-Range", "garbage")]), "If-Range junk")
+
+
+def test_if_range_etag_match_206():
+    check_206(get(headers=[("Range", "bytes=0-4"), ("If-Range", etag())]), 0, 4, "If-Range tag")
+
+
+def test_if_range_date_match_206():
+    check_206(get(headers=[("Range", "bytes=0-4"), ("If-Range", mkt.http_date(MTIME))]), 0, 4,
+              "If-Range = Last-Modified")
