@@ -468,7 +468,7 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
         c->fd = fd;
         c->worker = w;
         c->gen = ++w->gen ? w->gen : ++w->gen; /* 0 is reserved for listeners */
-        c->id = w->conn_seq++ * (uint64_t)w->cfg->workers + (uint64_t)w->id;
+        c->id = ++w->conn_seq * (uint64_t)w->cfg->workers + (uint64_t)w->id; /* 0 = no connection */
         c->start_ns = mk_clock.mono_ns;
         memcpy(&c->peer, &peer, plen < sizeof(peer) ? plen : sizeof(peer));
         w->active++;
