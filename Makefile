@@ -29,7 +29,15 @@ UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all clean distclean run check check-unit check-integration check-trace check-stress \
-        install uninstall format bench fuzz
+        install uninstall format
+
+.DEFAULT_GOAL := all
+
+# Optional parts add their targets and extend EXTRA_* here, before the rules below read them.
+-include src/trace/trace.mk
+-include tools/tools.mk
+-include fuzz/fuzz.mk
+-include bench/bench.mk
 
 all: monkey
 
@@ -49,8 +57,6 @@ $(B)/tests/%: tests/unit/%.c tests/unit/mk_test.h $(B)/libmonkey.a
 	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(B)/libmonkey.a $(LDFLAGS_ALL) $(LIBS)
 
 -include $(DEPS)
--include src/trace/trace.mk
--include tools/tools.mk
 
 run: monkey
 	./monkey -c conf

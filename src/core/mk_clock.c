@@ -76,6 +76,25 @@ static int parse_num(const char *p, size_t n, int *out)
     return 0;
 }
 
+static int parse_wday(const char *p)
+{
+    for (int i = 0; i < 7; i++)
+        if (memcmp(p, wdays[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+/* RFC 850 uses full day names: "Sunday". */
+static int parse_long_wday(const char *p, size_t n)
+{
+    static const char *const names[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                         "Thursday", "Friday", "Saturday"};
+    for (int i = 0; i < 7; i++)
+        if (strlen(names[i]) == n && memcmp(p, names[i], n) == 0)
+            return i;
+    return -1;
+}
+
 static int parse_month(const char *p)
 {
     for (int i = 0; i < 12; i++)
@@ -129,7 +148,7 @@ int mk_http_date_parse(const char *p, size_t len, time_t *out)
     /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
     if (len == 29 && p[3] == ',' && p[4] == ' ' && p[7] == ' ' && p[11] == ' ' &&
         p[16] == ' ' && memcmp(p + 25, " GMT", 4) == 0) {
-        if (parse_num(p + 5, 2, &day) || (mon = parse_month(p + 8)) < 0 ||
+        if (parse_wday(p) < 0 || parse_num(p + 5, 2, &day) || (mon = parse_month(p + 8)) < 0 ||
             parse_num(p + 12, 4, &year) || parse_time(p + 17, &h, &m, &s))
             return -1;
         return make_time(year, mon, day, h, m, s, out);
@@ -137,7 +156,7 @@ int mk_http_date_parse(const char *p, size_t len, time_t *out)
     /* asctime: "Sun Nov  6 08:49:37 1994" */
     if (len == 24 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[19] == ' ') {
         char d[2] = {p[8] == ' ' ? '0' : p[8], p[9]};
-        if (parse_num(d, 2, &day) || (mon = parse_month(p + 4)) < 0 ||
+        if (parse_wday(p) < 0 || parse_num(d, 2, &day) || (mon = parse_month(p + 4)) < 0 ||
             parse_time(p + 11, &h, &m, &s) || parse_num(p + 20, 4, &year))
             return -1;
         return make_time(year, mon, day, h, m, s, out);
@@ -146,7 +165,8 @@ int mk_http_date_parse(const char *p, size_t len, time_t *out)
     const char *c = memchr(p, ',', len < 10 ? len : 10);
     if (c && (size_t)(p + len - c) == 24 && c[1] == ' ' && c[4] == '-' && c[8] == '-' &&
         c[11] == ' ' && memcmp(c + 20, " GMT", 4) == 0) {
-        if (parse_num(c + 2, 2, &day) || (mon = parse_month(c + 5)) < 0 ||
+        if (parse_long_wday(p, (size_t)(c - p)) < 0 || parse_num(c + 2, 2, &day) ||
+            (mon = parse_month(c + 5)) < 0 ||
             parse_num(c + 9, 2, &year) || parse_time(c + 12, &h, &m, &s))
             return -1;
         year += year < 70 ? 2000 : 1900;

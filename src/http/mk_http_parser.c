@@ -167,23 +167,24 @@ static int parse_target(struct mk_http_request *req)
             skip = 8;
         else
             return -1;
-        const char *a = p + skip, *end = p + n;
-        const char *slash = memchr(a, '/', (size_t)(end - a));
-        const char *auth_end = slash ? slash : end;
-        const char *q = memchr(a, '?', (size_t)(auth_end - a));
-        if (q)
-            auth_end = q;
+        const char *a = p + skip, *end = p + n, *auth_end = a;
+        while (auth_end < end && *auth_end != '/' && *auth_end != '?')
+            auth_end++;
+        /* userinfo is not allowed in http(s) URIs sent to a server (RFC 9110 4.2.4) */
         if (auth_end == a || memchr(a, '@', (size_t)(auth_end - a)))
             return -1;
         req->host = mk_str(a, (size_t)(auth_end - a));
+        if (mk_http_host_check(req->host) < 0)
+            return -1;
         req->absolute_form = true;
-        if (slash && slash == auth_end)
-            req->path = mk_str(slash, (size_t)(end - slash));
-        else
+        if (auth_end < end && *auth_end == '/') {
+            req->path = mk_str(auth_end, (size_t)(end - auth_end));
+        } else {
             req->path = MK_STR("/");
-        if (!slash && q) {
-            req->query = mk_str(q + 1, (size_t)(end - q - 1));
-            return 0;
+            if (auth_end < end) {
+                req->query = mk_str(auth_end + 1, (size_t)(end - auth_end - 1));
+                return 0;
+            }
         }
     }
     const char *q = memchr(req->path.p, '?', req->path.len);
@@ -277,15 +278,15 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
     switch (name.len) {
     case 4:
         if (MK_STR_IEQ(name, "host")) {
-            if (req->host.p && !req->absolute_form)
-                return fail(req, 400); /* two Host fields */
-            if (req->host.p && req->absolute_form)
-                return 0; /* the target's authority wins (RFC 9112 3.2.2) */
+            /* Validated even with an absolute-form target, whose authority then wins
+             * (RFC 9112 3.2.2): a second or malformed Host is refused either way. */
+            if (req->host_header)
+                return fail(req, 400);
+            req->host_header = true;
             if (mk_http_host_check(value) < 0)
                 return fail(req, 400);
-            req->host = value;
-            if (req->host.p == NULL)
-                req->host.p = name.p; /* never reached: an empty Host failed above */
+            if (!req->absolute_form)
+                req->host = value;
         }
         return 0;
     case 5:
@@ -388,12 +389,19 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
     if (last_len && last_len < len) {
         size_t from = last_len > 3 ? last_len - 3 : 0;
         if (!find_head_end(buf, len, from)) {
-            for (size_t i = last_len; i < len; i++) {
+            /* from last_len - 1: a CR that ended the previous call is judged by what follows */
+            for (size_t i = last_len - 1; i < len; i++) {
                 unsigned char c = (unsigned char)buf[i];
                 if (c == 0 || (c == '\r' && i + 1 < len && buf[i + 1] != '\n'))
                     return fail(req, 400);
             }
-            if (len >= max_line && !memchr(buf, '\n', len))
+            size_t start = 0;
+            while (start < len && (buf[start] == '\r' || buf[start] == '\n'))
+                start++;
+            size_t line = len - start;
+            if (line && buf[len - 1] == '\r')
+                line--;
+            if (line > max_line && !memchr(buf + start, '\n', len - start))
                 return fail(req, 414);
             return MK_AGAIN;
         }
@@ -435,11 +443,12 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
         for (const char *q = sp1 + 1; q < end; q++)
             if (((unsigned char)*q < 0x20 && *q != '\r') || *q == 0x7f)
                 return fail(req, 400);
-        if ((size_t)(end - buf) >= max_line)
-            return fail(req, 414);
+        if ((size_t)(end - m) - (end[-1] == '\r') > max_line)
+            return fail(req, 414); /* (a final CR may be the start of the line end) */
         return MK_AGAIN;
     }
-    if ((size_t)(eol - buf) > max_line)
+    /* The limit is on the request line itself: leading empty lines do not count. */
+    if ((size_t)(eol - m) > max_line)
         return fail(req, 414);
 
     /* target SP version: exactly three parts separated by single spaces. */
@@ -508,7 +517,7 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
         if (!req->chunked)
             return fail(req, 400);
     }
-    if (req->protocol == MK_PROTO_HTTP11 && !req->host.p)
+    if (req->protocol == MK_PROTO_HTTP11 && !req->host_header)
         return fail(req, 400);
     return (int)req->head_len;
 }

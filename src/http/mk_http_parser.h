@@ -31,6 +31,7 @@ struct mk_http_request {
     uint8_t protocol;   /* enum mk_http_protocol */
     bool absolute_form; /* target was "http://host/path": host comes from it */
     bool asterisk_form; /* OPTIONS * */
+    bool host_header;   /* a Host field was present */
 
     /* framing */
     uint64_t content_length; /* MK_HTTP_CL_NONE when absent */
