@@ -152,6 +152,16 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
+/* Leave before the workers run, freeing what main() allocated (so that LeakSanitizer builds
+ * exit with the intended status). */
+static int early_exit(struct mk_server *srv, int rc)
+{
+    free(srv->confdir);
+    free(srv->docroot_only);
+    free(srv);
+    return rc;
+}
+
 /* SIGHUP: read the configuration again and replace the workers.  The new workers share the
  * listening sockets of the old ones (same addresses) and start accepting before the old ones
  * stop, which then finish their in-flight responses.  A bad configuration changes nothing. */
@@ -220,49 +230,53 @@ int main(int argc, char **argv)
         case 'p':
             if (parse_int(optarg, 1, 65535, &srv->port) < 0) {
                 fprintf(stderr, "monkey: invalid port '%s'\n", optarg);
-                return 2;
+                return early_exit(srv, 2);
             }
             break;
         case 'w':
             if (parse_int(optarg, 0, 1024, &srv->workers) < 0) {
                 fprintf(stderr, "monkey: invalid number of workers '%s'\n", optarg);
-                return 2;
+                return early_exit(srv, 2);
             }
             break;
-        case 'o': srv->docroot_only = optarg; break;
+        case 'o':
+            free(srv->docroot_only);
+            srv->docroot_only = mk_xstrdup(optarg);
+            break;
         case 'D': srv->daemon = true; break;
-        case 'v': printf("Monkey HTTP Server v%s\n", MK_VERSION_STR); return 0;
-        case 'b': build_info(); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'v': printf("Monkey HTTP Server v%s\n", MK_VERSION_STR); return early_exit(srv, 0);
+        case 'b': build_info(); return early_exit(srv, 0);
+        case 'h': usage(stdout); return early_exit(srv, 0);
+        default: usage(stderr); return early_exit(srv, 2);
         }
     }
     if (optind < argc) {
         fprintf(stderr, "monkey: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
-        return 2;
+        return early_exit(srv, 2);
     }
 
     /* Absolute paths: the daemon changes directory to /. */
     if (srv->docroot_only) {
         if (!realpath(srv->docroot_only, abs)) {
             fprintf(stderr, "monkey: document root '%s': %s\n", srv->docroot_only, strerror(errno));
-            return 1;
+            return early_exit(srv, 1);
         }
+        free(srv->docroot_only);
         srv->docroot_only = mk_xstrdup(abs);
         srv->confdir = mk_xstrdup(".");
     } else {
         if (!realpath(confdir, abs)) {
             fprintf(stderr, "monkey: configuration directory '%s': %s\n", confdir,
                     strerror(errno));
-            return 1;
+            return early_exit(srv, 1);
         }
         srv->confdir = mk_xstrdup(abs);
     }
     if (mk_server_load(srv, err, sizeof(err)) < 0) {
         fprintf(stderr, "monkey: %s\n", err);
         mk_server_free(srv);
-        return 1;
+        return early_exit(srv, 1);
     }
     mk_http_configure(&srv->http);
     raise_nofile();
@@ -270,7 +284,7 @@ int main(int argc, char **argv)
 
     if (mk_sched_listen(&srv->sched, &workers) < 0) {
         mk_server_free(srv);
-        return 1;
+        return early_exit(srv, 1);
     }
     if (srv->daemon && daemonize() < 0) {
         mk_err("cannot run in the background: %s", strerror(errno));
@@ -330,10 +344,6 @@ int main(int argc, char **argv)
     mk_logfile_stop();
     if (srv->daemon && srv->pidfile)
         unlink(srv->pidfile);
-    char *docroot_only = srv->docroot_only;
     mk_server_free(srv);
-    free(srv->confdir);
-    free(srv);
-    free(docroot_only);
-    return 0;
+    return early_exit(srv, 0);
 }

@@ -348,6 +348,13 @@ struct mk_file_cache *mk_file_cache_new(const struct mk_file_cache_config *cfg)
     return fc;
 }
 
+void mk_file_cache_expire(struct mk_file_cache *fc, uint32_t max_idle)
+{
+    /* The LRU tail is the least recently used entry: stop at the first fresh one. */
+    while (fc->lru_tail && mk_clock.mono_sec - fc->lru_tail->checked_sec > max_idle)
+        cache_remove(fc, fc->lru_tail);
+}
+
 void mk_file_cache_flush(struct mk_file_cache *fc)
 {
     while (fc->lru_head)

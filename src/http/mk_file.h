@@ -75,6 +75,10 @@ void mk_file_release(struct mk_file_cache *fc, struct mk_file *f);
 /* Open path beneath dirfd with the server's rules (exposed for tests). */
 int mk_file_open_beneath(int dirfd, const char *path, bool symlink);
 
+/* Drop entries not used for max_idle seconds, so a deleted file's space is freed and the
+ * cache does not pin files nobody asks for (called once a second). */
+void mk_file_cache_expire(struct mk_file_cache *fc, uint32_t max_idle);
+
 /* Drop every entry not in use (tests, reload). */
 void mk_file_cache_flush(struct mk_file_cache *fc);
 

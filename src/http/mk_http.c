@@ -28,6 +28,7 @@
 #define MK_SENDFILE_CHUNK (512 << 10)
 #define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
 #define MK_LINGER_BUF 4096
+#define MK_FILE_CACHE_IDLE 30       /* seconds an unused open file stays cached */
 
 /* Per thread: after a reload, old workers finish with the old configuration while the new
  * ones use the new one. */
@@ -1264,6 +1265,7 @@ static void http_on_tick(struct mk_worker *w)
     struct mk_http_worker *hw = w->proto_ctx;
     /* Log lines reach the disk at least once a second. */
     mk_access_log_worker_flush(&hw->alog);
+    mk_file_cache_expire(hw->files, MK_FILE_CACHE_IDLE);
 }
 
 static void http_on_accept(struct mk_conn *c)

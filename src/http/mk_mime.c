@@ -105,7 +105,7 @@ const char *mk_mime_lookup(const struct mk_mime_table *t, const char *name, size
         if (name[i - 1] == '/')
             break;
     }
-    if (!t || !dot)
+    if (!t || !dot || t->n == 0)
         return dflt;
     size_t n = (size_t)(name + len - dot);
     if (n == 0 || n >= sizeof(ext))

@@ -13,7 +13,6 @@ and talks to it over raw sockets so that every byte of the answer can be checked
 Every wait is bounded; nothing here can hang for more than its timeout.
 """
 
-import errno
 import os
 import random
 import re
@@ -480,6 +479,7 @@ class Server:
         server_items = merge([("Listen", "127.0.0.1:%d" % self.port)] + SERVER_DEFAULTS, conf)
         host_items = merge([("ServerName", "127.0.0.1 localhost"),
                             ("DocumentRoot", self.docroot)], host)
+        self.workers = workers_of(server_items, self.args)
         if config:
             write_confdir(self.confdir, server_items, host_items, sites, main_name, raw_main)
             self.argv = ["-c", self.confdir] + self.args
@@ -514,13 +514,9 @@ class Server:
                 raise AssertionError("server exited with status %s at start-up:\n%s"
                                      % (self.returncode, self.log_tail()))
             host, port = pending[0]
-            try:
-                with socket.create_connection((host, port), timeout=1):
-                    pass
+            if probe(host, port):
                 pending.pop(0)
                 continue
-            except OSError:
-                pass
             if time.monotonic() > deadline:
                 self.kill()
                 raise AssertionError("server did not accept on %s:%d within %.0f s:\n%s"
@@ -529,23 +525,52 @@ class Server:
         self.baseline_fds = self.settled_fds()
         return self
 
-    def settled_fds(self, rounds=6):
-        """The fd count once the probe connections are gone: the least of a few samples."""
-        best = None
-        for _ in range(rounds):
-            n = self.fd_count()
-            best = n if best is None else min(best, n)
+    def settled_fds(self, stable=6, bound=3.0):
+        """conn_fds() once it has stopped moving (the probe connection closed, every worker
+        started): the same value `stable` times in a row, 50 ms apart, within `bound` s."""
+        deadline = time.monotonic() + bound
+        last, same = None, 0
+        while same < stable and time.monotonic() < deadline:
+            n = self.conn_fds()
+            same = same + 1 if n == last else 1
+            last = n
             time.sleep(0.05)
-        return best
+        return last
 
     def fd_count(self):
+        """Every fd the server has open."""
         return fd_count(self.pid)
 
+    def fd_targets(self):
+        out = []
+        for fd in os.listdir("/proc/%d/fd" % self.pid):
+            try:
+                out.append(os.readlink("/proc/%d/fd/%s" % (self.pid, fd)))
+            except OSError:
+                pass
+        return out
+
+    def cached_file_fds(self):
+        """{path: count} of fds on regular files under the docroot.  The server keeps such
+        fds in its per-worker open-file cache (src/http/mk_file.h), so they outlive the
+        connections; they are bounded (see check_fds), not counted against the baseline."""
+        out = {}
+        prefix = self.docroot + "/"
+        for t in self.fd_targets():
+            if t.startswith(prefix):
+                out[t] = out.get(t, 0) + 1
+        return out
+
+    def conn_fds(self):
+        """fds other than the file cache's: sockets, epoll, pipes, logs...  This count must
+        return to its start-up value once every connection is closed."""
+        return self.fd_count() - sum(self.cached_file_fds().values())
+
     def wait_fds(self, target, timeout=5.0):
-        """Wait (bounded) until the server's fd count is <= target; returns the last count."""
+        """Wait (bounded) until conn_fds() <= target; returns the last count."""
         deadline = time.monotonic() + timeout
         while True:
-            n = self.fd_count()
+            n = self.conn_fds()
             if n <= target or time.monotonic() > deadline:
                 return n
             time.sleep(0.05)
@@ -559,7 +584,8 @@ class Server:
         self.clients = []
 
     def check_fds(self):
-        """Close our clients, then require the fd count to return to the start-up count."""
+        """Close our clients, then require the fd count (file cache aside) to return to the
+        start-up count, and the cache to hold at most one fd per file and worker."""
         self.close_clients()
         if not self.alive():
             raise AssertionError("server (pid %s) is not running any more, exit status %s"
@@ -567,7 +593,12 @@ class Server:
         n = self.wait_fds(self.baseline_fds)
         if n > self.baseline_fds:
             raise AssertionError("server fd count is %d after all connections closed, was %d "
-                                 "at start (%s)" % (n, self.baseline_fds, self.fd_list()))
+                                 "at start (file cache aside) (%s)"
+                                 % (n, self.baseline_fds, self.fd_list()))
+        for path, k in self.cached_file_fds().items():
+            if k > self.workers:
+                raise AssertionError("%d fds open on %s with %d workers: a leak, not a cache "
+                                     "(%s)" % (k, path, self.workers, self.fd_list()))
 
     def fd_list(self):
         out = []
@@ -681,6 +712,35 @@ class Server:
 
     def get(self, path="/", **kw):
         return self.request(req("GET", path, **kw))
+
+
+def workers_of(server_items, args):
+    """Worker threads the server runs: -w/--workers, else Workers, 0 meaning one per CPU."""
+    n = None
+    for k, v in server_items:
+        if k.lower() == "workers":
+            n = v
+    for i, a in enumerate(args):
+        if a in ("-w", "--workers") and i + 1 < len(args):
+            n = args[i + 1]
+        elif a.startswith("--workers="):
+            n = a.split("=", 1)[1]
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        n = 0
+    return n if n > 0 else (os.cpu_count() or 1)
+
+
+def probe(host, port):
+    """True when the server answers an HTTP request on host:port (a TCP connect alone only
+    shows that the socket listens: the kernel accepts before the workers run)."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return s.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False
 
 
 def parse_listen(v):

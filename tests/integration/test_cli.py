@@ -21,14 +21,14 @@ def out(p):
 def test_version():
     for opt in ("-v", "--version"):
         p = mkt.run_monkey([opt])
-        eq(p.returncode, 0, "%s exit status" % opt)
+        eq(p.returncode, 0, "%s exit status (output %r)" % (opt, out(p)[-600:]))
         assert mkt.version() in p.stdout.decode(), "%s output: %r" % (opt, out(p))
 
 
 def test_help():
     for opt in ("-h", "--help"):
         p = mkt.run_monkey([opt])
-        eq(p.returncode, 0, "%s exit status" % opt)
+        eq(p.returncode, 0, "%s exit status (output %r)" % (opt, out(p)[-600:]))
         text = p.stdout.decode()
         assert re.search("usage", text, re.I), "%s prints no usage on stdout: %r" % (opt, out(p))
         for o in ("--configdir", "--port", "--docroot", "--workers", "--version"):
@@ -38,7 +38,7 @@ def test_help():
 def test_build_info():
     for opt in ("-b", "--build"):
         p = mkt.run_monkey([opt])
-        eq(p.returncode, 0, "%s exit status" % opt)
+        eq(p.returncode, 0, "%s exit status (output %r)" % (opt, out(p)[-600:]))
         assert re.search("trac", out(p), re.I), "%s does not mention tracing: %r" % (opt, out(p))
 
 

@@ -98,8 +98,10 @@ def test_range_end_past_size_is_clamped():
 def test_range_start_at_size_is_416():
     for spec in ("bytes=1000-", "bytes=5000-6000"):
         r = rng(spec)
-        mkt.check_error(r, "HTTP/1.1 416 Requested Range Not Satisfiable")
+        eq(r.status_line, "HTTP/1.1 416 Requested Range Not Satisfiable", spec)
         eq(r.headers.get("Content-Range"), "bytes */1000", "Content-Range of 416")
+        eq(r.headers.get("Content-Length"), str(len(r.body)), "Content-Length of 416")
+        assert DATA not in r.body, "416 carries the file"
 
 
 def test_range_unknown_unit_ignored():

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import time
 
 import mkt
 from mkt import eq, req
@@ -276,6 +277,15 @@ def test_curl():
     assert p.returncode == 0 and p.stdout == SRV.files["/big.bin"], "curl big.bin differs"
 
 
+def eventually(fn, what, bound=5.0):
+    """fn() until it returns True, at most `bound` seconds (the server revalidates its open-file
+    cache at most once a second: src/http/mk_file.h)."""
+    deadline = time.monotonic() + bound
+    while not fn():
+        assert time.monotonic() < deadline, "%s: not within %.0f s" % (what, bound)
+        time.sleep(0.1)
+
+
 def test_file_changed_on_disk_is_served_fresh():
     path = os.path.join(SRV.docroot, "changing.txt")
     with open(path, "wb") as f:
@@ -283,6 +293,6 @@ def test_file_changed_on_disk_is_served_fresh():
     eq(SRV.get("/changing.txt").body, b"one\n", "first version")
     with open(path, "wb") as f:
         f.write(b"second\n")
-    eq(SRV.get("/changing.txt").body, b"second\n", "second version")
+    eventually(lambda: SRV.get("/changing.txt").body == b"second\n", "edited file served")
     os.unlink(path)
-    eq(SRV.get("/changing.txt").status, 404, "removed file")
+    eventually(lambda: SRV.get("/changing.txt").status == 404, "removed file answered 404")

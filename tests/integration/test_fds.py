@@ -1,5 +1,8 @@
 """File-descriptor hygiene: many requests, errors and aborted transfers leave the server's
-open fd count where it was (Monkey once leaked an fd per error page)."""
+open fd count where it was (Monkey once leaked an fd per error page).
+
+Counts leave out the fds of the server's per-worker open-file cache (mkt.Server.conn_fds);
+that cache may hold at most one fd per file and worker."""
 
 import socket
 import struct
@@ -19,6 +22,9 @@ def baseline(s):
 def check_back(s, base, what):
     n = s.wait_fds(base, timeout=5)
     assert n <= base, "%s: %d fds open, %d before (%s)" % (what, n, base, s.fd_list())
+    for path, k in s.cached_file_fds().items():
+        assert k <= s.workers, "%s: %d fds on %s with %d workers (%s)" % (
+            what, k, path, s.workers, s.fd_list())
 
 
 @mkt.timeout(120)

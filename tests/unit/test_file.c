@@ -1,0 +1,441 @@
+/* Opening files beneath a document root (openat2 RESOLVE_BENEATH), the open-file cache, and
+ * virtual host selection.  Works in a fresh temporary directory:
+ *
+ *   T/root/a.txt           "A"
+ *   T/root/sub/b.txt       "BB"
+ *   T/root/empty.txt       ""
+ *   T/root/page.html       "<p>"
+ *   T/root/fifo            a FIFO nobody writes to
+ *   T/root/link_in      -> a.txt                      (stays inside)
+ *   T/root/linkdir      -> sub                        (a symlinked directory, inside)
+ *   T/root/link_rel_out -> ../outside/secret.txt
+ *   T/root/link_abs_out -> T/outside/secret.txt       (absolute)
+ *   T/root/sub/up_out   -> ../../outside/secret.txt
+ *   T/root/link_dir_out -> ../outside                 (a directory outside)
+ *   T/outside/secret.txt   "SECRET"
+ */
+#include "mk_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "core/mk_clock.h"
+#include "http/mk_file.h"
+#include "http/mk_mime.h"
+#include "http/mk_vhost.h"
+
+static char tmpdir[64];
+static char rootdir[128];
+static int rootfd = -1;
+
+static void put_file(const char *rel, const char *content)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, content, strlen(content)) != (ssize_t)strlen(content)) {
+        perror(p);
+        abort();
+    }
+    close(fd);
+}
+
+static void put_link(const char *rel, const char *target)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
+    if (symlink(target, p) < 0) {
+        perror(p);
+        abort();
+    }
+}
+
+static void cleanup(void);
+
+static void setup(void)
+{
+    char p[256];
+    if (rootfd >= 0)
+        return;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/mk_test_file.XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        abort();
+    }
+    snprintf(rootdir, sizeof(rootdir), "%s/root", tmpdir);
+    mkdir(rootdir, 0755);
+    snprintf(p, sizeof(p), "%s/root/sub", tmpdir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/outside", tmpdir);
+    mkdir(p, 0755);
+    put_file("root/a.txt", "A");
+    put_file("root/sub/b.txt", "BB");
+    put_file("root/empty.txt", "");
+    put_file("root/page.html", "<p>");
+    put_file("outside/secret.txt", "SECRET");
+    snprintf(p, sizeof(p), "%s/root/fifo", tmpdir);
+    if (mkfifo(p, 0644) < 0) {
+        perror("mkfifo");
+        abort();
+    }
+    put_link("root/link_in", "a.txt");
+    put_link("root/linkdir", "sub");
+    put_link("root/link_rel_out", "../outside/secret.txt");
+    snprintf(p, sizeof(p), "%s/outside/secret.txt", tmpdir);
+    put_link("root/link_abs_out", p);
+    put_link("root/sub/up_out", "../../outside/secret.txt");
+    put_link("root/link_dir_out", "../outside");
+    atexit(cleanup); /* also when a filter skips zz_cleanup */
+    rootfd = open(rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        perror(rootdir);
+        abort();
+    }
+}
+
+static void cleanup(void)
+{
+    static const char *const files[] = {
+        "root/a.txt",        "root/sub/b.txt",  "root/empty.txt",    "root/page.html",
+        "root/fifo",         "root/link_in",    "root/linkdir",      "root/link_rel_out",
+        "root/link_abs_out", "root/sub/up_out", "root/link_dir_out", "outside/secret.txt",
+        "root/new.txt",
+    };
+    static const char *const dirs[] = {"root/sub", "root", "outside", ""};
+    char p[256];
+    if (!tmpdir[0])
+        return;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", tmpdir, files[i]);
+        unlink(p);
+    }
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", tmpdir, dirs[i]);
+        rmdir(p);
+    }
+    if (rootfd >= 0)
+        close(rootfd);
+    rootfd = -1;
+    tmpdir[0] = '\0';
+}
+
+/* Open beneath the root; returns the file's content (up to 31 bytes) or NULL when refused. */
+static const char *open_read(const char *path, bool symlink, char *buf, int *err)
+{
+    int fd = mk_file_open_beneath(rootfd, path, symlink);
+    *err = fd < 0 ? errno : 0;
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, 31);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+MK_TEST(open_beneath_plain_files)
+{
+    char buf[32];
+    int e;
+    setup();
+    const char *c = open_read("/a.txt", false, buf, &e);
+    CHECKF(c && strcmp(c, "A") == 0, "/a.txt: %s", c ? c : strerror(e));
+    c = open_read("/sub/b.txt", false, buf, &e);
+    CHECKF(c && strcmp(c, "BB") == 0, "/sub/b.txt: %s", c ? c : strerror(e));
+    c = open_read("a.txt", false, buf, &e);
+    CHECKF(c && strcmp(c, "A") == 0, "a.txt: %s", c ? c : strerror(e));
+    c = open_read("//sub//b.txt", false, buf, &e);
+    CHECKF(c && strcmp(c, "BB") == 0, "//sub//b.txt: %s", c ? c : strerror(e));
+
+    /* "/" is the root directory itself */
+    int fd = mk_file_open_beneath(rootfd, "/", false);
+    struct stat st;
+    CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode));
+    if (fd >= 0)
+        close(fd);
+    fd = mk_file_open_beneath(rootfd, "/sub/", false);
+    CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode));
+    if (fd >= 0)
+        close(fd);
+
+    CHECK(mk_file_open_beneath(rootfd, "/missing", false) < 0 && errno == ENOENT);
+    CHECK(mk_file_open_beneath(rootfd, "/a.txt/x", false) < 0 && errno == ENOTDIR);
+    /* opened with O_CLOEXEC */
+    fd = mk_file_open_beneath(rootfd, "/a.txt", false);
+    CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    if (fd >= 0)
+        close(fd);
+}
+
+MK_TEST(open_beneath_refuses_escapes)
+{
+    static const char *const escapes[] = {"/../outside/secret.txt",
+                                          "../outside/secret.txt",
+                                          "/sub/../../outside/secret.txt",
+                                          "/..",
+                                          "/sub/../..",
+                                          "/./../outside/secret.txt"};
+    char buf[32];
+    int e;
+    setup();
+    for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++)
+        for (int sl = 0; sl <= 1; sl++) {
+            const char *c = open_read(escapes[i], sl, buf, &e);
+            CHECKF(c == NULL, "%s (symlink %d) opened: \"%s\"", escapes[i], sl, c);
+        }
+    /* ".." that stays inside is resolved */
+    const char *c = open_read("/sub/../a.txt", false, buf, &e);
+    CHECKF(c && strcmp(c, "A") == 0, "/sub/../a.txt: %s", c ? c : strerror(e));
+}
+
+MK_TEST(open_beneath_symlinks)
+{
+    char buf[32];
+    int e;
+    setup();
+    /* links leaving the root: refused whatever the option */
+    static const char *const out[] = {"/link_abs_out", "/link_rel_out", "/sub/up_out",
+                                      "/link_dir_out/secret.txt"};
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)
+        for (int sl = 0; sl <= 1; sl++) {
+            const char *c = open_read(out[i], sl, buf, &e);
+            CHECKF(c == NULL, "%s (symlink %d) opened: \"%s\"", out[i], sl, c);
+        }
+    /* SymLink off: no link at all, even one that stays inside */
+    static const char *const in[] = {"/link_in", "/linkdir/b.txt", "/linkdir/"};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        const char *c = open_read(in[i], false, buf, &e);
+        CHECKF(c == NULL, "%s (symlink off) opened", in[i]);
+    }
+    /* SymLink on: links that stay inside are followed */
+    const char *c = open_read("/link_in", true, buf, &e);
+    CHECKF(c && strcmp(c, "A") == 0, "/link_in (symlink on): %s", c ? c : strerror(e));
+    c = open_read("/linkdir/b.txt", true, buf, &e);
+    CHECKF(c && strcmp(c, "BB") == 0, "/linkdir/b.txt (symlink on): %s", c ? c : strerror(e));
+}
+
+/* Opening a FIFO must not block the worker (O_NONBLOCK); run in a child with a deadline. */
+MK_TEST(open_beneath_fifo_does_not_block)
+{
+    setup();
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(5);
+        int fd = mk_file_open_beneath(rootfd, "/fifo", false);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    int status = 0;
+    pid_t w = 0;
+    for (int i = 0; i < 300 && (w = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    CHECKF(w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0, "opening the FIFO %s",
+           w == 0 ? "blocked for 3 s" : "failed or crashed");
+}
+
+static struct mk_vhost test_vhost(void)
+{
+    struct mk_vhost vh;
+    memset(&vh, 0, sizeof(vh));
+    vh.id = 7;
+    vh.docroot = rootdir;
+    vh.docroot_fd = rootfd;
+    return vh;
+}
+
+MK_TEST(file_cache)
+{
+    setup();
+    struct mk_mime_table *mime = mk_mime_new();
+    mk_mime_add(mime, "txt", "text/plain");
+    mk_mime_add(mime, "html", "text/html");
+    char *idx_files[] = {"index.html", "page.html"};
+    struct mk_file_cache_config cfg = {
+        .mime = mime,
+        .default_mime = "application/octet-stream",
+        .indexfiles = idx_files,
+        .nindex = 2,
+        .symlink = false,
+        .max_entries = 16,
+        .small_max = 4096,
+        .mem_max = 1 << 20,
+    };
+    struct mk_file_cache *fc = mk_file_cache_new(&cfg);
+    struct mk_vhost vh = test_vhost();
+    struct mk_file *f = NULL, *f2 = NULL;
+
+    mk_clock_update();
+    int rc = mk_file_get(fc, &vh, "/a.txt", 6, &f);
+    if (CHECKF(rc == 0 && f, "/a.txt: %d", rc)) {
+        CHECK_EQ_INT(f->size, 1);
+        CHECK(strcmp(f->mime, "text/plain") == 0);
+        CHECK(f->data && f->data[0] == 'A'); /* small: kept in memory */
+        CHECK(f->hdr && strstr(f->hdr, "Content-Length: 1\r\n") != NULL);
+        CHECK(f->hdr && strstr(f->hdr, "Content-Type: text/plain\r\n") != NULL);
+        CHECK(f->etag_len > 2 && f->etag[0] == '"' && f->etag[f->etag_len - 1] == '"');
+        CHECK_EQ_INT(strlen(f->last_modified), MK_HTTP_DATE_LEN);
+        /* the same second: the same entry */
+        rc = mk_file_get(fc, &vh, "/a.txt", 6, &f2);
+        CHECK(rc == 0 && f2 == f);
+        if (rc == 0)
+            mk_file_release(fc, f2);
+        mk_file_release(fc, f);
+    }
+
+    rc = mk_file_get(fc, &vh, "/empty.txt", 10, &f);
+    if (CHECKF(rc == 0, "/empty.txt: %d", rc)) {
+        CHECK_EQ_INT(f->size, 0);
+        CHECK(f->hdr && strstr(f->hdr, "Content-Length: 0\r\n") != NULL);
+        mk_file_release(fc, f);
+    }
+
+    /* a directory: 301 without the slash, its index file with it */
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/sub", 4, &f), -301);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/sub/", 5, &f), -403); /* no index file */
+    rc = mk_file_get(fc, &vh, "/", 1, &f);
+    if (CHECKF(rc == 0, "/ with index page.html: %d", rc)) {
+        CHECK(strcmp(f->mime, "text/html") == 0);
+        CHECK_EQ_INT(f->size, 3);
+        mk_file_release(fc, f);
+    }
+
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/missing.txt", 12, &f), -404);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/a.txt/x", 8, &f), -404);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/fifo", 5, &f), -403);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/link_in", 8, &f), -403);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/link_abs_out", 13, &f), -403);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/link_rel_out", 13, &f), -403);
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/linkdir/b.txt", 14, &f), -403);
+
+    /* an edited file is served fresh once the second has changed */
+    put_file("root/new.txt", "one");
+    rc = mk_file_get(fc, &vh, "/new.txt", 8, &f);
+    if (CHECK(rc == 0)) {
+        CHECK_EQ_INT(f->size, 3);
+        mk_file_release(fc, f);
+    }
+    put_file("root/new.txt", "three");
+    mk_clock.mono_sec++;
+    rc = mk_file_get(fc, &vh, "/new.txt", 8, &f);
+    if (CHECK(rc == 0)) {
+        CHECK_EQ_INT(f->size, 5);
+        CHECK(f->data && memcmp(f->data, "three", 5) == 0);
+        mk_file_release(fc, f);
+    }
+    /* a removed file is gone once the second has changed */
+    char p[256];
+    snprintf(p, sizeof(p), "%s/root/new.txt", tmpdir);
+    unlink(p);
+    mk_clock.mono_sec++;
+    CHECK_EQ_INT(mk_file_get(fc, &vh, "/new.txt", 8, &f), -404);
+
+    /* a reference held across a flush stays valid */
+    rc = mk_file_get(fc, &vh, "/sub/b.txt", 10, &f);
+    if (CHECK(rc == 0)) {
+        mk_file_cache_flush(fc);
+        CHECK(f->data && memcmp(f->data, "BB", 2) == 0);
+        mk_file_release(fc, f);
+    }
+
+    /* more files than max_entries: still correct answers */
+    cfg.max_entries = 1;
+    struct mk_file_cache *small = mk_file_cache_new(&cfg);
+    for (int i = 0; i < 4; i++) {
+        const char *path = i % 2 ? "/a.txt" : "/sub/b.txt";
+        rc = mk_file_get(small, &vh, path, strlen(path), &f);
+        if (CHECK(rc == 0)) {
+            CHECK_EQ_INT(f->size, i % 2 ? 1 : 2);
+            mk_file_release(small, f);
+        }
+    }
+    mk_file_cache_free(small);
+    mk_file_cache_free(fc);
+    mk_mime_free(mime);
+}
+
+/* ---- virtual hosts ----------------------------------------------------------------------- */
+
+MK_TEST(vhost_match)
+{
+    struct mk_vhost v[3];
+    memset(v, 0, sizeof(v));
+    char *n0[] = {"default.example"};
+    char *n1[] = {"example.com", "www.example.com"};
+    char *n2[] = {"[::1]", "other.test"};
+    v[0].id = 0;
+    v[0].names[0] = n0[0];
+    v[0].nnames = 1;
+    v[1].id = 1;
+    v[1].names[0] = n1[0];
+    v[1].names[1] = n1[1];
+    v[1].nnames = 2;
+    v[2].id = 2;
+    v[2].names[0] = n2[0];
+    v[2].names[1] = n2[1];
+    v[2].nnames = 2;
+
+    static const struct {
+        const char *host;
+        int want;
+    } c[] = {
+        {"example.com", 1},
+        {"EXAMPLE.COM", 1},
+        {"Www.Example.Com", 1},
+        {"example.com:8080", 1},
+        {"example.com:", 1},
+        {"example.com.", 1},
+        {"example.com.:80", 1},
+        {"other.test", 2},
+        {"[::1]", 2},
+        {"[::1]:2001", 2},
+        {"default.example", 0},
+        {"unknown.example", 0},
+        {"example.co", 0},
+        {"example.com.evil", 0},
+        {"xexample.com", 0},
+        {"[::2]", 0},
+        {"::1", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        size_t len = strlen(c[i].host);
+        char *g = guard_copy(c[i].host, len);
+        const struct mk_vhost *m = mk_vhost_match(v, 3, mk_str(g, len));
+        CHECKF(m && m->id == c[i].want, "Host \"%s\" -> vhost %d, expected %d", c[i].host,
+               m ? m->id : -1, c[i].want);
+        guard_free(g, len);
+    }
+    /* no Host (HTTP/1.0): the first */
+    CHECK(mk_vhost_match(v, 3, MK_STR_NULL) == &v[0]);
+    /* a single vhost answers everything */
+    CHECK(mk_vhost_match(v, 1, MK_STR("example.com")) == &v[0]);
+}
+
+MK_TEST(vhost_error_page)
+{
+    struct mk_vhost vh;
+    memset(&vh, 0, sizeof(vh));
+    vh.error_pages[0].status = 404;
+    vh.error_pages[0].file = "/404.html";
+    vh.error_pages[1].status = 403;
+    vh.error_pages[1].file = "/403.html";
+    vh.nerror_pages = 2;
+    CHECK(mk_vhost_error_page(&vh, 404) && strcmp(mk_vhost_error_page(&vh, 404), "/404.html") == 0);
+    CHECK(mk_vhost_error_page(&vh, 403) && strcmp(mk_vhost_error_page(&vh, 403), "/403.html") == 0);
+    CHECK(mk_vhost_error_page(&vh, 500) == NULL);
+}
+
+MK_TEST(zz_cleanup)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "%s", tmpdir);
+    cleanup();
+    CHECKF(!dir[0] || access(dir, F_OK) < 0, "%s not removed", dir);
+}
+
+MK_TEST_MAIN("test_file")
