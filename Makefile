@@ -12,7 +12,7 @@ LIBDIR = $(PREFIX)/lib/monkey
 DATADIR = $(PREFIX)/share/monkey
 
 WARN = -Wall -Wextra -Werror -Wundef -Wshadow -Wpointer-arith -Wstrict-prototypes \
-       -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
+       -Wmissing-prototypes -Wno-unused-parameter $(WARN_EXTRA)
 CFLAGS_ALL = -std=gnu11 $(OPT) $(SAN_FLAGS) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
              -pthread $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) -pthread $(LDFLAGS)

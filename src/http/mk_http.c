@@ -23,7 +23,9 @@
 #define MK_BUF_SMALL 4096
 #define MK_HDR_EXTRA 2048           /* response head room beyond the input size */
 #define MK_BODY_ROOM 2048           /* input room kept after a full head, for body bytes */
-#define MK_SESSION_FREE_MAX 1024    /* recycled sessions kept per worker and size */
+#define MK_SESSION_FREE_MAX 64      /* recycled sessions kept per worker and size: sessions
+                                       * return to the pool after each response, so a few
+                                       * cover any number of keep-alive connections */
 #define MK_REQUESTS_PER_RUN 32      /* pipelined requests answered before yielding */
 #define MK_SENDFILE_CHUNK (512 << 10)
 #define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
