@@ -139,6 +139,10 @@ if ((!unit_only)); then
             failed=$((failed + 1))
             failures+=("trace")
         fi
+        # monkey-trace (built when libbabeltrace2 is present) is tested on real traces.
+        if grep -q '^HAVE_BT2 = 1' config.mk && [[ -f tests/tools/run.py ]]; then
+            run_suite tools "$TRACE_TIMEOUT" tests/tools/run.py
+        fi
     fi
 fi
 

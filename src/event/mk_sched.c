@@ -164,6 +164,12 @@ static int open_listener(struct mk_listen_addr *a, bool reuseport)
     }
     /* Accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per connection. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Let accept() return once the request's first bytes are there, so they can be read at
+     * once instead of after another trip through epoll_wait.  A client that connects and
+     * stays silent is accepted after the kernel's SYN-ACK retries (a few seconds) and then
+     * meets the request Timeout like any other. */
+    int defer = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
     if (bind(fd, &a->addr.sa, a->len) < 0 || listen(fd, MK_LISTEN_BACKLOG) < 0)
         goto fail;
     return fd;
@@ -322,7 +328,9 @@ void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_k
     mk_sched_timer_clear(c);
     c->tlist = (uint8_t)list;
     c->tkind = (uint8_t)kind;
-    c->deadline = mk_clock.mono_sec + w->cfg->timeout[list];
+    /* +1: timers are checked once a second, so a deadline in whole seconds fires between
+     * `timeout` and `timeout + 1` seconds from now, never early. */
+    c->deadline = mk_clock.mono_sec + w->cfg->timeout[list] + 1;
     c->tprev = l->tail;
     c->tnext = NULL;
     if (l->tail)
@@ -369,11 +377,12 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
         return;
     if (forced)
         MK_TRACE(epoll, c->fd, "FORCED CLOSE");
+    mk_sched_timer_clear(c);
+    /* The protocol first: a request cut short is ended (request_end) before conn_close. */
+    w->proto->on_close(c);
     if (MK_TRACE_ENABLED(conn_close))
         MK_TRACE_DO(conn_close, c->id, c->fd, (int)reason, c->requests, c->bytes_in, c->bytes_out,
                     mk_clock_ns() - c->start_ns);
-    mk_sched_timer_clear(c);
-    w->proto->on_close(c);
     c->closed = true;
     fdt_get(w, c->fd);
     fdt_del(w, c);
@@ -469,7 +478,7 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
         c->worker = w;
         c->gen = ++w->gen ? w->gen : ++w->gen; /* 0 is reserved for listeners */
         c->id = ++w->conn_seq * (uint64_t)w->cfg->workers + (uint64_t)w->id; /* 0 = no connection */
-        c->start_ns = mk_clock.mono_ns;
+        c->start_ns = mk_clock_ns(); /* precise: conn_close reports the lifetime */
         memcpy(&c->peer, &peer, plen < sizeof(peer) ? plen : sizeof(peer));
         w->active++;
         w->accepted++;
@@ -499,6 +508,12 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
             MK_TRACE_DO(conn_accept, c->id, fd, w->id, host, port);
         }
         w->proto->on_accept(c);
+        /* A new socket is writable, and with TCP_DEFER_ACCEPT its request is usually
+         * already readable: serve it now rather than after the next epoll_wait. */
+        c->rd_ready = true;
+        c->wr_ready = true;
+        MK_TRACE(scheduler, fd, "GET_CONNECTION");
+        w->proto->on_ready(c);
     }
 }
 

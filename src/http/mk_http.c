@@ -69,6 +69,7 @@ struct mk_http_session {
     bool head_only;
     bool close_after;
     bool continue_sent;
+    bool begun;         /* request_begin traced, request_end not yet */
     struct mk_range_set *ranges; /* multipart/byteranges in progress */
     uint32_t req_seq;
     uint64_t start_ns;
@@ -646,9 +647,11 @@ static void trace_request_begin(struct mk_conn *c, struct mk_http_session *s)
 {
     s->start_ns = mk_clock.mono_ns;
     s->req_seq = c->requests + 1;
+    s->begun = true;
+    if (MK_TRACE_ENABLED(request_end))
+        s->start_ns = mk_clock_ns(); /* precise when its duration is recorded */
     if (MK_TRACE_ENABLED(request_begin)) {
         const struct mk_http_request *r = &s->req;
-        s->start_ns = mk_clock_ns();
         MK_TRACE_DO(request_begin, c->id, s->req_seq, r->method, r->protocol, r->target.p,
                     r->target.len, r->host.p, r->host.len);
     }
@@ -694,6 +697,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
     if (MK_TRACE_ENABLED(request_end))
         MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
                     mk_clock_ns() - s->start_ns, !s->close_after);
+    s->begun = false;
     c->requests++;
     c->worker->requests++;
     if (s->file) {
@@ -720,6 +724,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         s->parsed = false;
         s->head_only = false;
         s->continue_sent = false;
+        s->begun = false;
         s->status = 0;
         s->bytes_sent = 0;
         s->body_len = 0;
@@ -1296,6 +1301,13 @@ static void http_on_timeout(struct mk_conn *c)
 
 static void http_on_close(struct mk_conn *c)
 {
+    struct mk_http_session *s = c->session;
+    if (s && s->begun && MK_TRACE_ENABLED(request_end)) {
+        /* The connection ends in the middle of this request (reset, timeout, shutdown):
+         * every request_begin still gets its request_end, with what was sent. */
+        MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
+                    mk_clock_ns() - s->start_ns, 0);
+    }
     if (c->session) {
         session_free(hw_of(c), c->session);
         c->session = NULL;

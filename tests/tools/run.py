@@ -1,0 +1,848 @@
+#!/usr/bin/python3
+"""Tests of tools/monkey-trace on real traces (Python standard library only).
+
+    /usr/bin/python3 tests/tools/run.py [-k SUBSTRING]... [-v] [--list]
+
+Needs a traced build (./configure --linux-trace && make; `make check-tools` builds what is
+needed and runs this): ./monkey, build/monkey-trace-provider.so, the tool
+tools/monkey-trace/monkey-trace and the event generator build/tests/tools/mt_gen.
+
+Traces are recorded here, from the real server under a known load (tests/integration/mkt.py
+starts it), from two servers streaming to one lttng-relayd, from a live session, and from
+mt_gen (the server's own tracepoints fired in a loop, with --break to make broken traces).
+Each command's output is then checked against what was sent.
+
+Every session has a unique name and its own output directory and is destroyed afterwards,
+even when a test fails; sessions track only the server's pid (or filter on mt_gen's
+procname), so other programs traced at the same time do not leak in.  The session daemon is
+shared: started when `lttng list` fails, never stopped.  A relay daemon started here runs on
+free loopback ports and is stopped by its pid.
+
+Prints "PASS name" / "FAIL name: why" / "SKIP name: why", then "N passed, M failed".
+Environment: MT_BENCH_EVENTS (events for the benchmark, default 5000000), MT_BENCH_MIN
+(minimum M events/s that `summary` must reach, default 1.0).
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import mkt  # noqa: E402
+
+TOOL = os.path.join(REPO, "tools", "monkey-trace", "monkey-trace")
+GEN = os.path.join(REPO, "build", "tests", "tools", "mt_gen")
+PROVIDER = os.path.join(REPO, "build", "monkey-trace-provider.so")
+
+os.environ["LTTNG_UST_WITHOUT_BADDR_STATEDUMP"] = "1"
+os.environ["LTTNG_UST_REGISTER_TIMEOUT"] = "5000"
+os.environ.pop("MONKEY_TRACE_PROVIDER", None)
+
+VERBOSE = False
+SVG = "{http://www.w3.org/2000/svg}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def note(msg):
+    if VERBOSE:
+        print("    " + str(msg).replace("\n", "\n    "), flush=True)
+
+
+def run(argv, timeout=120, check=True, env=None):
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                       env=env)
+    out = p.stdout.decode("utf-8", "replace")
+    err = p.stderr.decode("utf-8", "replace")
+    if check and p.returncode != 0:
+        raise AssertionError("`%s` exited %d: %s" % (" ".join(argv), p.returncode,
+                                                      (err or out).strip()[:800]))
+    return p.returncode, out, err
+
+
+def tool(*args, timeout=300, check=True):
+    rc, out, err = run([TOOL] + [str(a) for a in args], timeout=timeout, check=False)
+    note("$ monkey-trace %s -> %d\n%s%s" % (" ".join(map(str, args)), rc, out[:3000], err[:500]))
+    if check and rc != 0:
+        raise AssertionError("monkey-trace %s exited %d:\n%s%s" % (" ".join(map(str, args)), rc,
+                                                                  out[-2000:], err[-1000:]))
+    return rc, out, err
+
+
+def summary_json(*traces, extra=()):
+    _, out, _ = tool("summary", "--json", *extra, *traces)
+    return json.loads(out)
+
+
+def ensure_sessiond():
+    if subprocess.run(["lttng", "list"], capture_output=True, timeout=30).returncode == 0:
+        return
+    subprocess.run(["lttng-sessiond", "--daemonize"], capture_output=True, timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if subprocess.run(["lttng", "list"], capture_output=True, timeout=30).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("no LTTng session daemon: `lttng-sessiond --daemonize` did not start")
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# sessions and the relay daemon
+
+_serial = [0]
+
+
+class Session:
+    """A recording session: its own name and output directory (or relay URL), monkey:*
+    events, vpid/vtid contexts, restricted to some pids or to a procname."""
+
+    def __init__(self, hint, pids=(), procname=None, url=None, live_us=None, channel=None):
+        _serial[0] += 1
+        self.name = "mtt-%s-%d-%d" % (hint, os.getpid(), _serial[0])
+        self.out = os.path.join(mkt.tmpdir("lttng"), "trace")
+        self.pids = list(pids)
+        self.procname = procname
+        self.url = url
+        self.live_us = live_us
+        self.channel = channel  # extra enable-channel options, or None
+        self.created = False
+        self.stop_output = ""
+
+    def lttng(self, *args, timeout=60):
+        return run(["lttng"] + [str(a) for a in args], timeout=timeout)
+
+    def create(self):
+        args = ["create", self.name]
+        if self.live_us:
+            args += ["--live=%d" % self.live_us, "--set-url=" + self.url]
+        elif self.url:
+            args += ["--set-url=" + self.url]
+        else:
+            args += ["--output=" + self.out]
+        self.lttng(*args)
+        self.created = True
+        ev = ["enable-event", "-u", "-s", self.name, "monkey:*"]
+        if self.channel is not None:
+            self.lttng("enable-channel", "-u", "-s", self.name, *self.channel, "mtch")
+            ev += ["-c", "mtch"]
+        if self.procname:
+            ev += ["--filter", '$ctx.procname == "%s"' % self.procname]
+        self.lttng(*ev)
+        ctx = ["add-context", "-u", "-s", self.name, "-t", "vpid", "-t", "vtid"]
+        if self.channel is not None:
+            ctx += ["-c", "mtch"]
+        self.lttng(*ctx)
+        for pid in self.pids:
+            self.lttng("track", "-u", "-s", self.name, "--vpid=%d" % pid)
+        self.lttng("start", self.name)
+        return self
+
+    def stop(self):
+        _, out, err = self.lttng("stop", self.name, timeout=120)
+        self.stop_output = out + err
+        return self
+
+    def destroy(self):
+        if self.created:
+            self.created = False
+            run(["lttng", "destroy", self.name], check=False, timeout=120)
+
+    def __enter__(self):
+        return self.create()
+
+    def __exit__(self, *exc):
+        self.destroy()
+        return False
+
+
+class Relayd:
+    """lttng-relayd on free loopback ports, in the foreground under our control."""
+
+    def __init__(self):
+        self.out = mkt.tmpdir("relayd")
+        self.ctrl, self.data, self.live = mkt.free_port(), mkt.free_port(), mkt.free_port()
+        while len({self.ctrl, self.data, self.live}) < 3:
+            self.data, self.live = mkt.free_port(), mkt.free_port()
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.out + ".log", "wb")
+        self.proc = subprocess.Popen(
+            ["lttng-relayd", "--control-port=tcp://127.0.0.1:%d" % self.ctrl,
+             "--data-port=tcp://127.0.0.1:%d" % self.data,
+             "--live-port=tcp://127.0.0.1:%d" % self.live, "--output=" + self.out],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        for port in (self.ctrl, self.data, self.live):
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError("lttng-relayd exited with %s" % self.proc.returncode)
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("lttng-relayd does not listen on %d" % port)
+                    time.sleep(0.05)
+        return self
+
+    @property
+    def url(self):
+        return "net://127.0.0.1:%d:%d" % (self.ctrl, self.data)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the known load on the real server
+
+SERVER_CONF = {"Workers": "2", "Timeout": "2", "KeepAliveTimeout": "2"}
+
+
+def get(c, path, head=False):
+    r = c.request(mkt.req("HEAD" if head else "GET", path), head=head)
+    return r.status
+
+
+def fresh(srv):
+    return mkt.Client(srv.port)
+
+
+def load(srv):
+    """The known load; returns what the trace must show."""
+    exp = {"status": {200: 0, 404: 0, 400: 0}, "conns": 0}
+    errors = []
+
+    def slow_reader():
+        # A client that reads a 3 MiB file slowly: the response stalls in the socket
+        # buffers, so its request_end comes late (the slowest request of the load).
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", srv.port))
+            exp["slow_port"] = s.getsockname()[1]
+            s.sendall(mkt.req("GET", "/big.bin"))
+            time.sleep(0.3)
+            got = 0
+            s.settimeout(10)
+            while got < mkt.BIG_SIZE:
+                data = s.recv(16384)
+                if not data:
+                    break
+                got += len(data)
+                time.sleep(0.002)
+            s.close()
+            expect(got > mkt.BIG_SIZE, "slow reader got %d bytes" % got)
+        except Exception as e:  # noqa: BLE001
+            errors.append("slow reader: %r" % e)
+
+    def timeout_client():
+        # Half a request, then silence: the server times it out (req_incomplete) and
+        # answers 408 without a request_begin.
+        try:
+            c = fresh(srv)
+            exp["timeout_port"] = c.sock.getsockname()[1]
+            c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+            data = c.recv_until_close(timeout=10)
+            expect(b"408" in data, "expected a 408, got %r" % data[:100])
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append("timeout client: %r" % e)
+
+    def idle_client():
+        # One request, then idle until the keep-alive timeout closes the connection.
+        try:
+            c = fresh(srv)
+            expect(get(c, "/hello.txt") == 200, "idle client: not 200")
+            expect(c.is_closed(timeout=10), "idle connection not closed by the server")
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append("idle client: %r" % e)
+
+    threads = [threading.Thread(target=f) for f in (slow_reader, timeout_client, idle_client)]
+    for t in threads:
+        t.start()
+    exp["status"][200] += 2  # slow reader, idle client
+    exp["conns"] += 3
+
+    # 4 keep-alive connections x 30 requests
+    for _ in range(4):
+        c = fresh(srv)
+        for _ in range(30):
+            expect(get(c, "/index.html") == 200, "GET /index.html not 200")
+        c.close()
+        exp["status"][200] += 30
+        exp["conns"] += 1
+    # 10 HEAD on one connection
+    c = fresh(srv)
+    for _ in range(10):
+        expect(get(c, "/hello.txt", head=True) == 200, "HEAD not 200")
+    c.close()
+    exp["status"][200] += 10
+    exp["conns"] += 1
+    # 25 not found, each on its own connection
+    for i in range(25):
+        c = fresh(srv)
+        expect(get(c, "/nope-%d" % i) == 404, "not 404")
+        c.close()
+        exp["status"][404] += 1
+        exp["conns"] += 1
+    # 5 garbage request lines: 400 each
+    for _ in range(5):
+        c = fresh(srv)
+        c.send(b"GARBAGE\r\n\r\n")
+        data = c.recv_until_close(timeout=10)
+        expect(data.startswith(b"HTTP/1.1 400"), "garbage: %r" % data[:60])
+        c.close()
+        exp["status"][400] += 1
+        exp["conns"] += 1
+    for t in threads:
+        t.join(30)
+    if errors:
+        raise AssertionError("; ".join(errors))
+    exp["requests"] = sum(exp["status"].values())
+    return exp
+
+
+_fixture = {}
+
+
+def recorded():
+    """One trace of the known load, recorded once and shared by the tests that read it."""
+    if "error" in _fixture:
+        raise AssertionError("the shared recording failed: " + _fixture["error"])
+    if "trace" in _fixture:
+        return _fixture
+    try:
+        ensure_sessiond()
+        srv = mkt.Server(conf=SERVER_CONF).start()
+        try:
+            with Session("load", pids=[srv.pid]) as s:
+                time.sleep(0.3)
+                exp = load(srv)
+                time.sleep(1.5)  # a worker_stats from each worker after the last close
+                s.stop()
+                _fixture.update(exp)
+                _fixture["trace"] = s.out
+                _fixture["pid"] = srv.pid
+        finally:
+            srv.stop(check_fds=False)
+        note("recorded %s: %r" % (_fixture["trace"], exp))
+    except Exception as e:
+        _fixture["error"] = "%s: %s" % (type(e).__name__, e)
+        raise
+    return _fixture
+
+
+def gen(hint, *args, channel=None, env_extra=None):
+    """Run mt_gen under its own session (filtered on its procname); returns (trace, counts)."""
+    env = dict(os.environ, MONKEY_TRACE_PROVIDER=PROVIDER)
+    env.update(env_extra or {})
+    with Session(hint, procname="mt_gen", channel=channel) as s:
+        _, out, _ = run([GEN] + [str(a) for a in args], timeout=600, env=env)
+        s.stop()
+        counts = {}
+        toks = out.split()
+        for i in range(0, len(toks) - 1, 2):
+            try:
+                counts[toks[i]] = float(toks[i + 1])
+            except ValueError:
+                pass
+        counts["stop_output"] = s.stop_output
+        return s.out, counts
+
+
+# ---------------------------------------------------------------------------------------------
+# tests
+
+def test_summary_counts_match_the_load():
+    f = recorded()
+    j = summary_json(f["trace"])
+    expect(j["discarded_events"] == 0, "events were discarded: %r" % j["discarded_events"])
+    expect(len(j["processes"]) == 1 and j["processes"][0]["vpid"] == f["pid"],
+           "processes: %r" % j["processes"])
+    r = j["requests"]
+    expect(r["end"] == f["requests"] and r["begin"] == f["requests"],
+           "requests: trace %r/%r, sent %d" % (r["begin"], r["end"], f["requests"]))
+    want = {str(k): v for k, v in f["status"].items() if v}
+    expect(r["status_codes"] == want, "status codes %r, sent %r" % (r["status_codes"], want))
+    expect(r["status_classes"]["2xx"] == f["status"][200] and
+           r["status_classes"]["4xx"] == f["status"][404] + f["status"][400],
+           "classes %r" % r["status_classes"])
+    c = j["connections"]
+    expect(c["accepted"] == f["conns"] and c["closed"] == f["conns"],
+           "connections accepted %d closed %d, opened %d" % (c["accepted"], c["closed"],
+                                                             f["conns"]))
+    expect(c["timeouts"] == {"req_incomplete": 1, "keepalive": 1}, "timeouts %r" % c["timeouts"])
+    expect(c["close_reasons"].get("timeout") == 2, "close reasons %r" % c["close_reasons"])
+    expect(c["requests_per_connection"]["max"] == 30, "requests/conn %r"
+           % c["requests_per_connection"])
+    expect(j["errors"]["by_site"].get("parse") == 5, "errors %r" % j["errors"])
+    ws = [w for w in j["workers"] if w["worker"] >= 0]
+    expect(len(ws) == 2, "workers %r" % ws)
+    expect(sum(w["requests"] for w in j["workers"]) == f["requests"], "worker requests %r" % ws)
+    expect(sum(w["accepted"] for w in ws) == f["conns"], "worker accepts %r" % ws)
+    lat = j["latency"]
+    expect(lat["count"] == f["requests"], "latency count %r" % lat)
+    expect(lat["p50_ns"] <= lat["p90_ns"] <= lat["p99_ns"] <= lat["p99.9_ns"] <= lat["max_ns"],
+           "percentiles out of order: %r" % lat)
+    # the slow reader is the slowest request, its connection the slowest connection
+    top = j["slowest_uris"][0]
+    expect(top["uri"] == "/big.bin", "slowest URI %r" % top)
+    expect(top["latency"]["max_ns"] > 100e6, "slow reader's request took only %r ns"
+           % top["latency"]["max_ns"])
+    expect(lat["max_ns"] == top["latency"]["max_ns"], "overall max is not the slow reader's")
+    # connections ranked by their slowest request, or by the time open when none completed:
+    # the timed-out one (open 2 s, no request) and the slow reader come first
+    slow = max(c["slowest"], key=lambda x: x["slowest_request_ns"])
+    expect(slow["port"] == f["slow_port"], "slowest request's connection %r, slow client port %d"
+           % (slow, f["slow_port"]))
+    expect(slow["slowest_request_ns"] == lat["max_ns"], "%r" % slow)
+    ranks = [x["port"] for x in c["slowest"][:2]]
+    expect(set(ranks) == {f["slow_port"], f["timeout_port"]}, "slowest two %r" % c["slowest"][:2])
+    expect(sum(j["rate"]["requests"]) == f["requests"], "rate series does not add up")
+
+
+def test_summary_text():
+    f = recorded()
+    _, out, _ = tool("summary", f["trace"])
+    for want in ("Requests", "completed %d" % f["requests"], "p99.9", "Slowest URIs",
+                 "/big.bin", "Rate over time", "Connections", "req_incomplete 1", "keepalive 1",
+                 "Errors by site", "parse", "Load balance across workers", "imbalance"):
+        expect(want in out, "summary text lacks %r:\n%s" % (want, out))
+    expect("DISCARDED" not in out, "discard warning without discards")
+
+
+def conn_id_of_port(trace, port):
+    j = summary_json(trace, extra=("--top", "64"))
+    expect(len(j["connections"]["slowest"]) == min(64, j["connections"]["accepted"]),
+           "--top 64 lists %d connections" % len(j["connections"]["slowest"]))
+    for s in j["connections"]["slowest"]:
+        if s["port"] == port:
+            return s["conn_id"], s["fd"]
+    raise AssertionError("no connection with client port %d among the slowest" % port)
+
+
+def parse_conn(out):
+    ev = []
+    for ln in out.splitlines():
+        m = re.match(r"^\s+\+(\d+)\.(\d{9})\s+\(\+(\d+)\.(\d{9})\)\s+(\S+)\s+(.*)$", ln)
+        if m:
+            ev.append((int(m.group(1)) * 10**9 + int(m.group(2)), m.group(5), m.group(6)))
+    return ev
+
+
+def test_conn_follows_the_slow_connection():
+    f = recorded()
+    cid, fd = conn_id_of_port(f["trace"], f["slow_port"])
+    _, out, _ = tool("conn", f["trace"], "--conn-id", cid)
+    expect("port %d" % f["slow_port"] in out.splitlines()[0], "header: %s" % out[:300])
+    ev = parse_conn(out)
+    names = [e[1] for e in ev]
+    expect(names[:5] == ["epoll_state", "epoll_state", "scheduler", "scheduler", "conn_accept"],
+           "does not start with the accept sequence: %r" % names[:6])
+    expect("GET: NOT FOUND" in ev[0][2] and "SET: NEW" in ev[1][2], "accept seeds %r" % ev[:2])
+    expect(names[-1] == "scheduler" and "DELETE_CLIENT" in ev[-1][2], "ends with %r" % ev[-1:])
+    expect(any(n == "epoll_state" and "DELETE" in t for _, n, t in ev[-4:]), "no DELETE")
+    expect(names.count("request_begin") == 1 and names.count("request_end") == 1,
+           "requests %r" % names)
+    rb = [t for _, n, t in ev if n == "request_begin"][0]
+    re_ = [t for _, n, t in ev if n == "request_end"][0]
+    expect("GET /big.bin" in rb, rb)
+    m = re.search(r"status 200, (\d+) bytes", re_)
+    expect(m and mkt.BIG_SIZE < int(m.group(1)) < mkt.BIG_SIZE + 1024, re_)  # + the head
+    expect(names.index("request_begin") < names.index("request_end") < names.index("conn_close"),
+           "order %r" % names)
+    expect(sum(1 for _, n, t in ev if n == "epoll" and "EPOLLOUT" in t) >= 2,
+           "the stalled writes (EPOLLOUT) are missing")
+    times = [t for t, _, _ in ev]
+    expect(times == sorted(times) and times[0] == 0, "times not relative and ordered")
+    expect(all(("fd %d " % fd) in t for _, n, t in ev if n in ("epoll", "epoll_state",
+                                                                "scheduler")),
+           "a seed event of another fd was attributed")
+
+
+def test_conn_by_fd():
+    f = recorded()
+    cid, fd = conn_id_of_port(f["trace"], f["slow_port"])
+    _, out, _ = tool("conn", f["trace"], "--fd", fd)
+    blocks = [b for b in out.split("\nconnection ") if b.strip()]
+    expect(any(("port %d" % f["slow_port"]) in b.splitlines()[0] for b in blocks),
+           "the slow connection is not among the users of fd %d" % fd)
+    for b in blocks:
+        for _, n, t in parse_conn(b):
+            if n in ("epoll", "epoll_state", "scheduler", "conn_accept", "conn_close"):
+                expect(("fd %d " % fd) in t or t.endswith("fd %d" % fd), "fd: %s" % t)
+
+
+def test_conn_timeout_connection():
+    f = recorded()
+    j = summary_json(f["trace"], extra=("--top", "64"))
+    hit = [s for s in j["connections"]["slowest"] if s["port"] == f["timeout_port"]]
+    expect(hit, "the timed-out connection is not listed")
+    expect(hit[0]["reason"] == "timeout" and hit[0]["requests"] == 0, "%r" % hit[0])
+    _, out, _ = tool("conn", f["trace"], "--conn-id", hit[0]["conn_id"], "--pid", f["pid"])
+    expect("conn_timeout" in out and "kind req_incomplete" in out, out[-800:])
+    expect("TIMEOUT_REQ_INCOMPLETE" in out, "the seed event of the timeout is missing")
+    expect("reason timeout" in out, out[-500:])
+
+
+def test_check_passes_on_the_real_trace():
+    f = recorded()
+    rc, out, _ = tool("check", f["trace"], check=False)
+    expect(rc == 0, "check failed on the server's trace:\n" + out)
+    m = re.search(r"judged: (\d+) connections accepted in the trace, (\d+) of their requests, "
+                  r"(\d+) fd registrations, (\d+) worker_stats intervals", out)
+    expect(m, out)
+    expect(int(m.group(1)) == f["conns"] and int(m.group(2)) == f["requests"] and
+           int(m.group(3)) == f["conns"], "judged %s" % m.group(0))
+    expect(out.count("[ok]") == 5, out)
+
+
+def test_check_fails_on_broken_traces():
+    good, _ = gen("good", "--conns", 200, "--requests", 3)
+    rc, out, _ = tool("check", good, check=False)
+    expect(rc == 0, "check failed on mt_gen's unbroken trace:\n" + out)
+    cases = {
+        "unmatched-begin": ("request_begin has its request_end", "never ended"),
+        "after-close": ("after its conn_close", "request_end"),
+        "no-delete": ("SET: NEW\" has its \"DELETE\"", "DELETE"),
+        "stats": ("worker_stats counters", "requests went up by"),
+    }
+    for kind, (title, detail) in cases.items():
+        trace, _ = gen("brk", "--conns", 200, "--requests", 3, "--break", kind)
+        rc, out, _ = tool("check", trace, check=False)
+        expect(rc == 1, "--break %s: check exited %d:\n%s" % (kind, rc, out))
+        fails = [ln for ln in out.splitlines() if ln.startswith("[FAIL]")]
+        expect(len(fails) == 1 and title in fails[0], "--break %s: %r" % (kind, fails))
+        expect(detail in out, "--break %s: no %r in\n%s" % (kind, detail, out))
+
+
+def test_check_judges_only_what_the_trace_holds():
+    # A trace started while connections were open and stopped before they closed: keep-alive
+    # connections opened before the session, used during it, still open at its end.
+    ensure_sessiond()
+    srv = mkt.Server(conf=SERVER_CONF).start()
+    try:
+        early = [fresh(srv) for _ in range(3)]
+        for c in early:
+            expect(get(c, "/index.html") == 200, "not 200")
+        with Session("mid", pids=[srv.pid]) as s:
+            time.sleep(0.2)
+            for c in early:
+                for _ in range(5):
+                    expect(get(c, "/one.txt") == 200, "not 200")
+            late = fresh(srv)
+            late.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")  # unfinished at the end
+            early[0].close()
+            time.sleep(0.3)
+            s.stop()
+        rc, out, _ = tool("check", s.out, check=False)
+        expect(rc == 0, "check judged connections the trace does not hold:\n" + out)
+        j = summary_json(s.out)
+        expect(j["requests"]["end"] == 15, "requests %r" % j["requests"])
+        expect(j["connections"]["closed_accepted_before_trace"] == 1, "%r" % j["connections"])
+        late.close()
+        for c in early[1:]:
+            c.close()
+    finally:
+        srv.stop(check_fds=False)
+
+
+def test_report_is_wellformed_xhtml_with_charts():
+    f = recorded()
+    path = os.path.join(mkt.tmpdir("report"), "report.html")
+    tool("report", f["trace"], "-o", path)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    root = ET.fromstring(data)  # raises on anything not well-formed
+    expect(root.tag == XHTML + "html", "root element %r" % root.tag)
+    svgs = {s.get("id"): s for s in root.iter(SVG + "svg")}
+    for want in ("latency-histogram", "rate-per-worker", "status-over-time",
+                 "slowest-connections"):
+        expect(want in svgs, "chart %s missing (have %r)" % (want, list(svgs)))
+    expect(len(list(svgs["latency-histogram"].iter(SVG + "rect"))) >= 3, "empty histogram")
+    expect(len(list(svgs["rate-per-worker"].iter(SVG + "polyline"))) == 2,
+           "one line per worker expected")
+    expect(len(list(svgs["slowest-connections"].iter(SVG + "rect"))) >= 4, "empty timeline")
+    for el in root.iter():
+        tag = el.tag.split("}")[-1]
+        expect(tag not in ("script", "link", "img", "iframe", "object"), "external %s" % tag)
+        for k, v in el.attrib.items():
+            expect(not (k.split("}")[-1] in ("href", "src") and ":" in v),
+                   "external reference %s=%s" % (k, v))
+    text = data.decode("utf-8")
+    expect("/big.bin" in text and "%d" % f["requests"] in text, "report lacks the figures")
+    expect("http://" not in text.replace('xmlns="http://www.w3.org/1999/xhtml"', "")
+           .replace('xmlns="http://www.w3.org/2000/svg"', ""), "a URL in the report")
+
+
+def test_two_servers_one_relayd():
+    ensure_sessiond()
+    with Relayd() as rd:
+        a = mkt.Server(conf=SERVER_CONF).start()
+        b = mkt.Server(conf=SERVER_CONF).start()
+        try:
+            with Session("ra", pids=[a.pid], url=rd.url) as sa, \
+                    Session("rb", pids=[b.pid], url=rd.url) as sb:
+                time.sleep(0.3)
+                ca, cb = fresh(a), fresh(b)
+                for i in range(40):
+                    expect(get(ca, "/index.html") == 200, "a")
+                    if i < 25:
+                        expect(get(cb, "/nope") == 404 if i % 5 == 0 else
+                               get(cb, "/one.txt") == 200, "b")
+                ca.close()
+                cb.close()
+                time.sleep(1.2)
+                sa.stop()
+                sb.stop()
+        finally:
+            a.stop(check_fds=False)
+            b.stop(check_fds=False)
+    j = summary_json(rd.out)
+    procs = {p["vpid"]: p for p in j["processes"]}
+    expect(set(procs) == {a.pid, b.pid}, "processes %r, servers %d %d" % (procs, a.pid, b.pid))
+    expect(procs[a.pid]["requests"] == 40 and procs[b.pid]["requests"] == 25,
+           "per-process requests %r" % procs)
+    expect(j["requests"]["status_codes"] == {"200": 60, "404": 5}, "%r" % j["requests"])
+    expect(j["trace_dirs"] >= 2, "expected two traces under the relay's output")
+    rc, out, _ = tool("check", rd.out, check=False)
+    expect(rc == 0, "check on the relay output:\n" + out)
+    _, out, _ = tool("summary", "--pid", b.pid, rd.out)
+    expect("completed 25 " in out, "--pid filter: " + out[:600])
+
+
+def test_top_on_a_live_session():
+    ensure_sessiond()
+    host = socket.gethostname()
+    with Relayd() as rd:
+        srv = mkt.Server(conf=SERVER_CONF).start()
+        top = None
+        try:
+            with Session("live", pids=[srv.pid], url=rd.url, live_us=100000) as s:
+                url = "net://127.0.0.1:%d/host/%s/%s" % (rd.live, host, s.name)
+                top = subprocess.Popen([TOOL, "top", url, "--interval", "0.5"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+                time.sleep(1.0)
+                # about 200 requests per second for 4 seconds
+                c = fresh(srv)
+                t0 = time.monotonic()
+                sent = 0
+                while time.monotonic() - t0 < 4.0:
+                    expect(get(c, "/one.txt") == 200, "not 200")
+                    sent += 1
+                    time.sleep(max(0, t0 + sent / 200.0 - time.monotonic()))
+                c.close()
+                time.sleep(2.0)
+                expect(top.poll() is None, "top ended before the session was destroyed")
+                s.destroy()
+            try:
+                out, err = top.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                top.kill()
+                out, err = top.communicate()
+                raise AssertionError("top did not end within 30 s of the session's destruction")
+        finally:
+            if top and top.poll() is None:
+                top.kill()
+                top.communicate()
+            srv.stop(check_fds=False)
+    out = out.decode("utf-8", "replace")
+    note(out[-3000:])
+    expect(top.returncode == 0, "top exited %d: %s" % (top.returncode, err.decode()[-500:]))
+    rates = [float(x) for x in re.findall(r"requests/s: ([0-9.]+)", out)]
+    expect(rates and max(rates) > 100, "request rate never shown near 200/s: %r" % rates)
+    expect(max(rates) < 400, "request rate too high: %r" % rates)
+    expect("the live session ended" in out, "no end message:\n" + out[-500:])
+    m = re.findall(r"total: (\d+) requests", out)
+    expect(m and int(m[-1]) == sent, "top counted %s requests, sent %d" % (m[-1:], sent))
+    expect(re.search(r"^w[01]\s", out, re.M), "no per-worker line")
+
+
+def test_discarded_events_are_reported_loudly():
+    trace, counts = gen("disc", "--workers", 2, "--conns", 20000, "--requests", 5,
+                        channel=["--subbuf-size=4096", "--num-subbuf=2"])
+    rc, out, err = tool("summary", trace)
+    m = re.search(r"THE TRACER DISCARDED (\d+) EVENTS", out)
+    expect(m and int(m.group(1)) > 0, "no discard warning:\n" + out[:1500])
+    expect("WARNING" in err, "no warning on stderr")
+    n = int(m.group(1))
+    total = n + summary_json(trace)["monkey_events"]
+    expect(total == counts["events"], "discarded %d + read %d != fired %d"
+           % (n, total - n, counts["events"]))
+    rc, out, _ = tool("check", trace, check=False)
+    expect(rc == 1 and "[FAIL] the trace is complete" in out, "check: %d\n%s" % (rc, out))
+
+
+def test_benchmark_summary():
+    n_events = int(os.environ.get("MT_BENCH_EVENTS", "5000000"))
+    min_rate = float(os.environ.get("MT_BENCH_MIN", "1.0"))
+    conns = max(1, n_events // (2 * 84))  # 84 events per connection of 10 requests
+    blocking = ["--blocking-timeout=inf", "--subbuf-size=4M", "--num-subbuf=8"]
+    env = {"LTTNG_UST_ALLOW_BLOCKING": "1"}  # a benchmark generator, never a server
+    small, sc = gen("bench1", "--workers", 2, "--conns", max(1, conns // 5), "--requests", 10,
+                    channel=blocking, env_extra=env)
+    big, bc = gen("bench5", "--workers", 2, "--conns", conns, "--requests", 10,
+                  channel=blocking, env_extra=env)
+    results = []
+    for trace, c in ((small, sc), (big, bc)):
+        j, cpu, wall, rss = measure([TOOL, "summary", "--json", trace], parse=True)
+        _, _, _, bt_rss = measure(["babeltrace2", trace, "-o", "dummy"])
+        expect(j["discarded_events"] == 0, "discards in the benchmark trace")
+        expect(j["events"] == c["events"], "read %d events, fired %d" % (j["events"], c["events"]))
+        expect(j["requests"]["end"] == c["requests"], "requests")
+        expect(j["requests"]["status_codes"] == {"200": c["status200"],
+                                                 "404": c["status404"], "500": c["status500"]},
+               "statuses %r" % j["requests"]["status_codes"])
+        results.append((j["events"], j["events"] / cpu / 1e6, j["events"] / wall / 1e6, rss,
+                        bt_rss))
+    for ev, rate, wrate, rss, bt in results:
+        print("    benchmark: summary of %d events: %.2f M events/s per CPU second (%.2f M/s "
+              "wall clock); max RSS %.1f MiB (babeltrace2 -o dummy alone: %.1f MiB)"
+              % (ev, rate, wrate, rss / 1024.0, bt / 1024.0), flush=True)
+    expect(results[1][1] >= min_rate, "summary at %.2f M events/s, below %.1f"
+           % (results[1][1], min_rate))
+    # Our own memory (over what libbabeltrace2 needs to read the same trace) stays flat.
+    own_small, own_big = results[0][3] - results[0][4], results[1][3] - results[1][4]
+    expect(own_big < own_small + 4096 and own_big < 16 * 1024,
+           "memory grows with the events: %d KiB over babeltrace2 for %d events, %d KiB for %d"
+           % (own_small, results[0][0], own_big, results[1][0]))
+
+
+def measure(argv, parse=False):
+    """Run argv under /usr/bin/time: (parsed JSON stdout, CPU seconds, wall, max RSS KiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, capture_output=True, timeout=900)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    expect(p.returncode == 0, "%s: %s" % (argv[0], p.stderr.decode()[-500:]))
+    rss = int(p.stderr.decode().strip().splitlines()[-1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (json.loads(p.stdout) if parse else None), cpu, wall, rss
+
+
+def test_make_installs_the_tool():
+    rc, out, err = run(["make", "-n", "install", "DESTDIR=/nonexistent"], timeout=120,
+                       check=False)
+    expect("install -m 755 tools/monkey-trace/monkey-trace" in out and
+           "/bin/monkey-trace" in out, "make install does not install monkey-trace:\n" + out[-800:])
+    rc, out, err = run(["make", "-n", "all"], timeout=120, check=False)
+    expect(os.access(TOOL, os.X_OK), "tools/monkey-trace/monkey-trace not built by make")
+
+
+def test_usage_errors():
+    rc, _, err = run([TOOL], check=False)
+    expect(rc == 2 and "Usage" in err, "no usage: %d %s" % (rc, err))
+    rc, _, err = run([TOOL, "summary", "/nonexistent-trace"], check=False)
+    expect(rc == 2 and "nonexistent" in err, "missing trace: %d %s" % (rc, err))
+    empty = mkt.tmpdir("empty")
+    rc, _, err = run([TOOL, "check", empty], check=False)
+    expect(rc == 2 and "no CTF trace" in err, "empty dir: %d %s" % (rc, err))
+    rc, _, err = run([TOOL, "conn", empty], check=False)
+    expect(rc == 2, "conn without --conn-id: %d" % rc)
+
+
+TESTS = [
+    test_usage_errors,
+    test_make_installs_the_tool,
+    test_summary_counts_match_the_load,
+    test_summary_text,
+    test_conn_follows_the_slow_connection,
+    test_conn_by_fd,
+    test_conn_timeout_connection,
+    test_check_passes_on_the_real_trace,
+    test_check_fails_on_broken_traces,
+    test_check_judges_only_what_the_trace_holds,
+    test_report_is_wellformed_xhtml_with_charts,
+    test_two_servers_one_relayd,
+    test_top_on_a_live_session,
+    test_discarded_events_are_reported_loudly,
+    test_benchmark_summary,
+]
+
+
+def main():
+    global VERBOSE
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-k", action="append", default=[])
+    ap.add_argument("-v", action="store_true")
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    VERBOSE = a.v
+    tests = [t for t in TESTS if not a.k or any(k in t.__name__ for k in a.k)]
+    if a.list:
+        for t in tests:
+            print(t.__name__[5:])
+        return 0
+    missing = [p for p in (TOOL, GEN, PROVIDER, mkt.MONKEY_BIN) if not os.access(p, os.R_OK)]
+    if missing:
+        for t in tests:
+            print("FAIL %s: missing %s (a traced build: ./configure --linux-trace && make "
+                  "check-tools)" % (t.__name__[5:], ", ".join(missing)))
+        print("0 passed, %d failed" % len(tests))
+        return 1
+    passed = failed = 0
+    try:
+        for t in tests:
+            name = t.__name__[5:]
+            t0 = time.monotonic()
+            try:
+                t()
+            except mkt.Skip as e:
+                print("SKIP %s: %s" % (name, e), flush=True)
+                continue
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                why = str(e) or type(e).__name__
+                print("FAIL %s: %s" % (name, why), flush=True)
+                if VERBOSE and not isinstance(e, AssertionError):
+                    traceback.print_exc()
+                continue
+            passed += 1
+            print("PASS %s (%.1f s)" % (name, time.monotonic() - t0), flush=True)
+    finally:
+        mkt.cleanup()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
