@@ -76,7 +76,9 @@ install: monkey $(EXTRA_INSTALL_DEPS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sites $(DESTDIR)$(DATADIR)/htdocs
 	install -m 755 monkey $(DESTDIR)$(BINDIR)/monkey
 	install -m 644 conf/monkey.conf conf/monkey.mime $(DESTDIR)$(SYSCONFDIR)/
-	install -m 644 conf/sites/default $(DESTDIR)$(SYSCONFDIR)/sites/
+	sed 's|^\( *DocumentRoot \).*|\1$(DATADIR)/htdocs|' conf/sites/default \
+		>$(DESTDIR)$(SYSCONFDIR)/sites/default
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/sites/default
 	cp -R htdocs/. $(DESTDIR)$(DATADIR)/htdocs/
 	$(EXTRA_INSTALL_CMDS)
 
