@@ -517,18 +517,18 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
     }
 }
 
-static void trace_events(int fd, uint32_t ev)
+__attribute__((cold, noinline)) static void trace_events(int fd, uint32_t ev)
 {
     if (ev & EPOLLIN)
-        MK_TRACE(epoll, fd, "EPOLLIN");
+        MK_TRACE_DO(epoll, fd, "EPOLLIN");
     if (ev & EPOLLOUT)
-        MK_TRACE(epoll, fd, "EPOLLOUT");
+        MK_TRACE_DO(epoll, fd, "EPOLLOUT");
     if (ev & EPOLLRDHUP)
-        MK_TRACE(epoll, fd, "EPOLLRDHUP");
+        MK_TRACE_DO(epoll, fd, "EPOLLRDHUP");
     if (ev & EPOLLHUP)
-        MK_TRACE(epoll, fd, "EPOLLHUP");
+        MK_TRACE_DO(epoll, fd, "EPOLLHUP");
     if (ev & EPOLLERR)
-        MK_TRACE(epoll, fd, "EPOLLERR");
+        MK_TRACE_DO(epoll, fd, "EPOLLERR");
 }
 
 static void dispatch(struct mk_worker *w, struct epoll_event *e)
@@ -537,7 +537,8 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
     uint32_t gen = (uint32_t)(e->data.u64 >> 32);
     uint32_t ev = e->events;
 
-    trace_events(fd, ev);
+    if (MK_TRACE_ENABLED(epoll))
+        trace_events(fd, ev); /* one test for all of an event's flags */
     if (gen == 0) {
         if (fd == w->wake_fd) {
             uint64_t v;

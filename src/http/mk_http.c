@@ -169,15 +169,15 @@ static inline char *hdr_buf(struct mk_http_session *s)
 
 /* ---- state changes ------------------------------------------------------------------------ */
 
-static void set_state(struct mk_conn *c, enum mk_http_state st)
+static inline void set_state(struct mk_conn *c, enum mk_http_state st)
 {
-    bool was_write = c->state == MK_HTTP_WRITE;
-    bool is_write = st == MK_HTTP_WRITE;
-    c->state = (uint8_t)st;
     /* The fd is registered once, edge-triggered, for both directions; what changes is which
-     * readiness the connection waits for.  That is the fd-state table's "SET: CHANGE". */
-    if (was_write != is_write)
-        MK_TRACE(epoll_state, c->fd, "SET: CHANGE");
+     * readiness the connection waits for.  That is the fd-state table's "SET: CHANGE".
+     * (The tracepoint test comes first: the comparison is only made for a session.) */
+    if (MK_TRACE_ENABLED(epoll_state) &&
+        (c->state == MK_HTTP_WRITE) != (st == MK_HTTP_WRITE))
+        MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE");
+    c->state = (uint8_t)st;
 }
 
 /* ---- response building ------------------------------------------------------------------- */
@@ -643,11 +643,10 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
 
 /* ---- request lifecycle ------------------------------------------------------------------- */
 
-static void trace_request_begin(struct mk_conn *c, struct mk_http_session *s)
+/* Out of line: the request path pays one combined test while no session records these. */
+__attribute__((cold, noinline)) static void trace_request_begin_cold(struct mk_conn *c,
+                                                                     struct mk_http_session *s)
 {
-    s->start_ns = mk_clock.mono_ns;
-    s->req_seq = c->requests + 1;
-    s->begun = true;
     if (MK_TRACE_ENABLED(request_end))
         s->start_ns = mk_clock_ns(); /* precise when its duration is recorded */
     if (MK_TRACE_ENABLED(request_begin)) {
@@ -661,6 +660,16 @@ static void trace_request_begin(struct mk_conn *c, struct mk_http_session *s)
         while (mk_http_header_next(s->buf, &s->req, &pos, &name, &value))
             MK_TRACE_DO(request_header, c->id, s->req_seq, name.p, name.len, value.p, value.len);
     }
+}
+
+static inline void trace_request_begin(struct mk_conn *c, struct mk_http_session *s)
+{
+    s->start_ns = mk_clock.mono_ns;
+    s->req_seq = c->requests + 1;
+    s->begun = true;
+    if (MK_TRACE_ENABLED(request_begin) | MK_TRACE_ENABLED(request_end) |
+        MK_TRACE_ENABLED(request_header))
+        trace_request_begin_cold(c, s);
 }
 
 static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,

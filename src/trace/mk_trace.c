@@ -23,6 +23,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MK__UNPAREN(...) __VA_ARGS__
+#define MK__TRACE_COLD_DEF(name, params, args)                                                     \
+    void mk_trace_cold_##name params                                                               \
+    {                                                                                              \
+        lttng_ust_do_tracepoint(monkey, name, MK__UNPAREN args);                                   \
+    }
+MK_TRACE_EVENTS(MK__TRACE_COLD_DEF)
+
 #include "../core/mk_log.h"
 
 #define MK_TRACE_PROVIDER_NAME "monkey-trace-provider.so"
