@@ -2,7 +2,7 @@
 # The `make check-stress` driver: attacks, faults and soaks against the real ./monkey on
 # loopback (tests/stress/run.py; what each test does and the figures of the last full run are
 # in docs/reliability.md).  Bounded: every test has its own time limit, the whole run stops
-# after STRESS_TIMEOUT seconds (default 1500); a full run takes about 10 minutes.
+# after STRESS_TIMEOUT seconds (default 1500); a full run takes about 5 minutes.
 #
 # Usage: scripts/check-stress.sh [run.py arguments, e.g. -k slowloris -v]
 #

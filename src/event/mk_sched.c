@@ -27,6 +27,12 @@
 
 static struct mk_log_limit emfile_limit;
 
+/* Open connections of the whole server, for MaxConnections only: one atomic add per
+ * accept and per close (never per request), shared by the workers and, during a reload,
+ * by both generations of them.  The kernel does not spread connections exactly evenly
+ * over SO_REUSEPORT sockets, so a per-worker share would refuse too early. */
+static uint32_t total_active;
+
 int mk_sched_ncpus(void)
 {
     cpu_set_t set;
@@ -391,6 +397,8 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
     MK_TRACE(scheduler, c->fd, "DELETE_CLIENT");
     w->active--;
     w->nclosed++;
+    if (w->cfg->max_connections)
+        __atomic_sub_fetch(&total_active, 1, __ATOMIC_RELAXED);
     c->post_next = w->closed;
     w->closed = c;
 }
@@ -468,7 +476,9 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
             mk_warn("accept: %s", strerror(e));
             return;
         }
-        if (w->max_active && w->active >= w->max_active) {
+        if (w->cfg->max_connections &&
+            __atomic_add_fetch(&total_active, 1, __ATOMIC_RELAXED) > w->cfg->max_connections) {
+            __atomic_sub_fetch(&total_active, 1, __ATOMIC_RELAXED);
             over_capacity(fd);
             continue;
         }
@@ -695,14 +705,9 @@ static void *worker_main(void *arg)
 
 int mk_sched_start(struct mk_worker *ws, const struct mk_sched_config *cfg)
 {
-    uint32_t per_worker = 0;
-
-    if (cfg->max_connections)
-        per_worker = (cfg->max_connections + (uint32_t)cfg->workers - 1) / (uint32_t)cfg->workers;
     for (int i = 0; i < cfg->workers; i++) {
         struct mk_worker *w = &ws[i];
         w->proto = cfg->proto;
-        w->max_active = per_worker;
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (w->epfd < 0 || w->wake_fd < 0) {

@@ -123,7 +123,6 @@ struct mk_worker {
     uint32_t nfree;
 
     uint32_t active;
-    uint32_t max_active;
     uint64_t accepted, nclosed, requests;
     uint64_t conn_seq;
     uint32_t gen;

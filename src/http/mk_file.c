@@ -25,7 +25,7 @@ struct mk_file_cache {
     size_t mem;
 };
 
-static int openat2_state; /* 0 unknown, 1 works, -1 ENOSYS */
+static int openat2_state; /* 0: try openat2, -1: the kernel has none (ENOSYS) */
 
 static int open_flags(void)
 {
@@ -79,17 +79,16 @@ int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
     if (*rel == '\0')
         rel = ".";
 
-    if (openat2_state >= 0) {
+    /* Relaxed atomics: every worker may learn at once that the kernel lacks openat2. */
+    if (__atomic_load_n(&openat2_state, __ATOMIC_RELAXED) >= 0) {
         struct open_how how = {
             .flags = (uint64_t)open_flags(),
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (symlink ? 0 : RESOLVE_NO_SYMLINKS),
         };
         int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-        if (fd >= 0 || errno != ENOSYS) {
-            openat2_state = 1;
+        if (fd >= 0 || errno != ENOSYS)
             return fd;
-        }
-        openat2_state = -1;
+        __atomic_store_n(&openat2_state, -1, __ATOMIC_RELAXED);
     }
     return open_walk(dirfd, rel);
 }

@@ -27,7 +27,7 @@
                                        * return to the pool after each response, so a few
                                        * cover any number of keep-alive connections */
 #define MK_REQUESTS_PER_RUN 32      /* pipelined requests answered before yielding */
-#define MK_SENDFILE_CHUNK (512 << 10)
+#define MK_SENDFILE_CHUNK (2 << 20)    /* per sendfile call (a 1 MiB file: one call) */
 #define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
 #define MK_LINGER_BUF 4096
 #define MK_FILE_CACHE_IDLE 30       /* seconds an unused open file stays cached */
