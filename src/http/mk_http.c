@@ -293,6 +293,10 @@ static void respond_error(struct mk_conn *c, struct mk_http_session *s, int stat
     if (status_closes(status))
         s->close_after = true;
     decide_keepalive(c, s);
+    /* No site chosen yet (a request rejected before its Host was known): the default
+     * site's error pages apply, as its logs do. */
+    if (!vh)
+        vh = s->vh ? s->vh : &cfg->vhosts[0];
     if (s->file) {
         mk_file_release(hw->files, s->file);
         s->file = NULL;

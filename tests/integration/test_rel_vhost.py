@@ -130,6 +130,12 @@ def test_error_page_400_custom():
     eq(r.body, PAGE_400, "body is the 400.html file")
 
 
+def test_error_page_400_custom_before_host_is_known():
+    # HTTP/1.1 without Host: no site can be chosen, so the default site's page applies.
+    r = U.expect(SRV, b"GET /one.txt HTTP/1.1\r\n\r\n", U.S400, closes=True)
+    eq(r.body, PAGE_400, "body is the default site's 400.html")
+
+
 def test_other_site_has_builtin_404():
     r = site(b"Host: other.test", target=b"/missing.html")
     eq(r.status_line, U.S404, "status")
