@@ -1,0 +1,149 @@
+"""Access and error logs ([LOGGER]), SIGUSR1 reopening, and the files' safety rules."""
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+
+import mkt
+from mkt import req
+
+
+def eq(a, b, what):
+    assert a == b, "%s: got %r, expected %r" % (what, a, b)
+
+
+def logged_server(access, error, extra_sites=None):
+    s = mkt.Server()
+    site = (mkt.section("HOST", [("ServerName", "127.0.0.1 localhost"),
+                                 ("DocumentRoot", s.docroot)]) +
+            mkt.section("LOGGER", [("AccessLog", access), ("ErrorLog", error)]))
+    sites = {"default": site}
+    sites.update(extra_sites or {})
+    mkt.write_confdir(s.confdir, mkt.merge([("Listen", "127.0.0.1:%d" % s.port)] +
+                                           mkt.SERVER_DEFAULTS, None), None, sites)
+    return s
+
+
+def wait_for_lines(path, n, bound=5.0):
+    """Lines reach the disk at least once a second: wait up to `bound` for n lines."""
+    deadline = time.monotonic() + bound
+    while True:
+        try:
+            with open(path, "rb") as f:
+                # the harness's start-up probe ("GET / HTTP/1.0") is not part of a test
+                lines = [ln for ln in f.read().splitlines() if b'"GET / HTTP/1.0"' not in ln]
+        except FileNotFoundError:
+            lines = []
+        if len(lines) >= n or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
+
+
+CLF = re.compile(rb'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+                 rb'"(?P<line>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+|-) '
+                 rb'"(?P<ref>[^"]*)" "(?P<ua>[^"]*)"$')
+
+
+def test_access_and_error_log_lines():
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    with logged_server(access, error).start() as s:
+        c = mkt.Client(s.port)
+        r = c.request(req("GET", "/one.txt", headers=[("User-Agent", 'ua "quoted" \\x'),
+                                                      ("Referer", "http://r.example/")]))
+        eq(r.status_line, "HTTP/1.1 200 OK", "status")
+        r = c.request(req("GET", "/missing"))
+        eq(r.status_line, "HTTP/1.1 404 Not Found", "status")
+        r = c.request(req("HEAD", "/one.txt"), head=True)
+        c.close()
+        lines = wait_for_lines(access, 3)
+        eq(len(lines), 3, "access log lines")
+        m = [CLF.match(ln) for ln in lines]
+        assert all(m), "not Combined Log Format: %r" % lines
+        eq(m[0]["line"], b"GET /one.txt HTTP/1.1", "request line")
+        eq((m[0]["status"], m[0]["bytes"]), (b"200", b"1"), "status and body bytes")
+        eq(m[0]["ref"], b"http://r.example/", "referer")
+        # a client cannot forge or break a line: quotes and backslashes are escaped
+        eq(m[0]["ua"], b'ua \\x22quoted\\x22 \\x5Cx', "escaped user agent")
+        eq((m[1]["status"], m[1]["line"]), (b"404", b"GET /missing HTTP/1.1"), "404 line")
+        eq(m[2]["bytes"], b"-", "HEAD sends no body bytes")
+        errs = wait_for_lines(error, 1)
+        eq(len(errs), 1, "error log lines (only the 404)")
+        assert b"404 Not Found" in errs[0] and b"/missing" in errs[0], errs[0]
+        for p in (access, error):
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+            assert mode & 0o007 == 0, "%s is world-accessible (mode %o)" % (p, mode)
+
+
+def test_sigusr1_reopens_logs():
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    with logged_server(access, error).start() as s:
+        c = mkt.Client(s.port)
+        c.request(req("GET", "/one.txt"))
+        eq(len(wait_for_lines(access, 1)), 1, "first line")
+        os.rename(access, access + ".1")          # what logrotate does
+        s.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while not os.path.exists(access) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(access), "SIGUSR1 did not create a new access log"
+        c.request(req("GET", "/one.txt?second"))
+        c.close()
+        new = wait_for_lines(access, 1)
+        old = wait_for_lines(access + ".1", 1)
+        eq(len(old), 1, "rotated file keeps the old line only")
+        eq(len(new), 1, "new file gets the new line")
+        assert b"?second" in new[0], new
+
+
+def test_log_file_symlink_refused():
+    d = mkt.tmpdir("logs")
+    victim = os.path.join(d, "victim")
+    with open(victim, "wb") as f:
+        f.write(b"precious\n")
+    access = os.path.join(d, "access.log")
+    os.symlink(victim, access)
+    s = logged_server(access, os.path.join(d, "error.log"))
+    p = mkt.run_monkey(["-c", s.confdir], timeout=10)
+    assert p.returncode != 0, "the server started with a log file that is a symlink"
+    assert access.encode() in p.stderr, "the error does not name the file: %r" % p.stderr
+    eq(open(victim, "rb").read(), b"precious\n", "the symlink target")
+
+
+def test_daemon_pidfile_removed_and_never_through_symlink():
+    s = mkt.Server()
+    pidfile = os.path.join(s.confdir, "monkey.pid")
+    # 1. a planted symlink: the daemon must not write through it
+    victim = os.path.join(s.dir, "victim")
+    with open(victim, "wb") as f:
+        f.write(b"precious\n")
+    os.symlink(victim, pidfile)
+    subprocess.run([mkt.MONKEY_BIN, "-c", s.confdir, "-D"], cwd=s.dir,
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
+    time.sleep(1.0)
+    eq(open(victim, "rb").read(), b"precious\n", "symlink target after -D")
+    assert not mkt.probe("127.0.0.1", s.port), "a daemon runs although its pid file is unsafe"
+    os.unlink(pidfile)
+    # 2. a normal start: pid file written, then removed at exit
+    subprocess.run([mkt.MONKEY_BIN, "-c", s.confdir, "-D"], cwd=s.dir,
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
+    deadline = time.monotonic() + 10
+    while not (os.path.exists(pidfile) and open(pidfile).read().strip()):
+        assert time.monotonic() < deadline, "no pid file"
+        time.sleep(0.05)
+    pid = int(open(pidfile).read())
+    try:
+        # detached: own session, not a session leader (double fork), stdio on /dev/null
+        eq(os.getsid(pid) != os.getsid(0), True, "daemon in its own session")
+        assert os.getsid(pid) != pid, "daemon is a session leader (no second fork)"
+        for fd in (0, 1, 2):
+            eq(os.readlink("/proc/%d/fd/%d" % (pid, fd)), "/dev/null", "daemon fd %d" % fd)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(pidfile), "pid file left behind after SIGTERM"
