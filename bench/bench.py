@@ -294,6 +294,7 @@ MONKEY_CONF = """\
     DefaultMimeType text/plain
     SymLink off
     PidFile {dir}/monkey.pid
+    User root
 """.replace("{host}", HOST)
 
 MONKEY_SITE = """\

@@ -30,6 +30,7 @@ static void usage(FILE *out)
             "  -p, --port=N           listen on port N instead of the configured ports\n"
             "  -w, --workers=N        worker threads (0 = one per CPU)\n"
             "  -o, --docroot=DIR      serve DIR with the defaults, no configuration files\n"
+            "  -u, --user=USER        user to run as when started as root (overrides User)\n"
             "  -D, --daemon           run in the background (writes PidFile)\n"
             "  -v, --version          print the version and exit\n"
             "  -b, --build            print build options and exit\n"
@@ -125,14 +126,24 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
+/* Started as root, the server binds its ports and opens its files, then becomes `user`
+ * for good.  It refuses to serve as root unless told so explicitly ("User root"). */
 static int drop_privileges(const char *user)
 {
     struct passwd *pw;
 
-    if (geteuid() != 0)
-        return 0; /* not root: nothing to drop */
+    if (geteuid() != 0) {
+        if (user && strcmp(user, "root") != 0)
+            mk_info("not started as root: 'User %s' ignored", user);
+        return 0;
+    }
     if (!user) {
-        mk_warn("running as root: set 'User' in monkey.conf to drop privileges");
+        mk_err("refusing to run as root: set 'User' to an unprivileged user (e.g. User "
+               "www-data, or -u USER with -o), or 'User root' to run as root deliberately");
+        return -1;
+    }
+    if (strcmp(user, "root") == 0) {
+        mk_warn("running as root, as 'User root' asks");
         return 0;
     }
     pw = getpwnam(user);
@@ -144,11 +155,16 @@ static int drop_privileges(const char *user)
         mk_err("cannot switch to user '%s': %s", user, strerror(errno));
         return -1;
     }
-    /* Verify: it must be impossible to get root back. */
-    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+    /* Verify: every id changed and root cannot be got back. */
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != pw->pw_uid ||
+        eu != pw->pw_uid || su != pw->pw_uid || rg != pw->pw_gid || eg != pw->pw_gid ||
+        sg != pw->pw_gid || getgroups(0, NULL) != 0 || setuid(0) == 0) {
         mk_err("privileges were not dropped completely");
         return -1;
     }
+    mk_info("running as user %s (uid %ld, gid %ld)", user, (long)pw->pw_uid, (long)pw->pw_gid);
     return 0;
 }
 
@@ -211,6 +227,7 @@ int main(int argc, char **argv)
         {"configdir", required_argument, NULL, 'c'}, {"serverconf", required_argument, NULL, 's'},
         {"port", required_argument, NULL, 'p'},      {"workers", required_argument, NULL, 'w'},
         {"docroot", required_argument, NULL, 'o'},   {"daemon", no_argument, NULL, 'D'},
+        {"user", required_argument, NULL, 'u'},
         {"version", no_argument, NULL, 'v'},         {"build", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
     };
@@ -219,11 +236,12 @@ int main(int argc, char **argv)
     char err[1024] = "";
     char abs[PATH_MAX];
     struct mk_worker *workers;
+    const char *user_opt = NULL;
     int opt;
 
     srv->serverconf = "monkey.conf";
     srv->workers = -1;
-    while ((opt = getopt_long(argc, argv, "c:s:p:w:o:Dvbh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:s:p:w:o:u:Dvbh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': confdir = optarg; break;
         case 's': srv->serverconf = optarg; break;
@@ -244,6 +262,7 @@ int main(int argc, char **argv)
             srv->docroot_only = mk_xstrdup(optarg);
             break;
         case 'D': srv->daemon = true; break;
+        case 'u': user_opt = optarg; break;
         case 'v': printf("Monkey HTTP Server v%s\n", MK_VERSION_STR); return early_exit(srv, 0);
         case 'b': build_info(); return early_exit(srv, 0);
         case 'h': usage(stdout); return early_exit(srv, 0);
@@ -275,6 +294,19 @@ int main(int argc, char **argv)
     }
     if (mk_server_load(srv, err, sizeof(err)) < 0) {
         fprintf(stderr, "monkey: %s\n", err);
+        mk_server_free(srv);
+        return early_exit(srv, 1);
+    }
+    if (user_opt) {
+        free(srv->user);
+        srv->user = mk_xstrdup(user_opt);
+    }
+    if (geteuid() == 0 && !srv->user) {
+        /* Before binding anything: say it at once, not from a daemon's /dev/null. */
+        fprintf(stderr, "monkey: refusing to run as root: set 'User' in %s to an unprivileged "
+                        "user (e.g. User www-data; -u USER with -o), or 'User root' to run as "
+                        "root deliberately\n",
+                srv->docroot_only ? "the configuration" : srv->serverconf);
         mk_server_free(srv);
         return early_exit(srv, 1);
     }

@@ -168,7 +168,12 @@ SERVER_DEFAULTS = [
     ("DefaultMimeType", "text/plain"),
     ("SymLink", "off"),
     ("PidFile", "monkey.pid"),
-]
+    # The suite runs as root in CI with documents in private temporary directories: say
+    # explicitly that the server stays root (test_privileges.py tests the switch).
+] + ([("User", "root")] if os.geteuid() == 0 else [])
+
+# The same for runs without configuration files (-o DIR).
+ROOT_ARGS = ["-u", "root"] if os.geteuid() == 0 else []
 
 
 def section(name, items):

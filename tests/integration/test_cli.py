@@ -60,7 +60,7 @@ def test_port_option_overrides_listen():
 def test_docroot_without_any_configuration():
     s = mkt.Server(config=False)
     assert not os.path.exists(s.confdir)
-    s.argv = ["-o", s.docroot, "-p", str(s.port)]
+    s.argv = ["-o", s.docroot, "-p", str(s.port)] + mkt.ROOT_ARGS
     with s:
         r = s.get("/")
         eq(r.status_line, "HTTP/1.1 200 OK", "status with -o")
@@ -71,7 +71,7 @@ def test_docroot_without_any_configuration():
 
 def test_docroot_long_option():
     s = mkt.Server(config=False)
-    s.argv = ["--docroot", s.docroot, "--port", str(s.port)]
+    s.argv = ["--docroot", s.docroot, "--port", str(s.port)] + mkt.ROOT_ARGS
     with s:
         eq(s.get("/hello.txt").body, s.files["/hello.txt"], "file with --docroot")
 
@@ -114,6 +114,8 @@ def bad_config(main_text=None, site_text=None):
     mkt.make_docroot(www)
     port = mkt.free_port()
     main_text = (main_text or "[SERVER]\n    Listen 127.0.0.1:{port}\n").format(port=port)
+    if os.geteuid() == 0 and "User" not in main_text:
+        main_text += "    User root\n"  # so that only the error under test stops it
     site_text = site_text or "[HOST]\n    ServerName localhost\n    DocumentRoot %s\n" % www
     mkt.write_confdir(d, [], None, {"default": site_text.replace("{www}", www)},
                       raw_main=main_text)

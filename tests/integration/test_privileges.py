@@ -1,0 +1,94 @@
+"""Started as root: bind, then become `User` completely (or refuse to serve as root)."""
+import os
+import pwd
+import shutil
+import tempfile
+
+import mkt
+from mkt import req
+
+
+def eq(a, b, what):
+    assert a == b, "%s: got %r, expected %r" % (what, a, b)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        raise mkt.Skip("needs root")
+
+
+def ids(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Uid", "Gid", "Groups"):
+                out[k] = v.split()
+    return out
+
+
+def world_readable_docroot():
+    """A docroot the unprivileged user can read (temporary dirs are private)."""
+    d = tempfile.mkdtemp(prefix="monkey-priv-", dir="/tmp")
+    www = os.path.join(d, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "one.txt"), "wb") as f:
+        f.write(b"x")
+    for p in (d, www):
+        os.chmod(p, 0o755)
+    os.chmod(os.path.join(www, "one.txt"), 0o644)
+    # every parent must be traversable too
+    parent = os.path.dirname(d)
+    while parent not in ("/", ""):
+        if os.stat(parent).st_mode & 0o001 == 0:
+            raise mkt.Skip("%s is not traversable by other users" % parent)
+        parent = os.path.dirname(parent)
+    return www
+
+
+def test_switches_to_user_completely():
+    need_root()
+    nobody = pwd.getpwnam("nobody")
+    www = world_readable_docroot()
+    s = mkt.Server(conf={"User": "nobody"}, host={"DocumentRoot": www})
+    try:
+        check_switched(s, nobody)
+    finally:
+        shutil.rmtree(os.path.dirname(www), ignore_errors=True)
+
+
+def check_switched(s, nobody):
+    with s.start():
+        got = ids(s.pid)
+        eq(got["Uid"], [str(nobody.pw_uid)] * 4, "real, effective, saved and fs uid")
+        eq(got["Gid"], [str(nobody.pw_gid)] * 4, "real, effective, saved and fs gid")
+        eq(got.get("Groups", []), [], "supplementary groups")
+        # every thread, not only the main one
+        for tid in os.listdir("/proc/%d/task" % s.pid):
+            eq(ids(int(tid))["Uid"], [str(nobody.pw_uid)] * 4, "uid of thread %s" % tid)
+        eq(s.client().request(req("GET", "/one.txt")).body, b"x", "served as nobody")
+
+
+def test_refuses_root_without_user():
+    need_root()
+    s = mkt.Server(conf={"User": None})
+    p = mkt.run_monkey(["-c", s.confdir], timeout=10)
+    assert p.returncode != 0, "started as root without User"
+    assert b"refusing to run as root" in p.stderr, p.stderr
+    assert not mkt.probe("127.0.0.1", s.port), "something listens on the port"
+
+
+def test_docroot_mode_needs_user_as_root():
+    need_root()
+    s = mkt.Server(config=False)
+    p = mkt.run_monkey(["-o", s.docroot, "-p", str(s.port)], timeout=10)
+    assert p.returncode != 0 and b"refusing to run as root" in p.stderr, p.stderr
+
+
+def test_unknown_user_fails():
+    need_root()
+    s = mkt.Server(conf={"User": "no-such-user-mk"})
+    p = mkt.run_monkey(["-c", s.confdir], timeout=10)
+    assert p.returncode != 0, "started with an unknown User"
+    assert b"no-such-user-mk" in p.stderr, p.stderr
+    shutil.rmtree(s.dir, ignore_errors=True)
