@@ -39,7 +39,7 @@ static int queued;
 static char *free_bufs[32];
 static int nfree_bufs;
 static bool running, stopping;
-static volatile int reopen_flag;
+static int reopen_flag; /* under lock */
 static pthread_t writer;
 
 static int open_log(const char *path)
@@ -202,12 +202,12 @@ void mk_logfile_stop(void)
 
 void mk_logfile_reopen(void)
 {
+    pthread_mutex_lock(&lock);
     reopen_flag = 1;
-    if (running) {
-        pthread_mutex_lock(&lock);
-        pthread_cond_signal(&cond);
-        pthread_mutex_unlock(&lock);
-    }
+    pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&lock);
+    if (!running)
+        do_reopen();
 }
 
 void mk_logbuf_init(struct mk_logbuf *b, struct mk_logfile *f)

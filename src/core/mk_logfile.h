@@ -28,7 +28,7 @@ int mk_logfile_count(void);
 /* Writer thread. */
 int mk_logfile_start(void);
 void mk_logfile_stop(void); /* writes everything handed over, closes the files */
-void mk_logfile_reopen(void); /* async-signal-safe: only sets a flag and wakes the writer */
+void mk_logfile_reopen(void); /* from the thread that takes the signals; the writer reopens */
 
 /* Per-thread buffers. */
 void mk_logbuf_init(struct mk_logbuf *b, struct mk_logfile *f);
