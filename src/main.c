@@ -269,6 +269,18 @@ int main(int argc, char **argv)
         default: usage(stderr); return early_exit(srv, 2);
         }
     }
+    /* Block the signals we take with sigwait() before anything else: a SIGTERM that arrives
+     * while starting (as soon as the pid file exists, say) then waits for the main loop and
+     * stops the server cleanly instead of killing it.  Every thread inherits the mask, so
+     * only this one takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
     if (optind < argc) {
         fprintf(stderr, "monkey: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
@@ -334,15 +346,6 @@ int main(int argc, char **argv)
         mk_err("cannot start the log writer");
         return 1;
     }
-
-    /* Workers inherit a mask with every signal blocked; only this thread takes them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     if (mk_sched_start(workers, &srv->sched) < 0)
         return 1;
