@@ -330,13 +330,16 @@ void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_k
 {
     struct mk_worker *w = c->worker;
     struct mk_tlist_head *l = &w->tlists[list];
-
-    mk_sched_timer_clear(c);
-    c->tlist = (uint8_t)list;
-    c->tkind = (uint8_t)kind;
     /* +1: timers are checked once a second, so a deadline in whole seconds fires between
      * `timeout` and `timeout + 1` seconds from now, never early. */
-    c->deadline = mk_clock.mono_sec + w->cfg->timeout[list] + 1;
+    uint32_t deadline = mk_clock.mono_sec + w->cfg->timeout[list] + 1;
+
+    c->tkind = (uint8_t)kind;
+    if (c->tlist == list && c->deadline == deadline)
+        return; /* already there: every entry after it has this same, latest deadline */
+    mk_sched_timer_clear(c);
+    c->tlist = (uint8_t)list;
+    c->deadline = deadline;
     c->tprev = l->tail;
     c->tnext = NULL;
     if (l->tail)
@@ -541,15 +544,26 @@ __attribute__((cold, noinline)) static void trace_events(int fd, uint32_t ev)
         MK_TRACE_DO(epoll, fd, "EPOLLERR");
 }
 
+/* The spec's events for one connection event, in its order: the epoll flags, the fd-table
+ * lookup, then what the scheduler made of it. */
+__attribute__((cold, noinline)) static void trace_dispatch(int fd, uint32_t ev,
+                                                           const struct mk_conn *c, bool ok)
+{
+    if (MK_TRACE_ENABLED(epoll))
+        trace_events(fd, ev);
+    MK_TRACE(epoll_state, fd, c ? "GET" : "GET: NOT FOUND");
+    MK_TRACE(scheduler, fd, ok ? "GET_CONNECTION" : "GET_FAILED");
+}
+
 static void dispatch(struct mk_worker *w, struct epoll_event *e)
 {
     int fd = (int)(uint32_t)e->data.u64;
     uint32_t gen = (uint32_t)(e->data.u64 >> 32);
     uint32_t ev = e->events;
 
-    if (MK_TRACE_ENABLED(epoll))
-        trace_events(fd, ev); /* one test for all of an event's flags */
     if (gen == 0) {
+        if (MK_TRACE_ENABLED(epoll))
+            trace_events(fd, ev);
         if (fd == w->wake_fd) {
             uint64_t v;
             if (read(fd, &v, sizeof(v)) < 0) {
@@ -565,12 +579,18 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
         return;
     }
 
-    struct mk_conn *c = fdt_get(w, fd);
-    if (!c || c->gen != gen || c->closed) {
-        MK_TRACE(scheduler, fd, "GET_FAILED");
+    /* The lookup is fdt_get() without its own trace site: one combined test per event. */
+    struct mk_conn *c = (uint32_t)fd < w->fdt_cap ? w->fdt[fd] : NULL;
+#define TRACE_DISPATCH_ON                                                                          \
+    (MK_TRACE_ENABLED(epoll) | MK_TRACE_ENABLED(epoll_state) | MK_TRACE_ENABLED(scheduler))
+    if (mk_unlikely(!c || c->gen != gen || c->closed)) {
+        if (TRACE_DISPATCH_ON)
+            trace_dispatch(fd, ev, c, false);
         return;
     }
-    MK_TRACE(scheduler, fd, "GET_CONNECTION");
+    if (TRACE_DISPATCH_ON)
+        trace_dispatch(fd, ev, c, true);
+#undef TRACE_DISPATCH_ON
     if (ev & EPOLLERR) {
         /* The socket failed (reset, unreachable): nothing more can be sent. */
         mk_sched_conn_close(c, MK_CLOSE_RESET, true);

@@ -169,14 +169,12 @@ static inline char *hdr_buf(struct mk_http_session *s)
 
 /* ---- state changes ------------------------------------------------------------------------ */
 
+/* The fd is registered once, edge-triggered, for both directions; what changes is which
+ * readiness the connection waits for.  Entering and leaving MK_HTTP_WRITE is therefore the
+ * fd-state table's "SET: CHANGE", traced at those transitions only (start_write,
+ * finish_request, close_or_linger): one trace site per change on the request path. */
 static inline void set_state(struct mk_conn *c, enum mk_http_state st)
 {
-    /* The fd is registered once, edge-triggered, for both directions; what changes is which
-     * readiness the connection waits for.  That is the fd-state table's "SET: CHANGE".
-     * (The tracepoint test comes first: the comparison is only made for a session.) */
-    if (MK_TRACE_ENABLED(epoll_state) &&
-        (c->state == MK_HTTP_WRITE) != (st == MK_HTTP_WRITE))
-        MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE");
     c->state = (uint8_t)st;
 }
 
@@ -725,6 +723,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         close_or_linger(c, s, s->status >= 400 ? MK_CLOSE_ERROR_STATUS : MK_CLOSE_DONE);
         return;
     }
+    MK_TRACE(epoll_state, c->fd, "SET: CHANGE"); /* out of MK_HTTP_WRITE */
     set_state(c, MK_HTTP_IDLE);
     if (s->pos < s->len) {
         /* Pipelined bytes: keep the session and parse them next. */
@@ -769,6 +768,8 @@ static void iov_privatize(struct mk_http_session *s)
 
 static void start_write(struct mk_conn *c, struct mk_http_session *s)
 {
+    if (MK_TRACE_ENABLED(epoll_state) && c->state != MK_HTTP_WRITE)
+        MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE");
     set_state(c, MK_HTTP_WRITE);
     mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
 }
@@ -884,6 +885,7 @@ static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,
     }
     shutdown(c->fd, SHUT_WR);
     s->len = s->pos = 0;
+    MK_TRACE(epoll_state, c->fd, "SET: CHANGE"); /* out of MK_HTTP_WRITE */
     set_state(c, MK_HTTP_LINGER);
     mk_sched_timer_set(c, MK_TLIST_LINGER, MK_TIMEOUT_WRITE);
 }

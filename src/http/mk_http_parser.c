@@ -33,14 +33,20 @@ const char *mk_http_method_name(int method)
     return method_names[method];
 }
 
+static const uint8_t method_lens[] = {
+#define MK__LEN(name, label) sizeof(label) - 1,
+    MK_METHODS(MK__LEN)
+#undef MK__LEN
+};
+
 static int method_lookup(const char *p, size_t len)
 {
     /* Methods are case-sensitive (RFC 9110 9.1): "get" is an unknown method. */
-    for (int m = 1; m < MK_METHOD_COUNT; m++) {
-        size_t n = strlen(method_names[m]);
-        if (n == len && memcmp(p, method_names[m], n) == 0)
+    if (len == 3 && p[0] == 'G' && p[1] == 'E' && p[2] == 'T')
+        return MK_METHOD_GET;
+    for (int m = 1; m < MK_METHOD_COUNT; m++)
+        if (method_lens[m] == len && memcmp(p, method_names[m], len) == 0)
             return m;
-    }
     return MK_METHOD_UNKNOWN;
 }
 
@@ -70,6 +76,26 @@ static inline bool value_ok(unsigned char c)
     return c >= 0x20 ? c != 0x7f : c == '\t';
 }
 
+/* True when [p, end) holds only field-value bytes.  Eight bytes at a time while no byte of
+ * the word is below 0x20 or DEL (the usual case); a word that has one, HTAB included, is
+ * judged byte by byte. */
+static bool value_bytes_ok(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t x, del;
+        memcpy(&x, p, 8);
+        del = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs)
+            break;
+        p += 8;
+    }
+    for (; p < end; p++)
+        if (!value_ok((unsigned char)*p))
+            return false;
+    return true;
+}
+
 /* Find the end of the head: the empty line after the headers.  Leading empty lines (RFC
  * 9112 2.2) are skipped first.  Returns the offset just past the empty line, or 0. */
 static size_t find_head_end(const char *buf, size_t len, size_t from)
@@ -97,8 +123,19 @@ static int fail(struct mk_http_request *req, int status)
     return MK_ERROR;
 }
 
+/* The end of a line of a complete head: its CR LF or bare LF.  A CR anywhere else in the
+ * line is left in it, and refused by the byte checks every part of a line goes through
+ * (target, version, field name and field value all exclude CR). */
+static inline const char *complete_line_end(const char *p, const char *end)
+{
+    const char *lf = memchr(p, '\n', (size_t)(end - p));
+    if (!lf)
+        return NULL;
+    return lf > p && lf[-1] == '\r' ? lf - 1 : lf;
+}
+
 /* Return the end of the line starting at p (pointing at its CR or LF), or NULL; a bare CR
- * is an error reported through *bad. */
+ * is an error reported through *bad.  Used while the head is incomplete. */
 static const char *line_end(const char *p, const char *end, bool *bad)
 {
     for (const char *q = p; q < end; q++) {
@@ -195,6 +232,23 @@ static int parse_target(struct mk_http_request *req)
     return 0;
 }
 
+/* reg-name bytes of a host (RFC 3986 3.2.2): unreserved, pct-encoded, sub-delims; 2 marks
+ * the dot. */
+static const uint8_t reg_name[256] = {
+    ['-'] = 1, ['.'] = 2, ['_'] = 1, ['~'] = 1, ['%'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1,
+    ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 int mk_http_host_check(mk_str_t host)
 {
     const char *p = host.p, *end = host.p + host.len;
@@ -218,21 +272,20 @@ int mk_http_host_check(mk_str_t host)
             port = close + 2;
         }
     } else {
-        for (const char *q = p; q < end; q++) {
-            char c = *q;
-            if (c == ':') {
-                port = q + 1;
-                end = q;
-                break;
-            }
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c == '!' ||
-                  c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
-                  c == '+' || c == ',' || c == ';' || c == '='))
+        const char *q = p;
+        uint8_t k;
+        while (q < end && (k = reg_name[(unsigned char)*q]) != 0) {
+            /* ".." is no host name, and could make a vhost lookup leave a directory. */
+            if (k == 2 && q + 1 < end && q[1] == '.')
                 return -1;
-            if (c == '.' && q + 1 < end && q[1] == '.')
-                return -1;
+            q++;
         }
+        if (q < end) {
+            if (*q != ':')
+                return -1;
+            port = q + 1;
+        }
+        end = q;
         if (end == p)
             return -1;
     }
@@ -242,7 +295,15 @@ int mk_http_host_check(mk_str_t host)
         uint64_t v;
         if (n == 0)
             return 0; /* "host:" has an empty port, which RFC 3986 allows */
-        if (n > 5 || mk_str_to_u64(mk_str(port, n), 65535, &v) < 0)
+        if (n > 5)
+            return -1;
+        v = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (port[i] < '0' || port[i] > '9')
+                return -1;
+            v = v * 10 + (uint64_t)(port[i] - '0');
+        }
+        if (v > 65535)
             return -1;
     }
     return 0;
@@ -366,9 +427,8 @@ static int split_header(const char *p, const char *eol, mk_str_t *name, mk_str_t
         return -1;
     *name = mk_str(p, (size_t)(q - p));
     q++;
-    for (const char *v = q; v < eol; v++)
-        if (!value_ok((unsigned char)*v))
-            return -1;
+    if (!value_bytes_ok(q, eol))
+        return -1;
     *value = mk_str_trim(mk_str(q, (size_t)(eol - q)));
     if (value->len == 0)
         value->p = q; /* present but empty: keep a non-NULL view */
@@ -435,9 +495,15 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
     req->method = (uint8_t)method_lookup(m, (size_t)(p - m));
     sp1 = p;
 
-    eol = line_end(sp1, end, &bad);
-    if (bad)
-        return fail(req, 400);
+    /* Usually the whole head is there at once: then every line end is found with memchr. */
+    head_len = find_head_end(buf, len, (size_t)(sp1 - buf));
+    if (head_len) {
+        eol = complete_line_end(sp1, buf + head_len);
+    } else {
+        eol = line_end(sp1, end, &bad);
+        if (bad)
+            return fail(req, 400);
+    }
     if (!eol) {
         /* Refuse a NUL or control byte in the line now rather than after a timeout. */
         for (const char *q = sp1 + 1; q < end; q++)
@@ -458,12 +524,16 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
     req->target = mk_str(sp1 + 1, (size_t)(sp2 - sp1 - 1));
     if (req->target.len == 0 || memchr(sp2 + 1, ' ', (size_t)(eol - sp2 - 1)) || sp2 + 1 == eol)
         return fail(req, 400);
-    for (const char *q = sp2 + 1; q < eol; q++)
-        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-            return fail(req, 400);
+    /* A well-formed version has no bad byte; anything else is looked at byte by byte, so
+     * that garbage gets 400 and only a well-formed but unsupported version 505. */
+    bool version_ok = parse_version(sp2 + 1, (size_t)(eol - sp2 - 1), req) == 0;
+    if (!version_ok)
+        for (const char *q = sp2 + 1; q < eol; q++)
+            if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+                return fail(req, 400);
     if (parse_target(req) < 0)
         return fail(req, 400);
-    if (parse_version(sp2 + 1, (size_t)(eol - sp2 - 1), req) < 0)
+    if (!version_ok)
         return fail(req, 505);
     if (req->method == MK_METHOD_UNKNOWN)
         return fail(req, 501);
@@ -471,7 +541,6 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
     /* The head must be complete before the header fields are interpreted. */
     p = eol_skip(eol);
     req->headers_off = (uint32_t)(p - buf);
-    head_len = find_head_end(buf, len, (size_t)(eol - buf));
     if (!head_len) {
         /* Validate what is there, so that a bad byte is refused without waiting. */
         const char *q = p;
@@ -490,8 +559,8 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
 
     while (p < buf + head_len) {
         mk_str_t name, value;
-        eol = line_end(p, end, &bad);
-        if (bad || !eol)
+        eol = complete_line_end(p, buf + head_len);
+        if (!eol)
             return fail(req, 400);
         if (eol == p) {
             p = eol_skip(eol);

@@ -20,6 +20,20 @@ int mk_path_normalize(const char *src, size_t len, char *dst)
     if (len == 0 || src[0] != '/')
         return -400;
 
+    /* 0. the usual path has nothing to decode and no dot or empty segment: it is already
+     * its own normal form. */
+    for (size_t i = 0;; i++) {
+        if (i == len) {
+            memcpy(dst, src, len);
+            dst[len] = '\0';
+            return (int)len;
+        }
+        unsigned char c = (unsigned char)src[i];
+        if (c == '%' || c < 0x20 || c == 0x7f ||
+            (c == '/' && i + 1 < len && (src[i + 1] == '.' || src[i + 1] == '/')))
+            break;
+    }
+
     /* 1. decode once.  "%2e%2e" becomes "..", "%2f" becomes '/', "%252e" becomes "%2e"
      * (which is a literal file name, never decoded again). */
     for (size_t i = 0; i < len; i++) {
