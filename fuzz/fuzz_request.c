@@ -52,7 +52,10 @@
 #include "http/mk_range.h"
 #include "http/mk_vhost.h"
 
-#define SECRET "MK-FUZZ-SECRET-OUTSIDE-DOCROOT"
+/* The marker holds a control byte: the server refuses one in a target, a Host or a decoded
+ * path, so it can only reach a response inside a file's bytes.  (A printable marker was
+ * found by the fuzzer in a Host header and echoed, rightly, in a redirect's Location.) */
+#define SECRET "MK-FUZZ-SECRET\x01OUTSIDE-DOCROOT"
 #define MAX_ON_READY 20000 /* calls per input before we call it a busy loop */
 #define STALL_ROUNDS 64    /* scheduler rounds without progress before we call it a hang */
 #define FD_WINDOW 32       /* descriptors watched for leaks, from the lowest free one */
