@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../core/mk_core.h"
@@ -20,6 +21,7 @@
 #define MK_ACCEPT_BATCH 64
 #define MK_CONN_FREE_MAX 4096
 #define MK_LISTEN_BACKLOG 4096
+#define MK_TICK_LAG_NS 20000000 /* 20 ms: more than a jiffy of the coarse clock at HZ=100 */
 
 /* Edge-triggered, registered once: no epoll_ctl per request.  Readiness is remembered in
  * rd_ready / wr_ready until a read or write says EAGAIN (nginx's model). */
@@ -226,6 +228,7 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
         ws[w].cfg = cfg;
         ws[w].epfd = -1;
         ws[w].wake_fd = -1;
+        ws[w].tick_fd = -1;
         ws[w].listeners = mk_xcalloc((size_t)cfg->nlisten, sizeof(struct mk_listener));
         ws[w].nlisteners = cfg->nlisten;
         for (int i = 0; i < cfg->nlisten; i++) {
@@ -564,10 +567,10 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
     if (gen == 0) {
         if (MK_TRACE_ENABLED(epoll))
             trace_events(fd, ev);
-        if (fd == w->wake_fd) {
+        if (fd == w->wake_fd || fd == w->tick_fd) {
             uint64_t v;
             if (read(fd, &v, sizeof(v)) < 0) {
-                /* A spurious wake-up: the stop flag is read below anyway. */
+                /* A spurious wake-up: the stop flag and the clock are read anyway. */
             }
             return;
         }
@@ -685,8 +688,9 @@ static void *worker_main(void *arg)
     w->proto_ctx = w->proto->worker_init ? w->proto->worker_init(w) : NULL;
 
     for (;;) {
-        int timeout = w->posted_head ? 0 : 1000 - (int)((mk_clock.mono_ns / 1000000) % 1000);
-        int n = epoll_wait(w->epfd, events, MK_EPOLL_BATCH, timeout);
+        /* No timeout: the tick comes from tick_fd, so epoll_wait neither reads the clock
+         * nor arms a kernel timer on every call. */
+        int n = epoll_wait(w->epfd, events, MK_EPOLL_BATCH, w->posted_head ? 0 : -1);
         if (n < 0 && errno != EINTR) {
             mk_err("epoll_wait: %s", strerror(errno));
             break;
@@ -730,12 +734,26 @@ int mk_sched_start(struct mk_worker *ws, const struct mk_sched_config *cfg)
         w->proto = cfg->proto;
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (w->epfd < 0 || w->wake_fd < 0) {
+        w->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (w->epfd < 0 || w->wake_fd < 0 || w->tick_fd < 0) {
             mk_err("worker %d: %s", i, strerror(errno));
+            return -1;
+        }
+        /* Every second, MK_TICK_LAG_NS after the second starts: the worker reads the coarse
+         * clock, which may lag the precise one by a jiffy, and must see the new second. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        struct itimerspec its = {.it_interval = {.tv_sec = 1},
+                                 .it_value = {.tv_sec = now.tv_sec + 1,
+                                              .tv_nsec = MK_TICK_LAG_NS}};
+        if (timerfd_settime(w->tick_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+            mk_err("worker %d: timerfd_settime: %s", i, strerror(errno));
             return -1;
         }
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)w->wake_fd};
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev);
+        ev.data.u64 = (uint64_t)(uint32_t)w->tick_fd;
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tick_fd, &ev);
         listeners_pause(w, false);
     }
     for (int i = 0; i < cfg->workers; i++) {
@@ -765,6 +783,7 @@ void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg, int 
                 close(w->listeners[l].fd);
         close(w->epfd);
         close(w->wake_fd);
+        close(w->tick_fd);
         while (w->free_conns) {
             struct mk_conn *c = w->free_conns;
             w->free_conns = c->post_next;

@@ -103,6 +103,7 @@ struct mk_worker {
     pthread_t thread;
     int epfd;
     int wake_fd;
+    int tick_fd;         /* timerfd: wakes the loop once a second for the timers */
     const struct mk_sched_config *cfg;
     const struct mk_proto *proto;
     void *proto_ctx;
