@@ -192,7 +192,8 @@ static void file_free(struct mk_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    free(f->data);
+    if (f->data)
+        free(f->data - MK_FILE_HEAD_ROOM);
     free(f->hdr);
     free(f->key);
     free(f);
@@ -256,7 +257,7 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
     f->checked_sec = mk_clock.mono_sec;
 
     if (f->size <= fc->cfg.small_max && fc->mem + f->size <= fc->cfg.mem_max) {
-        char *data = mk_xmalloc(f->size ? f->size : 1);
+        char *data = (char *)mk_xmalloc(MK_FILE_HEAD_ROOM + f->size) + MK_FILE_HEAD_ROOM;
         size_t got = 0;
         while (got < f->size) {
             ssize_t r = pread(fd, data + got, f->size - got, (off_t)got);
@@ -269,7 +270,7 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
             close(fd);
             f->fd = -1;
         } else {
-            free(data);
+            free(data - MK_FILE_HEAD_ROOM);
         }
     }
     build_header(f);

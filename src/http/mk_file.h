@@ -31,7 +31,11 @@ struct mk_file {
     time_t mtime;
     long mtime_nsec;
     const char *mime;
-    char *data;          /* file bytes for small files, else NULL */
+    char *data;          /* file bytes for small files, else NULL; preceded by
+                            MK_FILE_HEAD_ROOM bytes the HTTP layer writes a response head
+                            into, so head and body can leave in one send() */
+    time_t head_date;    /* the second whose Date the head in that room carries (HTTP) */
+    uint32_t head_len;   /* its length, 0 when none was written */
     char etag[40];
     uint8_t etag_len;
     char last_modified[30];
@@ -48,6 +52,8 @@ struct mk_file {
     struct mk_file *hnext;
     struct mk_file *lru_prev, *lru_next;
 };
+
+#define MK_FILE_HEAD_ROOM 512
 
 struct mk_file_cache_config {
     const struct mk_mime_table *mime;

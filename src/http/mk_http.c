@@ -30,6 +30,7 @@
 #define MK_SENDFILE_CHUNK (2 << 20)    /* per sendfile call (a 1 MiB file: one call) */
 #define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
 #define MK_LINGER_BUF 4096
+#define MK_COALESCE_MAX 16384       /* responses up to this size are sent from one buffer */
 #define MK_FILE_CACHE_IDLE 30       /* seconds an unused open file stays cached */
 
 /* Per thread: after a reload, old workers finish with the old configuration while the new
@@ -62,6 +63,7 @@ struct mk_http_session {
     struct iovec iov[5];
     uint8_t iovcnt, iovpos;
     bool iov_private;   /* iovecs point only into this session (safe across seconds) */
+    uint32_t co_head;   /* > 0: iov[0] is this response, head of co_head bytes, in hw->out */
     struct mk_file *file;
     uint64_t file_off, file_end;
     uint16_t status;
@@ -86,6 +88,7 @@ struct mk_http_worker {
     time_t prefix_sec;
     char prefix200[128]; /* "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" */
     size_t prefix200_len;
+    char out[MK_COALESCE_MAX]; /* a small 200 response, head and body, built to be sent */
     struct mk_access_log_worker alog;
 };
 
@@ -376,15 +379,21 @@ static void respond_redirect(struct mk_conn *c, struct mk_http_session *s)
 {
     const struct mk_http_request *r = &s->req;
     struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
-    char *loc = b.p + b.cap - (r->host.len + r->path.len + 16);
+    size_t room = r->host.len + r->path.len + r->query.len + 16;
+    char *loc = b.p + b.cap - room;
 
-    struct hbuf l = {loc, 0, r->host.len + r->path.len + 16};
+    /* The path as it was sent (still percent-encoded), a slash, and the query kept. */
+    struct hbuf l = {loc, 0, room};
     if (r->host.p) {
         HB_LIT(&l, "http://");
         hb_put(&l, r->host.p, r->host.len);
     }
     hb_put(&l, r->path.p, r->path.len);
     HB_LIT(&l, "/");
+    if (r->query.p) {
+        HB_LIT(&l, "?");
+        hb_put(&l, r->query.p, r->query.len);
+    }
     b.cap -= l.cap;
 
     s->status = 301;
@@ -579,6 +588,52 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
     decide_keepalive(c, s);
     refresh_prefix(hw);
     s->iovcnt = s->iovpos = 0;
+
+    /* A small file held in memory leaves in one send(), which costs the kernel less than
+     * four iovec segments.  The usual case, HTTP/1.1 keep-alive, needs no copy at all: its
+     * head is the same for every request of a second, and is written once a second in the
+     * room the cache keeps before the file's bytes.  Other heads (Connection lines) are
+     * copied with the body into the worker's buffer.  If the socket cannot take it all,
+     * iov_privatize() moves what is left out of these shared buffers. */
+    size_t body = s->head_only ? 0 : f->size;
+    if (f->data && !s->close_after && r->protocol == MK_PROTO_HTTP11) {
+        size_t head = hw->prefix200_len + f->hdr_len + 2;
+        if (head <= MK_FILE_HEAD_ROOM && head <= s->hdr_cap) {
+            char *p = f->data - head;
+            if (f->head_date != hw->prefix_sec || f->head_len != head) {
+                memcpy(p, hw->prefix200, hw->prefix200_len);
+                memcpy(p + hw->prefix200_len, f->hdr, f->hdr_len);
+                memcpy(p + head - 2, "\r\n", 2);
+                f->head_date = hw->prefix_sec;
+                f->head_len = (uint32_t)head;
+            }
+            iov_add(s, p, head + body);
+            s->co_head = (uint32_t)head;
+            s->iov_private = false;
+            start_write(c, s);
+            return;
+        }
+    }
+    if (f->data) {
+        put_connection(c, s, &b);
+        size_t head = hw->prefix200_len + f->hdr_len + b.len;
+        if (head + body <= sizeof(hw->out) && head <= s->hdr_cap) {
+            char *o = hw->out;
+            memcpy(o, hw->prefix200, hw->prefix200_len);
+            o += hw->prefix200_len;
+            memcpy(o, f->hdr, f->hdr_len);
+            o += f->hdr_len;
+            memcpy(o, b.p, b.len);
+            o += b.len;
+            memcpy(o, f->data, body);
+            iov_add(s, hw->out, head + body);
+            s->co_head = (uint32_t)head;
+            s->iov_private = false;
+            start_write(c, s);
+            return;
+        }
+        b.len = 0;
+    }
     iov_add(s, hw->prefix200, hw->prefix200_len);
     iov_add(s, f->hdr, f->hdr_len);
     put_connection(c, s, &b);
@@ -742,6 +797,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         s->body_len = 0;
         s->vh = NULL;
         s->iovcnt = s->iovpos = 0;
+        s->co_head = 0;
         s->file_off = s->file_end = 0;
         set_state(c, MK_HTTP_READ_HEAD);
         mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
@@ -759,6 +815,24 @@ static void iov_privatize(struct mk_http_session *s)
     if (s->iov_private)
         return;
     s->iov_private = true;
+    if (s->co_head) {
+        /* iov[0] is what is left of a response built in hw->out or in the head room of
+         * the cached file: the rest of its head is copied here, the rest of its body is
+         * read from the cached file, whose bytes never change. */
+        size_t body = s->head_only ? 0 : s->file->size;
+        size_t left = s->iovpos < s->iovcnt ? s->iov[0].iov_len : 0;
+        size_t sent = s->co_head + body - left;
+        const char *rest = s->iov[0].iov_base;
+        s->iovcnt = s->iovpos = 0;
+        if (sent < s->co_head) {
+            memcpy(hdr_buf(s), rest, s->co_head - sent);
+            iov_add(s, hdr_buf(s), s->co_head - sent);
+        }
+        size_t boff = sent > s->co_head ? sent - s->co_head : 0;
+        iov_add(s, s->file->data + boff, body - boff);
+        s->co_head = 0;
+        return;
+    }
     if (s->iovpos > 0)
         return; /* the prefix (always iov[0] of a 200) is already sent */
     char *dst = hdr_buf(s) + s->hdr_cap - MK_HDR_EXTRA;
@@ -786,7 +860,11 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             struct msghdr msg = {.msg_iov = s->iov + s->iovpos,
                                  .msg_iovlen = (size_t)(s->iovcnt - s->iovpos)};
             bool more = s->file_off < s->file_end || s->ranges;
-            ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+            int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+            /* One segment: send() spares the kernel the iovec import of sendmsg(). */
+            ssize_t n = msg.msg_iovlen == 1
+                            ? send(c->fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags)
+                            : sendmsg(c->fd, &msg, flags);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->wr_ready = false;
@@ -920,7 +998,7 @@ static int do_read(struct mk_conn *c, struct mk_http_session *s)
 
     if (!c->rd_ready || room == 0)
         return MK_AGAIN;
-    n = read(c->fd, s->buf + s->len, room);
+    n = recv(c->fd, s->buf + s->len, room, 0); /* recv: no VFS layer, unlike read() */
     if (n > 0) {
         /* A short read drained the socket: edge-triggered epoll will say when more comes.
          * Not so after EPOLLRDHUP: the end of the stream was signalled with the data, no
@@ -1221,8 +1299,10 @@ static void http_run(struct mk_conn *c)
             rc = step_read_body(c);
             break;
         case MK_HTTP_WRITE:
-            if (!c->wr_ready)
+            if (!c->wr_ready) {
+                iov_privatize(c->session); /* nothing may wait in a shared buffer */
                 return;
+            }
             rc = do_write(c, c->session);
             if (rc == MK_OK) {
                 handled++;

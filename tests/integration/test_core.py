@@ -161,6 +161,14 @@ def test_dir_without_slash_redirects_without_port():
     eq(r.headers.get("Location"), "http://example/dir/", "Location")
 
 
+def test_dir_redirect_keeps_the_query():
+    r = SRV.request(req("GET", "/dir?a=1&b=%20", host="example"))
+    eq(r.status_line, "HTTP/1.1 301 Moved Permanently", "status")
+    eq(r.headers.get("Location"), "http://example/dir/?a=1&b=%20", "Location")
+    r = SRV.request(req("GET", "/dir?", host="example"))
+    eq(r.headers.get("Location"), "http://example/dir/?", "Location, empty query")
+
+
 def test_redirect_keeps_connection_usable():
     c = SRV.client()
     c.send(req("GET", "/dir", host="example") + req("GET", "/one.txt"))

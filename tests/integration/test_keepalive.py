@@ -249,3 +249,57 @@ def test_one_byte_per_write_bad_request():
     c.send_slowly(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A : 1\r\n\r\n", chunk=1, pause=0.002)
     mkt.check_error(c.recv_response(), "HTTP/1.1 400 Bad Request")
     assert_closed(c, "after a split bad request")
+
+
+# -- responses that do not fit in the socket at once ------------------------------------------
+
+def stalled_small_responses(version):
+    """Small cached files leave in one send() from a buffer the worker shares: the room
+    before the file's bytes in its cache entry (HTTP/1.1 keep-alive) or the worker's output
+    buffer (other heads, e.g. HTTP/1.0 keep-alive).  When the socket cannot take a response,
+    what is left must be moved out of the shared buffer before other connections of the
+    worker reuse it."""
+    import os
+    ka = {"Connection": "keep-alive"} if version == "HTTP/1.0" else None
+    with mkt.Server(conf={"Workers": "1"}) as srv:
+        names = {"/k12.txt": 12000, "/k15.txt": 15500, "/k3.txt": 3000, "/other.txt": 16000}
+        bodies = {}
+        for name, size in names.items():
+            data = bytes((i * (13 + size % 7) + size) % 251 for i in range(size))
+            with open(os.path.join(srv.docroot, name.lstrip("/")), "wb") as f:
+                f.write(data)
+            bodies[name] = data
+        slow = srv.client()
+        # 9 MB: more than the two sockets buffer while the client does not read (tcp_wmem's
+        # 4 MiB maximum, the receiver's untuned 128 KiB), so responses meet EAGAIN part way.
+        order = ["/k12.txt", "/k15.txt", "/k3.txt"] * 300
+        slow.send(b"".join(req("GET", p, version=version, headers=ka) for p in order))
+        # While the slow client reads nothing, another connection of the same (only) worker
+        # gets responses built in the same buffers, over more than one second: the same
+        # files (their heads get a new Date) and a file as large as the output buffer, with
+        # other bytes.
+        other = srv.client()
+        t_end = time.monotonic() + 1.3
+        n_other = 0
+        while time.monotonic() < t_end:
+            for name in ("/other.txt", order[n_other % 3]):
+                r = other.request(req("GET", name, version=version, headers=ka))
+                eq(r.body, bodies[name], "other connection's body")
+            n_other += 1
+            time.sleep(0.01)  # (MaxKeepAliveRequest is 1000)
+        for i, name in enumerate(order):
+            r = slow.recv_response()
+            eq(r.status_line, "HTTP/1.1 200 OK", "stalled response %d status" % i)
+            eq(r.headers.get("Content-Length"), str(len(bodies[name])),
+               "stalled response %d Content-Length" % i)
+            assert r.headers.get("Date", "").endswith(" GMT"), r
+            assert r.body == bodies[name], "stalled response %d (%s): body differs" % (i, name)
+        assert n_other > 10, n_other
+
+
+def test_stalled_small_responses_http11():
+    stalled_small_responses("HTTP/1.1")
+
+
+def test_stalled_small_responses_http10_keepalive():
+    stalled_small_responses("HTTP/1.0")
