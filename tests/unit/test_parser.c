@@ -502,19 +502,21 @@ MK_TEST(empty_and_odd_values)
     struct mk_http_request r;
     static const char in[] = "GET / HTTP/1.1\r\nX-Empty:\r\nX-Spaces:   \t \r\nHost:\t  h \t\r\n"
                              "User-Agent: caf\xc3\xa9 \xff\x80 x\r\nX-Tab: a\tb\r\n"
+                             "X-Long: aaaaaaa\tbbbbbbbb\x80\xff~ccccccccc\r\n"
                              "X-Chars: !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\r\n\r\n";
     char *g = run_valid("values", S(in), 0, &r);
     if (!g)
         return;
     CHECK_EQ_VIEW(r.host, "h");
     CHECK_EQ_VIEW(r.user_agent, "caf\xc3\xa9 \xff\x80 x");
-    CHECK_EQ_INT(r.nheaders, 6);
+    CHECK_EQ_INT(r.nheaders, 7);
 
     /* mk_http_header_next walks exactly the header lines, values trimmed */
     static const char *const want[][2] = {
         {"X-Empty", ""},   {"X-Spaces", ""},
         {"Host", "h"},     {"User-Agent", "caf\xc3\xa9 \xff\x80 x"},
-        {"X-Tab", "a\tb"}, {"X-Chars", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"},
+        {"X-Tab", "a\tb"}, {"X-Long", "aaaaaaa\tbbbbbbbb\x80\xff~ccccccccc"},
+        {"X-Chars", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"},
     };
     size_t pos = r.headers_off;
     mk_str_t name, value;
@@ -1033,6 +1035,16 @@ static const struct bad_case header_cases[] = {
     BAD("bare CR in value", RL "Host: h\r\nX-A: a\rb\r\n\r\n", 400),
     BAD("bare CR line end", RL "Host: h\rX-A: b\r\n\r\n", 400),
     BAD("bare CR before empty line", RL "Host: h\r\n\r\r\n", 400),
+    /* (a complete head's lines are cut at LF alone: a CR left inside must still be refused) */
+    BAD("CR CR LF after a value", RL "Host: h\r\r\n\r\n", 400),
+    BAD("CR CR LF after the version", "GET / HTTP/1.1\r\r\nHost: h\r\n\r\n", 400),
+    BAD("bare CR in a name", RL "Ho\rst: h\r\n\r\n", 400),
+    BAD("bare CR in the target", "GET /a\rb HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    BAD("bare CR in the method", "G\rET / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    BAD("bare CR in the version", "GET / HTTP/1\r.1\r\nHost: h\r\n\r\n", 400),
+    BAD("bare CR in a long value", RL "Host: h\r\nX-A: aaaaaaaaaaaaaaaa\raaaaaaaaaaaa\r\n\r\n", 400),
+    BAD("control in a long value", RL "Host: h\r\nX-A: aaaaaaaaaaaaaaaaaaaa\x1f\r\n\r\n", 400),
+    BAD("DEL in a long value", RL "Host: h\r\nX-A: aaaaaaaaaaaaaaaaaaaaaaaa\x7f" "bbbbbbbb\r\n\r\n", 400),
     BAD("control in value", RL "Host: h\r\nX-A: a\x01\r\n\r\n", 400),
     BAD("ESC in value", RL "Host: h\r\nX-A: \x1b[31m\r\n\r\n", 400),
     BAD("DEL in value", RL "Host: h\r\nX-A: a\x7f\r\n\r\n", 400),
