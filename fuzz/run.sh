@@ -47,6 +47,13 @@ summarize() { # target rc log seconds
         printf 'FAIL fuzz_%-8s exit %s: %s\n' "$t" "$rc" "${why:-see $log}"
         [[ -n $artifact ]] && printf '     input: %s (replay: %s/fuzz_%s %s)\n' "$artifact" "$B" "$t" "$artifact"
         printf '     log:   %s\n' "$log"
+        # The build tree may be gone when the log is read (CI cleans up between stages):
+        # the input itself, and what the harness said about it, go into the output too.
+        if [[ -n $artifact && -f $artifact ]]; then
+            printf '     input (base64, %s bytes): %s\n' "$(wc -c <"$artifact")" \
+                "$(head -c 65536 "$artifact" | base64 -w0)"
+        fi
+        grep -E -m3 -A2 '^fuzz invariant failed|^input \(' "$log" | sed 's/^/     | /' | cut -c1-1200
     fi
 }
 

@@ -513,9 +513,11 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
             return fail(req, 414); /* (a final CR may be the start of the line end) */
         return MK_AGAIN;
     }
-    /* The limit is on the request line itself: leading empty lines do not count. */
+    /* The limit is on the request line itself: leading empty lines do not count.  A line
+     * cut at LF alone may hold a bare CR: it ends the line, which is malformed (400), as
+     * the incremental path finds. */
     if ((size_t)(eol - m) > max_line)
-        return fail(req, 414);
+        return fail(req, memchr(m, '\r', (size_t)(eol - m)) ? 400 : 414);
 
     /* target SP version: exactly three parts separated by single spaces. */
     sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
