@@ -63,7 +63,8 @@ struct mk_http_session {
     struct iovec iov[5];
     uint8_t iovcnt, iovpos;
     bool iov_private;   /* iovecs point only into this session (safe across seconds) */
-    uint32_t co_head;   /* > 0: iov[0] is this response, head of co_head bytes, in hw->out */
+    uint32_t co_head;   /* > 0: iov[0] is this response (head of co_head bytes) in a buffer
+                           the worker shares: hw->out or the file's head room */
     struct mk_file *file;
     uint64_t file_off, file_end;
     uint16_t status;
@@ -475,6 +476,17 @@ static bool if_range_ok(const struct mk_http_request *r, const struct mk_file *f
 
 /* ---- static files ----------------------------------------------------------------------- */
 
+/* The head of a 200 for f, contiguous at dst: the worker's status/Server/Date prefix, the
+ * file's header block, then conn (the Connection lines and the blank line). */
+static void put_head200(char *dst, const struct mk_http_worker *hw, const struct mk_file *f,
+                        const struct hbuf *conn)
+{
+    memcpy(dst, hw->prefix200, hw->prefix200_len);
+    dst += hw->prefix200_len;
+    memcpy(dst, f->hdr, f->hdr_len);
+    memcpy(dst + f->hdr_len, conn->p, conn->len);
+}
+
 static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk_file *f)
 {
     struct mk_http_worker *hw = hw_of(c);
@@ -589,24 +601,31 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
     refresh_prefix(hw);
     s->iovcnt = s->iovpos = 0;
 
+    put_connection(c, s, &b);
+
     /* A small file held in memory leaves in one send(), which costs the kernel less than
-     * four iovec segments.  The usual case, HTTP/1.1 keep-alive, needs no copy at all: its
-     * head is the same for every request of a second, and is written once a second in the
-     * room the cache keeps before the file's bytes.  Other heads (Connection lines) are
-     * copied with the body into the worker's buffer.  If the socket cannot take it all,
-     * iov_privatize() moves what is left out of these shared buffers. */
+     * four iovec segments.  The usual case, HTTP/1.1 keep-alive (the Connection part is the
+     * bare CRLF), needs no copy at all: its head is the same for every request of a second,
+     * and is written once a second in the room the cache keeps before the file's bytes.
+     * Other heads are copied with the body into the worker's buffer.  If the socket cannot
+     * take it all, iov_privatize() moves what is left out of these shared buffers. */
     size_t body = s->head_only ? 0 : f->size;
-    if (f->data && !s->close_after && r->protocol == MK_PROTO_HTTP11) {
-        size_t head = hw->prefix200_len + f->hdr_len + 2;
-        if (head <= MK_FILE_HEAD_ROOM && head <= s->hdr_cap) {
-            char *p = f->data - head;
+    size_t head = hw->prefix200_len + f->hdr_len + b.len;
+    if (f->data && head <= s->hdr_cap) {
+        char *p = NULL;
+        if (!s->close_after && r->protocol == MK_PROTO_HTTP11 && head <= MK_FILE_HEAD_ROOM) {
+            p = f->data - head;
             if (f->head_date != hw->prefix_sec || f->head_len != head) {
-                memcpy(p, hw->prefix200, hw->prefix200_len);
-                memcpy(p + hw->prefix200_len, f->hdr, f->hdr_len);
-                memcpy(p + head - 2, "\r\n", 2);
+                put_head200(p, hw, f, &b);
                 f->head_date = hw->prefix_sec;
                 f->head_len = (uint32_t)head;
             }
+        } else if (head + body <= sizeof(hw->out)) {
+            p = hw->out;
+            put_head200(p, hw, f, &b);
+            memcpy(p + head, f->data, body);
+        }
+        if (p) {
             iov_add(s, p, head + body);
             s->co_head = (uint32_t)head;
             s->iov_private = false;
@@ -614,29 +633,8 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             return;
         }
     }
-    if (f->data) {
-        put_connection(c, s, &b);
-        size_t head = hw->prefix200_len + f->hdr_len + b.len;
-        if (head + body <= sizeof(hw->out) && head <= s->hdr_cap) {
-            char *o = hw->out;
-            memcpy(o, hw->prefix200, hw->prefix200_len);
-            o += hw->prefix200_len;
-            memcpy(o, f->hdr, f->hdr_len);
-            o += f->hdr_len;
-            memcpy(o, b.p, b.len);
-            o += b.len;
-            memcpy(o, f->data, body);
-            iov_add(s, hw->out, head + body);
-            s->co_head = (uint32_t)head;
-            s->iov_private = false;
-            start_write(c, s);
-            return;
-        }
-        b.len = 0;
-    }
     iov_add(s, hw->prefix200, hw->prefix200_len);
     iov_add(s, f->hdr, f->hdr_len);
-    put_connection(c, s, &b);
     iov_add(s, b.p, b.len);
     if (!s->head_only) {
         if (f->data)
