@@ -89,6 +89,7 @@ static void check_same(const struct outcome *a, const struct outcome *b, const c
     if (same && a->rc > 0) {
         same = x->method == y->method && x->protocol == y->protocol &&
                x->absolute_form == y->absolute_form && x->asterisk_form == y->asterisk_form &&
+               x->authority_form == y->authority_form &&
                x->content_length == y->content_length && x->chunked == y->chunked &&
                x->expect_continue == y->expect_continue && x->conn_close == y->conn_close &&
                x->conn_keepalive == y->conn_keepalive && x->headers_off == y->headers_off &&
@@ -205,8 +206,12 @@ static void check_accepted(const struct outcome *o, const uint8_t *data, size_t 
 #define INSIDE(f) check_view_inside(r->f, buf, r->head_len, #f);
     VIEWS(INSIDE)
 #undef INSIDE
-    if (r->path.p && !r->asterisk_form)
-        FUZZ_CHECK(r->path.len > 0 && r->path.p[0] == '/', "path does not start with '/'");
+    if (r->authority_form)
+        FUZZ_CHECK(r->method == MK_METHOD_CONNECT && !r->path.p, "authority-form: method %u, path set",
+                   r->method);
+    else if (!r->asterisk_form)
+        FUZZ_CHECK(r->path.p && r->path.len > 0 && r->path.p[0] == '/',
+                   "path does not start with '/'");
     for (size_t i = 0; i < r->target.len; i++) {
         unsigned char c = (unsigned char)r->target.p[i];
         FUZZ_CHECK(c > 0x20 && c < 0x7f && c != '#', "byte 0x%02x accepted in the target", c);

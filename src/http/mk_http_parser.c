@@ -179,8 +179,12 @@ static int parse_target(struct mk_http_request *req)
         req->path = req->target;
     } else if (req->method == MK_METHOD_CONNECT) {
         /* authority-form (RFC 9112 3.2.3): only CONNECT uses it, and it is refused later
-         * with 405, like any method a static server does not implement for files. */
-        req->path = req->target;
+         * with 405, like any method a static server does not implement for files.  It has
+         * no path: the target is the authority, and one that is no host[:port] is a
+         * malformed request line (400) rather than an unsupported method. */
+        if (mk_http_host_check(req->target) < 0)
+            return -1;
+        req->authority_form = true;
         return 0;
     } else if (n == 1 && p[0] == '*') {
         if (req->method != MK_METHOD_OPTIONS)

@@ -31,6 +31,7 @@ struct mk_http_request {
     uint8_t protocol;   /* enum mk_http_protocol */
     bool absolute_form; /* target was "http://host/path": host comes from it */
     bool asterisk_form; /* OPTIONS * */
+    bool authority_form; /* CONNECT host:port: path stays empty (p == NULL) */
     bool host_header;   /* a Host field was present */
 
     /* framing */

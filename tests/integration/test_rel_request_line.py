@@ -237,6 +237,12 @@ def test_connect_405():
     U.expect(SRV, line(b"CONNECT localhost:443 HTTP/1.1"), U.S405)
 
 
+def test_connect_bad_authority_400():
+    # authority-form is host:port; a path there is a malformed request line (fuzz_parser
+    # found a CONNECT whose "authority" was a relative path)
+    U.expect(SRV, line(b"CONNECT T-ep/index.txt HTTP/1.1"), U.S400)
+
+
 def test_trace_never_echoes_request():
     r, c = U.one(SRV, b"TRACE / HTTP/1.1\r\nHost: localhost\r\nX-Secret: s3cr3t\r\n\r\n")
     U.drop(SRV, c)

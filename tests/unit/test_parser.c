@@ -59,6 +59,7 @@ static const char *req_diff(const struct mk_http_request *a, const struct mk_htt
     F(protocol);
     F(absolute_form);
     F(asterisk_form);
+    F(authority_form);
     F(content_length);
     F(chunked);
     F(expect_continue);
@@ -764,6 +765,22 @@ MK_TEST(connect_authority_form_not_400)
            "CONNECT localhost:443: got %d status %u, expected the head accepted (method CONNECT) "
            "or 405/501",
            n, r.status);
+    if (n > 0) {
+        /* the authority is no path: nothing downstream may treat "localhost:443" as one */
+        CHECK(r.authority_form && !r.path.p && !r.asterisk_form && !r.absolute_form);
+        CHECK_EQ_INT(r.target.len, sizeof("localhost:443") - 1); /* the buffer is gone */
+    }
+}
+
+/* An authority-form target that is no host[:port] (found by fuzz_parser: a relative path
+ * after CONNECT) is a malformed request line, and never a path. */
+MK_TEST(connect_bad_authority_400)
+{
+    static const char in[] = "CONNECT T-ep/index.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct mk_http_request r;
+    int n = parse_guarded(S(in), 0, MAXLINE, &r);
+    CHECK_EQ_INT(n, MK_ERROR);
+    CHECK_EQ_INT(r.status, 400);
 }
 
 /* ---- request line errors ------------------------------------------------------------- */
