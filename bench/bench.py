@@ -41,9 +41,9 @@ SCENARIOS = [
     ("e", "keep-alive GET 1-byte file, 50 conns", "/1b.txt", 50, []),
 ]
 SCEN = {s[0]: s for s in SCENARIOS}
-# The trivial server answers every request with the index.html-sized response: it has no
-# meaning for the 1 MiB and 1-byte files.
-TRIVIAL_SCENARIOS = ("a", "b", "c")
+# The trivial server answers every request with the index.html-sized response, or with a
+# 1-byte body on connections that ask for /1b.txt: it has no meaning for the 1 MiB file.
+TRIVIAL_SCENARIOS = ("a", "b", "c", "e")
 
 COLUMNS = ["monkey", "nginx", "nginx-tuned", "h2o", "lighttpd", "trivial"]
 
@@ -878,6 +878,8 @@ def main():
     ap.add_argument("--servers", default=",".join(COLUMNS))
     ap.add_argument("--scenarios", default="abcde")
     ap.add_argument("--no-tracing", action="store_true")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="only the interleaved wrk runs: no memory, strace or callgrind phase")
     ap.add_argument("--monkey", default=os.path.join(ROOT, "monkey"))
     ap.add_argument("--trivial", default=os.path.join(ROOT, "build", "bench", "trivial_server"))
     ap.add_argument("--output", default=None)
@@ -1090,7 +1092,7 @@ def main():
                                          r["socket_errors"], r["requests"]))
 
     # ---- phase 2: memory per idle connection and system calls (fresh instances)
-    for c in cols:
+    for c in ([] if a.throughput_only else cols):
         try:
             log("%s: %d idle connections" % (c, a.idle_conns))
             inst = Instance(servers[c], ctx, tag="-mem")
@@ -1118,7 +1120,9 @@ def main():
 
     # ---- phase 3: instructions per request under callgrind
     cg_servers = list(cols) + (["trace-none"] if traced_bin else [])
-    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+    if a.throughput_only:
+        notes.append("--throughput-only: no memory, system call or instruction counts.")
+    elif shutil.which("valgrind") and shutil.which("callgrind_control"):
         for c in cg_servers:
             log("%s: callgrind over %d requests" % (c, a.callgrind_requests))
             try:

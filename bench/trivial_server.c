@@ -2,7 +2,10 @@
  * parsing.  Every complete request head ("\r\n\r\n") read on a connection is answered with
  * the same fixed 200 response, whose body is as long as the index.html being benchmarked, so
  * its numbers are a ceiling for what any HTTP server can do on this machine with this kernel:
- * the cost of the system calls and of loopback TCP, nothing else.
+ * the cost of the system calls and of loopback TCP, nothing else.  A connection whose first
+ * read starts with "GET /1b.txt " is answered with a 1-byte body instead, for the 1-byte
+ * file scenario (the one prefix compare it makes per connection; wrk keeps one path per
+ * connection).
  *
  * Usage: trivial_server PORT BODY_BYTES
  *
@@ -38,11 +41,12 @@ struct conn {
     size_t cur_len;
     size_t cur_off;
     int want_out;      /* EPOLLOUT is registered */
+    int size;          /* 0: BODY_BYTES responses, 1: 1-byte ones; -1 until the first read */
 };
 
 static volatile sig_atomic_t stop;
-static char *resp_ka, *resp_close;
-static size_t resp_ka_len, resp_close_len;
+static char *resp[2][2]; /* [size][close] */
+static size_t resp_len[2][2];
 static int epfd;
 
 static void on_signal(int sig)
@@ -104,8 +108,8 @@ static int flush(struct conn *c)
                 break;
             c->owed--;
             int last = c->owed == 0 && c->closing;
-            c->cur = last ? resp_close : resp_ka;
-            c->cur_len = last ? resp_close_len : resp_ka_len;
+            c->cur = resp[c->size][last];
+            c->cur_len = resp_len[c->size][last];
             c->cur_off = 0;
         }
         ssize_t w = write(c->fd, c->cur + c->cur_off, c->cur_len - c->cur_off);
@@ -143,6 +147,8 @@ static int on_readable(struct conn *c)
         return -1;
     if (n < 0)
         return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+    if (c->size < 0)
+        c->size = n >= 12 && memcmp(buf, "GET /1b.txt ", 12) == 0;
     uint32_t heads = count_heads(c, buf, (size_t)n);
     if (heads == 0 || c->closing)
         return 0;
@@ -166,6 +172,7 @@ static void on_accept(int lfd)
             return;
         }
         c->fd = fd;
+        c->size = -1;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -182,8 +189,10 @@ int main(int argc, char **argv)
     }
     int port = atoi(argv[1]);
     size_t body = (size_t)strtoul(argv[2], NULL, 10);
-    resp_ka = make_response(body, 0, &resp_ka_len);
-    resp_close = make_response(body, 1, &resp_close_len);
+    for (int close_it = 0; close_it < 2; close_it++) {
+        resp[0][close_it] = make_response(body, close_it, &resp_len[0][close_it]);
+        resp[1][close_it] = make_response(1, close_it, &resp_len[1][close_it]);
+    }
 
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
