@@ -207,8 +207,8 @@ static void check_accepted(const struct outcome *o, const uint8_t *data, size_t 
     VIEWS(INSIDE)
 #undef INSIDE
     if (r->authority_form)
-        FUZZ_CHECK(r->method == MK_METHOD_CONNECT && !r->path.p, "authority-form: method %u, path set",
-                   r->method);
+        FUZZ_CHECK(r->method == MK_METHOD_CONNECT && !r->path.p,
+                   "authority-form: method %u, path set", r->method);
     else if (!r->asterisk_form)
         FUZZ_CHECK(r->path.p && r->path.len > 0 && r->path.p[0] == '/',
                    "path does not start with '/'");

@@ -83,7 +83,8 @@ int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
     if (__atomic_load_n(&openat2_state, __ATOMIC_RELAXED) >= 0) {
         struct open_how how = {
             .flags = (uint64_t)open_flags(),
-            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (symlink ? 0 : RESOLVE_NO_SYMLINKS),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                       (symlink ? 0 : RESOLVE_NO_SYMLINKS),
         };
         int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
         if (fd >= 0 || errno != ENOSYS)

@@ -843,7 +843,6 @@ static void start_write(struct mk_conn *c, struct mk_http_session *s)
     if (MK_TRACE_ENABLED(epoll_state) && c->state != MK_HTTP_WRITE)
         MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE");
     set_state(c, MK_HTTP_WRITE);
-    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
 }
 
 /* Send what is pending.  MK_OK when the response is complete, MK_AGAIN to wait, MK_ERROR
@@ -879,7 +878,6 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             }
             c->bytes_out += (uint64_t)n;
             s->bytes_sent += (uint64_t)n;
-            mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
             while (n > 0 && s->iovpos < s->iovcnt) {
                 struct iovec *v = &s->iov[s->iovpos];
                 if ((size_t)n >= v->iov_len) {
@@ -919,7 +917,6 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             s->file_off += (uint64_t)n;
             c->bytes_out += (uint64_t)n;
             s->bytes_sent += (uint64_t)n;
-            mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
             if ((size_t)n >= budget) {
                 /* Let the worker's other connections have their turn. */
                 mk_sched_conn_post(c);
@@ -1183,6 +1180,16 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
     handle_request(c, s);
 }
 
+/* Timers follow waits, not states: a request read, answered and sent within one event
+ * never leaves the keep-alive list (two list moves fewer per request).  When part of a
+ * request has to wait for the rest, the request timeout starts, once: later reads of the
+ * same request must not push it back (slowloris). */
+static void wait_request(struct mk_conn *c)
+{
+    if (c->tlist != MK_TLIST_REQUEST || c->tkind == MK_TIMEOUT_CONN_PENDING)
+        mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
+}
+
 /* Parse what has been received; MK_OK when the state moved on, MK_AGAIN when waiting. */
 static int step_read_head(struct mk_conn *c)
 {
@@ -1235,13 +1242,13 @@ static int step_read_head(struct mk_conn *c)
                 /* Woken with nothing to read: give the memory back while idle. */
                 session_free(hw_of(c), s);
                 c->session = NULL;
+            } else {
+                wait_request(c);
             }
             return MK_AGAIN;
         }
-        if (before == 0 && s->len > 0 && c->state == MK_HTTP_IDLE) {
+        if (before == 0 && s->len > 0 && c->state == MK_HTTP_IDLE)
             set_state(c, MK_HTTP_READ_HEAD);
-            mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
-        }
     }
 }
 
@@ -1273,6 +1280,8 @@ static int step_read_body(struct mk_conn *c)
         /* All buffered input is body: reuse the space after the head for more. */
         s->len = s->pos = s->req.head_len;
         rc = do_read(c, s);
+        if (rc == MK_AGAIN)
+            wait_request(c);
         if (rc != MK_OK)
             return rc;
     }
@@ -1299,12 +1308,17 @@ static void http_run(struct mk_conn *c)
         case MK_HTTP_WRITE:
             if (!c->wr_ready) {
                 iov_privatize(c->session); /* nothing may wait in a shared buffer */
+                mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
                 return;
             }
             rc = do_write(c, c->session);
             if (rc == MK_OK) {
                 handled++;
                 finish_request(c, c->session);
+            } else if (rc == MK_AGAIN) {
+                /* Waiting for room, or yielding after MK_SENDFILE_PER_RUN: the write
+                 * timeout runs from the last progress. */
+                mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
             }
             break;
         case MK_HTTP_LINGER:

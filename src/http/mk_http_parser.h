@@ -29,10 +29,10 @@ struct mk_http_request {
     mk_str_t query;     /* after '?', without it; p == NULL when absent */
     uint8_t method;     /* enum mk_http_method */
     uint8_t protocol;   /* enum mk_http_protocol */
-    bool absolute_form; /* target was "http://host/path": host comes from it */
-    bool asterisk_form; /* OPTIONS * */
+    bool absolute_form;  /* target was "http://host/path": host comes from it */
+    bool asterisk_form;  /* OPTIONS * */
     bool authority_form; /* CONNECT host:port: path stays empty (p == NULL) */
-    bool host_header;   /* a Host field was present */
+    bool host_header;    /* a Host field was present */
 
     /* framing */
     uint64_t content_length; /* MK_HTTP_CL_NONE when absent */

@@ -38,7 +38,8 @@ void mk_mime_free(struct mk_mime_table *t)
 
 static int cmp_entry(const void *a, const void *b)
 {
-    return strcasecmp(((const struct mk_mime_entry *)a)->ext, ((const struct mk_mime_entry *)b)->ext);
+    const struct mk_mime_entry *x = a, *y = b;
+    return strcasecmp(x->ext, y->ext);
 }
 
 int mk_mime_add(struct mk_mime_table *t, const char *ext, const char *type)

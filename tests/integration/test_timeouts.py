@@ -3,6 +3,8 @@
 The bounds are generous (Timeout 2, closed within 10 s): they test the server's own timer,
 not the machine's speed."""
 
+import os
+import socket
 import time
 
 import mkt
@@ -70,3 +72,48 @@ def test_idle_keepalive_uses_keepalive_timeout_not_timeout():
     eq(c.request(req("GET", "/one.txt")).body, b"x", "first")
     time.sleep(5)
     eq(c.request(req("GET", "/one.txt")).body, b"x", "second, 5 s later")
+
+
+# A keep-alive connection sits on the keep-alive timer list (KeepAliveTimeout 30).  The
+# request timer is armed only when a request has to wait (src/http/mk_http.c, wait_request),
+# so these check that every kind of wait on such a connection moves it to Timeout (2).
+
+def kept_alive_client():
+    c = SRV.client()
+    eq(c.request(req("GET", "/one.txt")).body, b"x", "first request")
+    return c
+
+
+def test_keepalive_then_half_request_closed():
+    c = kept_alive_client()
+    c.send(b"GET /hel")
+    assert_timed_out(c, "half request line after a keep-alive response")
+
+
+def test_keepalive_then_short_body_closed():
+    c = kept_alive_client()
+    c.send(req("POST", "/hello.txt", headers={"Content-Length": "100"}, body=b"only ten.."))
+    assert_timed_out(c, "short body after a keep-alive response")
+
+
+def test_keepalive_then_slow_reader_closed():
+    # The client stops reading a 64 MiB response (sparse: no disk; more than any socket
+    # buffer holds): the server's send waits for room, and the write timeout (Timeout 2),
+    # not KeepAliveTimeout (30), must close the connection.  Seen from the server's fds (a
+    # server of its own, so no other connection moves the count): the client's kernel
+    # keeps the already-queued bytes trickling in long after the server's close.
+    with mkt.Server(conf={"Timeout": "2", "KeepAliveTimeout": "30"}) as s:
+        size = 64 << 20
+        with open(os.path.join(s.docroot, "huge.bin"), "wb") as f:
+            f.truncate(size)
+        base = s.conn_fds()
+        c = s.client()
+        eq(c.request(req("GET", "/one.txt")).body, b"x", "first request")
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.send(req("GET", "/huge.bin"))
+        c.recv_head()
+        assert s.conn_fds() > base, "the connection is not open on the server"
+        left = s.wait_fds(base, timeout=BOUND)
+        c.close()
+        assert left <= base, ("a client that stopped reading was still held %.0f s later "
+                              "(Timeout 2)" % BOUND)
