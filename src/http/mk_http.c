@@ -1190,6 +1190,15 @@ static void wait_request(struct mk_conn *c)
         mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
 }
 
+/* The write timeout runs from the last progress.  A wait without progress (woken by input
+ * while the peer reads nothing) must not push it back, or a client that sends a byte now
+ * and then without ever reading would hold the connection forever. */
+static void wait_write(struct mk_conn *c, bool progress)
+{
+    if (progress || c->tlist != MK_TLIST_REQUEST || c->tkind != MK_TIMEOUT_WRITE)
+        mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+}
+
 /* Parse what has been received; MK_OK when the state moved on, MK_AGAIN when waiting. */
 static int step_read_head(struct mk_conn *c)
 {
@@ -1305,22 +1314,23 @@ static void http_run(struct mk_conn *c)
         case MK_HTTP_READ_BODY:
             rc = step_read_body(c);
             break;
-        case MK_HTTP_WRITE:
+        case MK_HTTP_WRITE: {
             if (!c->wr_ready) {
                 iov_privatize(c->session); /* nothing may wait in a shared buffer */
-                mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+                wait_write(c, false);
                 return;
             }
+            uint64_t out = c->bytes_out;
             rc = do_write(c, c->session);
             if (rc == MK_OK) {
                 handled++;
                 finish_request(c, c->session);
             } else if (rc == MK_AGAIN) {
-                /* Waiting for room, or yielding after MK_SENDFILE_PER_RUN: the write
-                 * timeout runs from the last progress. */
-                mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+                /* waiting for room, or yielding after MK_SENDFILE_PER_RUN */
+                wait_write(c, c->bytes_out != out);
             }
             break;
+        }
         case MK_HTTP_LINGER:
             rc = do_linger(c, c->session);
             break;

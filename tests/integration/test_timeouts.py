@@ -96,12 +96,14 @@ def test_keepalive_then_short_body_closed():
     assert_timed_out(c, "short body after a keep-alive response")
 
 
-def test_keepalive_then_slow_reader_closed():
+def stalled_reader_closed(trickle):
     # The client stops reading a 64 MiB response (sparse: no disk; more than any socket
     # buffer holds): the server's send waits for room, and the write timeout (Timeout 2),
-    # not KeepAliveTimeout (30), must close the connection.  Seen from the server's fds (a
-    # server of its own, so no other connection moves the count): the client's kernel
-    # keeps the already-queued bytes trickling in long after the server's close.
+    # not KeepAliveTimeout (30), must close the connection.  With `trickle` the client also
+    # sends a byte every 0.25 s: each wakes the server, and none may push the deadline back.
+    # Seen from the server's fds (a server of its own, so no other connection moves the
+    # count): the client's kernel keeps already-queued bytes trickling in long after the
+    # server's close.
     with mkt.Server(conf={"Timeout": "2", "KeepAliveTimeout": "30"}) as s:
         size = 64 << 20
         with open(os.path.join(s.docroot, "huge.bin"), "wb") as f:
@@ -113,7 +115,20 @@ def test_keepalive_then_slow_reader_closed():
         c.send(req("GET", "/huge.bin"))
         c.recv_head()
         assert s.conn_fds() > base, "the connection is not open on the server"
-        left = s.wait_fds(base, timeout=BOUND)
+        deadline = time.monotonic() + BOUND
+        left = s.conn_fds()
+        while left > base and time.monotonic() < deadline:
+            if trickle:
+                c.send(b"G")
+            left = s.wait_fds(base, timeout=0.25)
         c.close()
-        assert left <= base, ("a client that stopped reading was still held %.0f s later "
-                              "(Timeout 2)" % BOUND)
+        assert left <= base, ("a client that stopped reading%s was still held %.0f s later "
+                              "(Timeout 2)" % (" and kept sending" if trickle else "", BOUND))
+
+
+def test_keepalive_then_slow_reader_closed():
+    stalled_reader_closed(trickle=False)
+
+
+def test_slow_reader_sending_bytes_closed():
+    stalled_reader_closed(trickle=True)
