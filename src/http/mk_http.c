@@ -1181,22 +1181,14 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
 }
 
 /* Timers follow waits, not states: a request read, answered and sent within one event
- * never leaves the keep-alive list (two list moves fewer per request).  When part of a
- * request has to wait for the rest, the request timeout starts, once: later reads of the
- * same request must not push it back (slowloris). */
-static void wait_request(struct mk_conn *c)
+ * never leaves the keep-alive list (two list moves fewer per request).  A wait of `kind`
+ * starts the request timer once; only `progress` restarts it.  So later reads of the same
+ * request do not push its deadline back (slowloris), and neither do wake-ups by input
+ * while a response waits for a peer that reads nothing. */
+static void wait_for(struct mk_conn *c, enum mk_timeout_kind kind, bool progress)
 {
-    if (c->tlist != MK_TLIST_REQUEST || c->tkind == MK_TIMEOUT_CONN_PENDING)
-        mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
-}
-
-/* The write timeout runs from the last progress.  A wait without progress (woken by input
- * while the peer reads nothing) must not push it back, or a client that sends a byte now
- * and then without ever reading would hold the connection forever. */
-static void wait_write(struct mk_conn *c, bool progress)
-{
-    if (progress || c->tlist != MK_TLIST_REQUEST || c->tkind != MK_TIMEOUT_WRITE)
-        mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+    if (progress || c->tlist != MK_TLIST_REQUEST || c->tkind != kind)
+        mk_sched_timer_set(c, MK_TLIST_REQUEST, kind);
 }
 
 /* Parse what has been received; MK_OK when the state moved on, MK_AGAIN when waiting. */
@@ -1252,7 +1244,7 @@ static int step_read_head(struct mk_conn *c)
                 session_free(hw_of(c), s);
                 c->session = NULL;
             } else {
-                wait_request(c);
+                wait_for(c, MK_TIMEOUT_REQ_INCOMPLETE, false);
             }
             return MK_AGAIN;
         }
@@ -1290,7 +1282,7 @@ static int step_read_body(struct mk_conn *c)
         s->len = s->pos = s->req.head_len;
         rc = do_read(c, s);
         if (rc == MK_AGAIN)
-            wait_request(c);
+            wait_for(c, MK_TIMEOUT_REQ_INCOMPLETE, false);
         if (rc != MK_OK)
             return rc;
     }
@@ -1317,7 +1309,7 @@ static void http_run(struct mk_conn *c)
         case MK_HTTP_WRITE: {
             if (!c->wr_ready) {
                 iov_privatize(c->session); /* nothing may wait in a shared buffer */
-                wait_write(c, false);
+                wait_for(c, MK_TIMEOUT_WRITE, false);
                 return;
             }
             uint64_t out = c->bytes_out;
@@ -1327,7 +1319,7 @@ static void http_run(struct mk_conn *c)
                 finish_request(c, c->session);
             } else if (rc == MK_AGAIN) {
                 /* waiting for room, or yielding after MK_SENDFILE_PER_RUN */
-                wait_write(c, c->bytes_out != out);
+                wait_for(c, MK_TIMEOUT_WRITE, c->bytes_out != out);
             }
             break;
         }

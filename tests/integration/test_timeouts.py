@@ -75,7 +75,7 @@ def test_idle_keepalive_uses_keepalive_timeout_not_timeout():
 
 
 # A keep-alive connection sits on the keep-alive timer list (KeepAliveTimeout 30).  The
-# request timer is armed only when a request has to wait (src/http/mk_http.c, wait_request),
+# request timer is armed only when a request has to wait (src/http/mk_http.c, wait_for),
 # so these check that every kind of wait on such a connection moves it to Timeout (2).
 
 def kept_alive_client():
