@@ -155,14 +155,33 @@ static int resolve(const struct mk_file_cache_config *cfg, const struct mk_vhost
     return 0;
 }
 
+/* Eight bytes per step: each word is mixed in with a multiply by an odd 64-bit constant
+ * and a shift that folds the high bits down.  A tail shorter than a word is taken as the
+ * word that ends the key (overlapping bytes already mixed) or, for a key under eight bytes,
+ * byte by byte.  The keys are paths of files that exist, so flooding is not a concern. */
 static uint32_t hash_key(const struct mk_vhost *vh, const char *p, size_t len)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)vh->id;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 16777619u;
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    uint64_t h = ((uint64_t)vh->id << 32 | (uint64_t)len) * k, w;
+    size_t i = 0;
+
+    for (; len - i >= 8; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
     }
-    return h;
+    if (i < len) {
+        if (len >= 8) {
+            memcpy(&w, p + len - 8, 8);
+        } else {
+            w = 0;
+            for (; i < len; i++)
+                w = w << 8 | (unsigned char)p[i];
+        }
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    return (uint32_t)(h ^ h >> 32);
 }
 
 static void lru_unlink(struct mk_file_cache *fc, struct mk_file *f)

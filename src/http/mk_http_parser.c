@@ -72,16 +72,24 @@ static inline bool value_ok(unsigned char c)
 /* True when [p, end) holds only field-value bytes.  Eight bytes at a time while no byte of
  * the word is below 0x20 or DEL (the usual case); a word that has one, HTAB included, is
  * judged byte by byte. */
-static bool value_bytes_ok(const char *p, const char *end)
+static inline bool word_plain(const char *p)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    while (end - p >= 8) {
-        uint64_t x, del;
-        memcpy(&x, p, 8);
-        del = x ^ (ones * 0x7f);
-        if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs)
-            break;
-        p += 8;
+    uint64_t x, del;
+    memcpy(&x, p, 8);
+    del = x ^ (ones * 0x7f);
+    return ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) == 0;
+}
+
+static bool value_bytes_ok(const char *p, const char *end)
+{
+    if (end - p >= 8) {
+        while (end - p >= 8 && word_plain(p))
+            p += 8;
+        /* A tail shorter than a word is judged with the word ending at end, which overlaps
+         * bytes already found plain. */
+        if (end - p < 8 && (p == end || word_plain(end - 8)))
+            return true;
     }
     for (; p < end; p++)
         if (!value_ok((unsigned char)*p))
@@ -167,14 +175,12 @@ static int parse_version(const char *p, size_t n, struct mk_http_request *req)
     return -1;
 }
 
+/* Split a request target whose bytes are already known to be target_ok. */
 static int parse_target(struct mk_http_request *req)
 {
     const char *p = req->target.p;
     size_t n = req->target.len;
 
-    for (size_t i = 0; i < n; i++)
-        if (!target_ok[(unsigned char)p[i]])
-            return -1;
     if (p[0] == '/') {
         req->path = req->target;
     } else if (req->method == MK_METHOD_CONNECT) {
@@ -507,20 +513,26 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
     if ((size_t)(eol - m) > max_line)
         return fail(req, memchr(m, '\r', (size_t)(eol - m)) ? 400 : 414);
 
-    /* target SP version: exactly three parts separated by single spaces. */
-    sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
-    if (!sp2)
-        return fail(req, 400); /* "GET /": HTTP/0.9 is not served */
-    req->target = mk_str(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-    if (req->target.len == 0 || memchr(sp2 + 1, ' ', (size_t)(eol - sp2 - 1)) || sp2 + 1 == eol)
+    /* target SP version: exactly three parts separated by single spaces.  The target ends
+     * at its first byte that is not allowed in one, which must be that SP: a missing
+     * version ("GET /", HTTP/0.9 is not served), an empty target or a bad byte is 400. */
+    sp2 = sp1 + 1;
+    while (sp2 < eol && target_ok[(unsigned char)*sp2])
+        sp2++;
+    if (sp2 == eol || *sp2 != ' ' || sp2 == sp1 + 1)
         return fail(req, 400);
-    /* A well-formed version has no bad byte; anything else is looked at byte by byte, so
-     * that garbage gets 400 and only a well-formed but unsupported version 505. */
+    req->target = mk_str(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    /* A well-formed version has no bad byte; anything else is looked at byte by byte (a
+     * second SP included), so that garbage gets 400 and only a well-formed but unsupported
+     * version 505. */
     bool version_ok = parse_version(sp2 + 1, (size_t)(eol - sp2 - 1), req) == 0;
-    if (!version_ok)
+    if (!version_ok) {
+        if (sp2 + 1 == eol)
+            return fail(req, 400);
         for (const char *q = sp2 + 1; q < eol; q++)
             if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
                 return fail(req, 400);
+    }
     if (parse_target(req) < 0)
         return fail(req, 400);
     if (!version_ok)

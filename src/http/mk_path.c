@@ -1,6 +1,7 @@
 #include "mk_path.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 static int hexval(unsigned char c)
@@ -13,6 +14,12 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+/* Bytes that end the fast check of a path: '%' (to decode), '/' (a dot or empty segment
+ * may follow), and the controls and DEL that a decoded path may not hold. */
+static const uint8_t path_stop[256] = {
+    [0 ... 0x1f] = 1, ['%'] = 1, ['/'] = 1, [0x7f] = 1,
+};
+
 int mk_path_normalize(const char *src, size_t len, char *dst)
 {
     size_t o = 0;
@@ -21,17 +28,18 @@ int mk_path_normalize(const char *src, size_t len, char *dst)
         return -400;
 
     /* 0. the usual path has nothing to decode and no dot or empty segment: it is already
-     * its own normal form. */
-    for (size_t i = 0;; i++) {
+     * its own normal form.  Only the bytes marked in path_stop need a second look. */
+    for (size_t i = 0;;) {
+        while (i < len && !path_stop[(unsigned char)src[i]])
+            i++;
         if (i == len) {
             memcpy(dst, src, len);
             dst[len] = '\0';
             return (int)len;
         }
-        unsigned char c = (unsigned char)src[i];
-        if (c == '%' || c < 0x20 || c == 0x7f ||
-            (c == '/' && i + 1 < len && (src[i + 1] == '.' || src[i + 1] == '/')))
+        if (src[i] != '/' || (i + 1 < len && (src[i + 1] == '.' || src[i + 1] == '/')))
             break;
+        i++;
     }
 
     /* 1. decode once.  "%2e%2e" becomes "..", "%2f" becomes '/', "%252e" becomes "%2e"

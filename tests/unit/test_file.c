@@ -358,6 +358,72 @@ MK_TEST(file_cache)
     mk_mime_free(mime);
 }
 
+/* Keys of every length from 1 to 20 bytes after "/keys/", and keys that differ from
+ * another in one byte only, at every position (the hash reads eight bytes at a time and the
+ * tail as the word that ends the key): each is found again as the same entry, with its own
+ * content. */
+MK_TEST(file_cache_keys_of_every_length)
+{
+    setup();
+    struct mk_mime_table *mime = mk_mime_new();
+    struct mk_file_cache_config cfg = {
+        .mime = mime,
+        .default_mime = "application/octet-stream",
+        .max_entries = 1024,
+        .small_max = 4096,
+        .mem_max = 1 << 20,
+    };
+    struct mk_file_cache *fc = mk_file_cache_new(&cfg);
+    struct mk_vhost vh = test_vhost();
+    enum { MAXN = 20, NKEYS = MAXN + MAXN * (MAXN + 1) / 2 };
+    static char names[NKEYS][MAXN + 1];
+    static struct mk_file *first[NKEYS];
+    char p[300], key[64];
+    size_t nk = 0;
+
+    snprintf(p, sizeof(p), "%s/root/keys", tmpdir);
+    mkdir(p, 0755);
+    for (int n = 1; n <= MAXN; n++) {
+        for (int at = -1; at < n; at++) {
+            memset(names[nk], 'a', (size_t)n);
+            names[nk][n] = '\0';
+            if (at >= 0)
+                names[nk][at] = 'b';
+            snprintf(p, sizeof(p), "root/keys/%s", names[nk]);
+            put_file(p, names[nk]);
+            nk++;
+        }
+    }
+    mk_clock_update();
+    unsigned long wrong = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < nk; i++) {
+            struct mk_file *f = NULL;
+            int kl = snprintf(key, sizeof(key), "/keys/%s", names[i]);
+            int rc = mk_file_get(fc, &vh, key, (size_t)kl, &f);
+            bool ok = rc == 0 && f->size == strlen(names[i]) && f->data &&
+                      memcmp(f->data, names[i], f->size) == 0 && (pass == 0 || f == first[i]);
+            if (!ok && wrong++ == 0)
+                CHECKF(0, "pass %d, %s: rc %d, %s", pass, key, rc,
+                       rc ? "-" : f == first[i] ? "wrong content" : "not the cached entry");
+            if (rc == 0) {
+                if (pass == 0)
+                    first[i] = f;
+                mk_file_release(fc, f);
+            }
+        }
+    }
+    CHECKF(wrong == 0, "%lu of %zu lookups wrong", wrong, 2 * nk);
+    mk_file_cache_free(fc);
+    mk_mime_free(mime);
+    for (size_t i = 0; i < nk; i++) {
+        snprintf(p, sizeof(p), "%s/root/keys/%s", tmpdir, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof(p), "%s/root/keys", tmpdir);
+    rmdir(p);
+}
+
 /* ---- virtual hosts ----------------------------------------------------------------------- */
 
 MK_TEST(vhost_match)

@@ -536,6 +536,49 @@ MK_TEST(empty_and_odd_values)
     guard_free(g, sizeof(in) - 1);
 }
 
+/* The value check reads eight bytes at a time and judges a short tail with the word that
+ * ends the value: one bad byte at any position of a value of any length must be refused,
+ * and a HTAB, DEL's neighbours and high-bit bytes at any position accepted. */
+MK_TEST(value_byte_at_every_position)
+{
+    static const unsigned char bad_bytes[] = {0x00, 0x01, 0x08, 0x0b, 0x1f, 0x7f, '\r'};
+    static const unsigned char good_bytes[] = {'\t', 0x7e, 0x80, 0xff, ' ', '"'};
+    char in[128], rep[160];
+    unsigned long wrong = 0, n = 0;
+
+    for (size_t vlen = 1; vlen <= 24; vlen++) {
+        for (size_t at = 0; at < vlen; at++) {
+            for (int kind = 0; kind < 2; kind++) {
+                const unsigned char *set = kind ? good_bytes : bad_bytes;
+                size_t nset = kind ? sizeof(good_bytes) : sizeof(bad_bytes);
+                for (size_t b = 0; b < nset; b++) {
+                    size_t len = 0;
+                    len += (size_t)sprintf(in, "GET / HTTP/1.1\r\nHost: h\r\nX-V: ");
+                    memset(in + len, 'v', vlen);
+                    /* (a space or HTAB at either end would be trimmed, not judged: keep it
+                     * inside) */
+                    unsigned char c = set[b];
+                    if (kind && (c == ' ' || c == '\t') && (at == 0 || at == vlen - 1))
+                        c = 0x80;
+                    in[len + at] = (char)c;
+                    len += vlen;
+                    memcpy(in + len, "\r\n\r\n", 4);
+                    len += 4;
+                    struct mk_http_request req;
+                    int r = parse_guarded(in, len, 0, MAXLINE, &req);
+                    bool ok = kind ? r == (int)len : (r == MK_ERROR && req.status == 400);
+                    n++;
+                    if (!ok && wrong++ == 0)
+                        CHECKF(0, "\"%s\": got %d/%u, expected %s",
+                               mk_test_repr(in, len, rep, sizeof(rep)), r, req.status,
+                               kind ? "accepted" : "400");
+                }
+            }
+        }
+    }
+    CHECKF(wrong == 0, "%lu of %lu values judged wrong", wrong, n);
+}
+
 MK_TEST(header_next_iterates_exactly)
 {
     struct mk_http_request r;

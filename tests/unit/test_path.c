@@ -228,6 +228,51 @@ MK_TEST(normalize_properties)
     CHECKF(!bad, "%lu inputs", n);
 }
 
+/* The fast check (step 0: nothing to decode, no dot or empty segment) must give what the
+ * decoding path gives.  Every string of up to 8 symbols is normalised as is and with its
+ * 'a's written as "%61", which forces the decoding path: the results must be equal. */
+MK_TEST(normalize_fast_path_agrees)
+{
+    static const char alphabet[] = {'/', '.', 'a', 'b', '\\'};
+    char in[16], enc[48], o1[64], o2[64], rep[64];
+    unsigned long n = 0, bad = 0;
+
+    for (int len = 1; len <= 8 && !bad; len++) {
+        unsigned long total = 1;
+        for (int k = 0; k < len; k++)
+            total *= sizeof(alphabet);
+        for (unsigned long code = 0; code < total && !bad; code++) {
+            unsigned long c = code;
+            size_t il = (size_t)len + 1, el = 1;
+            bool has_a = false;
+            in[0] = enc[0] = '/';
+            for (int k = 0; k < len; k++) {
+                char ch = alphabet[c % sizeof(alphabet)];
+                c /= sizeof(alphabet);
+                in[1 + k] = ch;
+                if (ch == 'a') {
+                    memcpy(enc + el, "%61", 3);
+                    el += 3;
+                    has_a = true;
+                } else {
+                    enc[el++] = ch;
+                }
+            }
+            if (!has_a)
+                continue;
+            n++;
+            int r1 = mk_path_normalize(in, il, o1);
+            int r2 = mk_path_normalize(enc, el, o2);
+            if (r1 != r2 || (r1 > 0 && memcmp(o1, o2, (size_t)r1) != 0)) {
+                bad++;
+                CHECKF(0, "normalize(\"%s\") = %d, its encoded form gives %d",
+                       mk_test_repr(in, il, rep, sizeof(rep)), r1, r2);
+            }
+        }
+    }
+    CHECKF(n > 100000 && !bad, "%lu inputs compared", n);
+}
+
 MK_TEST(html_escape)
 {
     static const char in[] = "a<b>&\"'c";
