@@ -15,6 +15,7 @@
 
 #include "../core/mk_core.h"
 #include "../core/mk_log.h"
+#include "../core/mk_sys.h"
 #include "../trace/mk_trace.h"
 
 #define MK_EPOLL_BATCH 256
@@ -690,7 +691,7 @@ static void *worker_main(void *arg)
     for (;;) {
         /* No timeout: the tick comes from tick_fd, so epoll_wait neither reads the clock
          * nor arms a kernel timer on every call. */
-        int n = epoll_wait(w->epfd, events, MK_EPOLL_BATCH, w->posted_head ? 0 : -1);
+        int n = mk_sys_epoll_wait(w->epfd, events, MK_EPOLL_BATCH, w->posted_head ? 0 : -1);
         if (n < 0 && errno != EINTR) {
             mk_err("epoll_wait: %s", strerror(errno));
             break;

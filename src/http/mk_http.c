@@ -12,6 +12,7 @@
 #include "../core/mk_clock.h"
 #include "../core/mk_core.h"
 #include "../core/mk_log.h"
+#include "../core/mk_sys.h"
 #include "../trace/mk_trace.h"
 #include "mk_access_log.h"
 #include "mk_file.h"
@@ -860,8 +861,8 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
             /* One segment: send() spares the kernel the iovec import of sendmsg(). */
             ssize_t n = msg.msg_iovlen == 1
-                            ? send(c->fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags)
-                            : sendmsg(c->fd, &msg, flags);
+                            ? mk_sys_send(c->fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags)
+                            : mk_sys_sendmsg(c->fd, &msg, flags);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->wr_ready = false;
@@ -993,7 +994,7 @@ static int do_read(struct mk_conn *c, struct mk_http_session *s)
 
     if (!c->rd_ready || room == 0)
         return MK_AGAIN;
-    n = recv(c->fd, s->buf + s->len, room, 0); /* recv: no VFS layer, unlike read() */
+    n = mk_sys_recv(c->fd, s->buf + s->len, room, 0); /* recv: no VFS layer, unlike read() */
     if (n > 0) {
         /* A short read drained the socket: edge-triggered epoll will say when more comes.
          * Not so after EPOLLRDHUP: the end of the stream was signalled with the data, no
