@@ -416,7 +416,10 @@ def test_spec_workflow():
 
 SPEC_SEQUENCE = ["epoll_state GET: NOT FOUND", "epoll_state SET: NEW",
                  "scheduler ADD_CLIENT_REUSEPORT", "scheduler REGISTERED",
-                 "scheduler GET_CONNECTION", "epoll_state DELETE", "scheduler DELETE_CLIENT"]
+                 "scheduler GET_CONNECTION",
+                 # into MK_HTTP_WRITE for the answer, and out of it (kept alive) after it
+                 "epoll_state SET: CHANGE", "epoll_state SET: CHANGE",
+                 "epoll_state DELETE", "scheduler DELETE_CLIENT"]
 
 
 def check_seed_sequence(events, text, pid):
