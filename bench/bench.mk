@@ -4,6 +4,7 @@
 # is part of `make check`.  Included by the Makefile.
 
 BENCH_TRIVIAL = $(B)/bench/trivial_server
+BENCH_PROBE = $(B)/bench/probe
 
 # Built with its own flags: a sanitizer or debug configuration of Monkey must not slow the
 # baseline down.
@@ -11,10 +12,14 @@ $(BENCH_TRIVIAL): bench/trivial_server.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
 
-bench: monkey $(BENCH_TRIVIAL)
+$(BENCH_PROBE): bench/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
+
+bench: monkey $(BENCH_TRIVIAL) $(BENCH_PROBE)
 	bench/run.sh $(BENCH_ARGS)
 
-bench-smoke: monkey $(BENCH_TRIVIAL)
+bench-smoke: monkey $(BENCH_TRIVIAL) $(BENCH_PROBE)
 	bench/run.sh --smoke $(BENCH_ARGS)
 
 .PHONY: bench bench-smoke

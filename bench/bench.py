@@ -439,12 +439,38 @@ def parse_wrk(text):
     return r
 
 
+def probe_pair(ctx):
+    """Milliseconds the host-contention probe (bench/probe.c) took on the server's CPU plus
+    on wrk's CPU; None without the probe."""
+    if not ctx.probe:
+        return None
+    total = 0.0
+    for cpu in (SERVER_CPU, LOAD_CPU):
+        r = subprocess.run(["taskset", "-c", str(cpu), ctx.probe], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, timeout=30)
+        total += float(r.stdout.split()[0])
+    return total
+
+
+def lower_quartile(vals):
+    v = sorted(vals)
+    return v[(len(v) - 1) // 4]
+
+
+def probe_calibrate(ctx, n=10):
+    """n probes before the first run, so that the reference (the lower quartile of every
+    probe so far) is meaningful from the start."""
+    ctx.probe_all = [p for p in (probe_pair(ctx) for _ in range(n)) if p is not None]
+    ctx.probe_ref = lower_quartile(ctx.probe_all) if ctx.probe_all else None
+
+
 def run_wrk(inst, scen_key, duration, ctx, extra_cpu_comms=()):
     """One wrk run against a running instance; CPU and noise accounted around it."""
     _, _, path, conns, headers = SCEN[scen_key]
     url = "http://%s:%d%s" % (HOST, inst.port, path)
     argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--timeout", "10s"] + headers + [url]
     outpath = os.path.join(ctx.tmp, "wrk.out")
+    probe0 = probe_pair(ctx)
     extra0 = comm_cpu(extra_cpu_comms) if extra_cpu_comms else 0.0
     srv0 = tree_cpu(inst.pid)
     busy0, steal0 = cpu_stat()
@@ -466,6 +492,7 @@ def run_wrk(inst, scen_key, duration, ctx, extra_cpu_comms=()):
     busy1, steal1 = cpu_stat()
     srv1 = tree_cpu(inst.pid)
     extra1 = comm_cpu(extra_cpu_comms) if extra_cpu_comms else 0.0
+    probe1 = probe_pair(ctx)
     with open(outpath) as f:
         text = f.read()
     r = parse_wrk(text)
@@ -485,6 +512,19 @@ def run_wrk(inst, scen_key, duration, ctx, extra_cpu_comms=()):
     # Noise: CPU time that neither the server, wrk nor (for tracing runs) the LTTng
     # daemons used, or time the hypervisor stole, beyond NOISE of one CPU.
     r["clean"] = other <= ctx.noise * wall and r["steal"] <= ctx.noise * wall
+    # Hidden noise: the host slowed the CPUs down (another tenant), seen as a probe just
+    # before or just after the run taking longer than --probe-slack x the lower quartile of
+    # the probes so far.  (Not the quietest: the probe itself varies by a third on a quiet
+    # host.  Not the median: in a long noisy spell the median drifts up with the noise.)
+    # A slowdown that starts and ends within the run is not seen.
+    r["probe_ms"] = None
+    r["host_slow"] = False
+    if probe0 is not None and probe1 is not None:
+        ctx.probe_all += [probe0, probe1]
+        ctx.probe_ref = lower_quartile(ctx.probe_all)
+        r["probe_ms"] = max(probe0, probe1)
+        r["host_slow"] = r["probe_ms"] > ctx.args.probe_slack * ctx.probe_ref
+        r["clean"] = r["clean"] and not r["host_slow"]
     return r
 
 
@@ -741,11 +781,18 @@ def render(ctx, res):
     L.append("")
     L.append("%s; %s. One worker each, server on CPU %d, wrk (1 thread) on CPU %d, loopback, "
              "logs off, keep-alive and sendfile on. %d round(s) of %d s per run, servers "
-             "interleaved; runs during which other processes used more than %.0f%% of a CPU "
-             "discarded (%d discarded of %d). Cells: median (min–max) of the clean runs; "
-             "req/s ratios are against nginx; † = no clean run, noisy runs shown."
+             "interleaved; runs during which other processes used more than %.0f%% of a CPU, "
+             "or around which the host-contention probe (bench/probe.c, both CPUs) took more "
+             "than %.2f x its lower-quartile time, discarded (%d discarded of %d, %d of them "
+             "for a slow host; probe min %s ms, median %s ms). Cells: median (min–max) of the "
+             "clean runs; req/s ratios are against nginx; † = no clean run, noisy runs shown."
              % (time.strftime("%Y-%m-%d %H:%M"), machine_info(), SERVER_CPU, LOAD_CPU,
-                a.rounds, a.duration, a.noise * 100, res["discarded"], res["total_runs"],))
+                a.rounds, a.duration, a.noise * 100, a.probe_slack, res["discarded"],
+                res["total_runs"], res.get("host_slow", 0),
+                "%.1f" % res["probe"]["min_ms"] if res.get("probe", {}).get("min_ms")
+                else "-",
+                "%.1f" % res["probe"]["median_ms"] if res.get("probe", {}).get("median_ms")
+                else "-"))
     L.append("")
     L.append("| | " + " | ".join(cols) + " |")
     L.append("|---|" + "---|" * len(cols))
@@ -872,6 +919,12 @@ def main():
     ap.add_argument("--noise", type=float, default=0.05,
                     help="discard a run when other processes used more than this fraction "
                          "of one CPU [0.05]")
+    ap.add_argument("--probe", default=os.path.join(ROOT, "build", "bench", "probe"),
+                    help="host-contention probe (bench/probe.c); runs are not probed when it "
+                         "is missing")
+    ap.add_argument("--probe-slack", type=float, default=1.5,
+                    help="discard a run when the probe around it took more than this many "
+                         "times the lower quartile of the probes [1.5]")
     ap.add_argument("--budget", type=float, default=510,
                     help="target total seconds: extra runs (replacing discarded ones) stop "
                          "when they would push the end past it [510]")
@@ -906,6 +959,8 @@ def main():
     ctx = Ctx()
     ctx.args = a
     ctx.noise = a.noise
+    ctx.probe = a.probe if os.access(a.probe, os.X_OK) else None
+    ctx.probe_ref, ctx.probe_all = None, []
     TMP = ctx.tmp = tempfile.mkdtemp(prefix="monkey-bench-")
     os.chmod(ctx.tmp, 0o755)
     notes = []
@@ -1033,14 +1088,23 @@ def main():
         if "a" in ctx.scenarios:
             jobs.extend((v, "a") for v in trace_variants)
     total = len(jobs)
+    probe_calibrate(ctx)
+    if ctx.probe_ref:
+        log("host probe: lower quartile %.1f ms (both CPUs); runs whose probe exceeds %.2f x "
+            "the lower quartile of all probes so far are discarded"
+            % (ctx.probe_ref, a.probe_slack))
+    else:
+        notes.append("Host probe not built (%s): runs slowed down by the host are not "
+                     "detected." % a.probe)
     for i, (c, key) in enumerate(jobs):
         r = do_run(ctx, insts, c, key, a.duration, res)
         if r is None:
             continue
-        log("%d/%d %-11s %s %9.0f req/s %6.2f us/req%s" % (
+        log("%d/%d %-11s %s %9.0f req/s %6.2f us/req%s%s" % (
             i + 1, total, c, key, r["rps"], r["cpu_us_per_req"] or 0,
-            "" if r["clean"] else "  DISCARDED (other %.2fs, steal %.2fs)"
-            % (r["other_cpu"], r["steal"])))
+            "" if r["probe_ms"] is None else "  probe %.1f ms" % r["probe_ms"],
+            "" if r["clean"] else "  DISCARDED (other %.2fs, steal %.2fs%s)"
+            % (r["other_cpu"], r["steal"], ", host slow" if r["host_slow"] else "")))
 
     # Discarded runs are made up for by extra rounds, interleaved as well, over the pairs
     # that lack clean runs, while the time budget allows (the phases after this one take
@@ -1067,8 +1131,10 @@ def main():
             r = do_run(ctx, insts, c, key, a.duration, res)
             if r is None:
                 continue
-            log("extra %-11s %s %9.0f req/s%s" % (c, key, r["rps"],
-                                                   "" if r["clean"] else "  DISCARDED"))
+            log("extra %-11s %s %9.0f req/s%s%s" % (
+                c, key, r["rps"],
+                "" if r["probe_ms"] is None else "  probe %.1f ms" % r["probe_ms"],
+                "" if r["clean"] else "  DISCARDED" + (" (host slow)" if r["host_slow"] else "")))
         if out_of_time:
             log("time budget reached: no more extra runs")
             break
@@ -1085,6 +1151,10 @@ def main():
                      % (a.rounds, ", ".join(short)))
     res["total_runs"] = len(res["runs"])
     res["discarded"] = sum(not r["clean"] for r in res["runs"])
+    res["host_slow"] = sum(r.get("host_slow", False) for r in res["runs"])
+    res["probe"] = {"slack": a.probe_slack, "reference_ms": ctx.probe_ref,
+                    "min_ms": min(ctx.probe_all) if ctx.probe_all else None,
+                    "median_ms": statistics.median(ctx.probe_all) if ctx.probe_all else None}
     for r in res["runs"]:
         if r["non2xx"] or r["socket_errors"]:
             notes.append("%s, scenario %s: %d non-2xx responses, %d socket errors (of %d "
