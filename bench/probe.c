@@ -33,7 +33,8 @@ int main(void)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sink = x ^ at; /* keeps the loop */
-    printf("%.3f\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    printf("%.3f\n",
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     free(walk);
     return 0;
 }

@@ -871,9 +871,9 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             bool more = s->file_off < s->file_end || s->ranges;
             int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
             /* One segment: send() spares the kernel the iovec import of sendmsg(). */
-            ssize_t n = msg.msg_iovlen == 1
-                            ? mk_sys_send(c->fd, msg.msg_iov[0].iov_base, msg.msg_iov[0].iov_len, flags)
-                            : mk_sys_sendmsg(c->fd, &msg, flags);
+            ssize_t n = msg.msg_iovlen == 1 ? mk_sys_send(c->fd, msg.msg_iov[0].iov_base,
+                                                          msg.msg_iov[0].iov_len, flags)
+                                            : mk_sys_sendmsg(c->fd, &msg, flags);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK) {
                     c->wr_ready = false;
