@@ -167,6 +167,25 @@ MK_TEST(normalize_table)
     }
 }
 
+/* How many strings of len symbols an alphabet of nsym spells. */
+static unsigned long strings_of(int len, size_t nsym)
+{
+    unsigned long total = 1;
+    for (int k = 0; k < len; k++)
+        total *= nsym;
+    return total;
+}
+
+/* The code-th of them, after a leading '/', into out (len + 1 bytes). */
+static void spell_path(unsigned long code, int len, const char *alphabet, size_t nsym, char *out)
+{
+    out[0] = '/';
+    for (int k = 0; k < len; k++) {
+        out[1 + k] = alphabet[code % nsym];
+        code /= nsym;
+    }
+}
+
 /* Whatever the input, a successful result starts with '/', contains no "." or ".." segment,
  * no "//", no NUL or control byte, and normalising it again changes nothing. */
 MK_TEST(normalize_properties)
@@ -178,16 +197,9 @@ MK_TEST(normalize_properties)
 
     /* every string of up to 6 symbols after the leading '/' (11^6 ~ 1.8M, ~1 s) */
     for (int len = 0; len <= 6 && !bad; len++) {
-        unsigned long total = 1;
-        for (int k = 0; k < len; k++)
-            total *= sizeof(alphabet);
+        unsigned long total = strings_of(len, sizeof(alphabet));
         for (unsigned long code = 0; code < total && !bad; code++) {
-            unsigned long c = code;
-            in[0] = '/';
-            for (int k = 0; k < len; k++) {
-                in[1 + k] = alphabet[c % sizeof(alphabet)];
-                c /= sizeof(alphabet);
-            }
+            spell_path(code, len, alphabet, sizeof(alphabet), in);
             size_t il = (size_t)len + 1;
             int r = mk_path_normalize(in, il, out);
             n++;
@@ -238,18 +250,14 @@ MK_TEST(normalize_fast_path_agrees)
     unsigned long n = 0, bad = 0;
 
     for (int len = 1; len <= 8 && !bad; len++) {
-        unsigned long total = 1;
-        for (int k = 0; k < len; k++)
-            total *= sizeof(alphabet);
+        unsigned long total = strings_of(len, sizeof(alphabet));
         for (unsigned long code = 0; code < total && !bad; code++) {
-            unsigned long c = code;
             size_t il = (size_t)len + 1, el = 1;
             bool has_a = false;
-            in[0] = enc[0] = '/';
+            spell_path(code, len, alphabet, sizeof(alphabet), in);
+            enc[0] = '/';
             for (int k = 0; k < len; k++) {
-                char ch = alphabet[c % sizeof(alphabet)];
-                c /= sizeof(alphabet);
-                in[1 + k] = ch;
+                char ch = in[1 + k];
                 if (ch == 'a') {
                     memcpy(enc + el, "%61", 3);
                     el += 3;
