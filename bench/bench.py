@@ -773,6 +773,135 @@ def version_of(argv):
         return "?"
 
 
+# --------------------------------------------------------------------------- targets
+
+# The peers Monkey is measured against (the trivial server is a floor, not a peer).
+PEERS = ["nginx", "nginx-tuned", "h2o", "lighttpd"]
+
+# Issue 5's bars.  CPU: Monkey's median server CPU per request over the best peer's; req/s:
+# Monkey's median over the best peer's.  For a, b, c and e the best peer on CPU is the one
+# with the least CPU per request; for d the issue asks for "requests/s at least the best
+# peer's, with less CPU per request", read as less than that same (fastest) peer.
+RPS_TARGETS = {"a": 1.0, "b": 1.0, "d": 1.0, "e": 1.0}
+CPU_TARGETS = {"a": 0.8, "b": 0.8, "c": 0.9, "e": 0.8}
+LIMITS = [  # label, how to read the value from res, bar (at most), decimals judged
+    ("memory per idle keep-alive connection, bytes", ("memory", "bytes_per_conn"), 512, 0),
+    ("user-space instructions per keep-alive request", ("instructions", "per_req"), 5000, 0),
+    # to 2 decimals: the file cache's revalidation (openat2, fstat, read, close about once a
+    # second) adds ~0.0005 per request to the 3 of every request
+    ("system calls per keep-alive request", ("syscalls", "per_req"), 3, 2),
+]
+TRACE_TARGETS = [  # label, run key, bar (fraction more CPU than untraced, at most)
+    ("tracing, session recording INFO events: CPU/request vs untraced", "trace-info", 0.05),
+    ("tracing, session recording all events: CPU/request vs untraced", "trace-all", 0.15),
+]
+TRACE_IR_TARGET = 0.01
+
+
+def run_stats(runs, server, scen, field):
+    """(median, clean runs, noisy): the median of the clean runs, or of all runs if none."""
+    mine = [r for r in runs if r["server"] == server and r["scenario"] == scen
+            and r.get(field) is not None]
+    clean = [r[field] for r in mine if r["clean"]]
+    vals = clean or [r[field] for r in mine]
+    return (med(vals), len(clean), not clean) if vals else (None, 0, True)
+
+
+def within(x, bar, at_least=False):
+    """x against a bar, to 9 decimals: 1.01 - 1 must not fail a 1 % bar."""
+    x = round(x, 9)
+    return x >= bar if at_least else x <= bar
+
+
+def verdict(ok, noisy):
+    return ("met" if ok else "**not met**") + (" (noisy)" if noisy else "")
+
+
+def target_rows(res, cols, scenarios):
+    """Issue 5's targets, judged from this run's numbers: a list of (cells...) rows."""
+    runs, rows = res["runs"], []
+    peers = [c for c in PEERS if c in cols]
+    for key in scenarios:
+        if not peers or "monkey" not in cols:
+            break
+        rps = {c: run_stats(runs, c, key, "rps") for c in peers + ["monkey"]}
+        cpu = {c: run_stats(runs, c, key, "cpu_us_per_req") for c in peers + ["monkey", "trivial"]}
+        have_rps = [c for c in peers if rps[c][0]]
+        have_cpu = [c for c in peers if cpu[c][0]]
+        m_rps, m_cpu = rps["monkey"], cpu["monkey"]
+        fastest = max(have_rps, key=lambda c: rps[c][0]) if have_rps else None
+        if key in RPS_TARGETS and fastest and m_rps[0]:
+            ratio = m_rps[0] / rps[fastest][0]
+            rows.append(("%s. req/s" % key, fmt_num(m_rps[0], "rps"),
+                         "%s %s" % (fastest, fmt_num(rps[fastest][0], "rps")),
+                         "%.3f" % ratio, "≥ %.2f" % RPS_TARGETS[key],
+                         "%d/%d" % (m_rps[1], rps[fastest][1]),
+                         verdict(within(ratio, RPS_TARGETS[key], True), m_rps[2] or rps[fastest][2])))
+        if key == "d":
+            best = fastest
+            bar = None  # strictly less
+        else:
+            best = min(have_cpu, key=lambda c: cpu[c][0]) if have_cpu else None
+            bar = CPU_TARGETS.get(key)
+        if key not in CPU_TARGETS and key != "d":
+            continue
+        if best and m_cpu[0] and cpu[best][0]:
+            ratio = m_cpu[0] / cpu[best][0]
+            ok = round(ratio, 9) < 1.0 if bar is None else within(ratio, bar)
+            rows.append(("%s. server CPU µs/request" % key, fmt_num(m_cpu[0], "us"),
+                         "%s %s" % (best, fmt_num(cpu[best][0], "us")), "%.3f" % ratio,
+                         "< 1" if bar is None else "≤ %.2f" % bar,
+                         "%d/%d" % (m_cpu[1], cpu[best][1]),
+                         verdict(ok, m_cpu[2] or cpu[best][2])))
+            t = cpu["trivial"]
+            if t[0] and bar is not None:
+                # The floor: a server that answers without parsing, on the same bar.
+                rows.append(("%s. floor: trivial server's CPU µs/request" % key,
+                             fmt_num(t[0], "us"), "%s %s" % (best, fmt_num(cpu[best][0], "us")),
+                             "%.3f" % (t[0] / cpu[best][0]), "", "%d/%d" % (t[1], cpu[best][1]),
+                             "(reference)"))
+    for label, (table, field), bar, digits in LIMITS:
+        v = res.get(table, {}).get("monkey")
+        if isinstance(v, dict) and v.get(field) is not None:
+            x = round(v[field], digits)
+            rows.append((label, "{:,.{}f}".format(x, digits), "", "", "≤ {:,}".format(bar), "",
+                         verdict(x <= bar, False)))
+    tr = res.get("tracing")
+    if isinstance(tr, dict):
+        u = res.get("instructions", {}).get("monkey")
+        t = tr.get("instructions")
+        if isinstance(u, dict) and isinstance(t, dict) and u.get("per_req"):
+            extra = t["per_req"] / u["per_req"] - 1
+            rows.append(("tracing built in, no session: instructions/request vs untraced",
+                         "%+.2f%%" % (extra * 100), "", "", "≤ +%.0f%%" % (TRACE_IR_TARGET * 100),
+                         "", verdict(within(extra, TRACE_IR_TARGET), False)))
+        base = run_stats(runs, "monkey", "a", "cpu_us_per_req")
+        for label, key, bar in TRACE_TARGETS:
+            v = run_stats(runs, key, "a", "cpu_us_per_req")
+            if v[0] and base[0]:
+                extra = v[0] / base[0] - 1
+                rows.append((label, "%+.1f%%" % (extra * 100), "", "",
+                             "≤ +%.0f%%" % (bar * 100), "%d/%d" % (v[1], base[1]),
+                             verdict(within(extra, bar), v[2] or base[2])))
+    return rows
+
+
+def render_targets(res, cols, scenarios):
+    rows = target_rows(res, cols, scenarios)
+    if not rows:
+        return []
+    L = ["## Targets (issue 5), judged from this run", "",
+         "Ratios are Monkey's median over the best peer's (nginx, nginx-tuned, h2o, lighttpd; "
+         "the trivial server is the floor, not a peer); clean runs = how many runs each median "
+         "comes from; (noisy) = a median taken from discarded runs only.", "",
+         "| target | Monkey | best peer | ratio | bar | clean runs | verdict |",
+         "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        L.append("| " + " | ".join(r) + " |")
+    L.append("")
+    return L
+
+
 def render(ctx, res):
     cols = [c for c in COLUMNS if c in ctx.servers]
     L = []
@@ -786,7 +915,8 @@ def render(ctx, res):
              "than %.2f x its lower-quartile time, discarded (%d discarded of %d, %d of them "
              "for a slow host; probe min %s ms, median %s ms). Cells: median (min–max) of the "
              "clean runs; req/s ratios are against nginx; † = no clean run, noisy runs shown."
-             % (time.strftime("%Y-%m-%d %H:%M"), machine_info(), SERVER_CPU, LOAD_CPU,
+             % (res.get("date") or time.strftime("%Y-%m-%d %H:%M"),
+                res.get("machine") or machine_info(), SERVER_CPU, LOAD_CPU,
                 a.rounds, a.duration, a.noise * 100, a.probe_slack, res["discarded"],
                 res["total_runs"], res.get("host_slow", 0),
                 "%.1f" % res["probe"]["min_ms"] if res.get("probe", {}).get("min_ms")
@@ -836,9 +966,10 @@ def render(ctx, res):
     hb = []
     for c in cols:
         h = res["response_bytes"].get(c)
-        hb.append("%d + %d" % h if h else "—")
+        hb.append("%d + %d" % tuple(h) if h else "—")
     L.append("| index.html response, head + body bytes | %s |" % " | ".join(hb))
     L.append("")
+    L.extend(render_targets(res, cols, ctx.scenarios))
 
     tr = res.get("tracing")
     if tr:
@@ -936,7 +1067,12 @@ def main():
     ap.add_argument("--monkey", default=os.path.join(ROOT, "monkey"))
     ap.add_argument("--trivial", default=os.path.join(ROOT, "build", "bench", "trivial_server"))
     ap.add_argument("--output", default=None)
+    ap.add_argument("--render", metavar="JSON",
+                    help="print the report of a saved run (the .json next to a report) "
+                         "again, with this version's tables, and exit; measures nothing")
     a = ap.parse_args()
+    if a.render:
+        return rerender(ap, a.render)
     if a.smoke:
         a.duration, a.rounds = 1, 1
         a.idle_conns, a.callgrind_requests, a.strace_requests = 1000, 300, 300
@@ -1224,6 +1360,9 @@ def main():
     else:
         res["tracing"] = tracing_reason
 
+    res["date"], res["machine"] = time.strftime("%Y-%m-%d %H:%M"), machine_info()
+    res["settings"] = {k: getattr(a, k) for k in SETTINGS}
+    res["settings"].update(servers=list(ctx.servers), scenarios="".join(ctx.scenarios))
     report = render(ctx, res)
     os.makedirs(os.path.dirname(a.output), exist_ok=True)
     with open(a.output, "w") as f:
@@ -1239,6 +1378,31 @@ def main():
             print("bench-smoke: missing numbers: " + ", ".join(missing), file=sys.stderr)
             return 1
         print("bench-smoke: every number produced", file=sys.stderr)
+    return 0
+
+
+# The options a report's text depends on, saved with its raw results for --render.
+SETTINGS = ("smoke", "duration", "rounds", "idle_conns", "callgrind_requests",
+            "strace_requests", "noise", "probe_slack")
+
+
+def rerender(ap, path):
+    """--render: the report of saved raw results.  Runs saved before the settings were
+    recorded get the defaults (and the servers and scenarios found in their runs)."""
+    with open(path) as f:
+        res = json.load(f)
+    a = ap.parse_args([])
+    saved = res.get("settings", {})
+    for k in SETTINGS:
+        setattr(a, k, saved.get(k, getattr(a, k)))
+    ctx = Ctx()
+    ctx.args = a
+    found = {r["server"] for r in res["runs"]} | set(res.get("memory", {}))
+    ctx.servers = saved.get("servers") or [c for c in COLUMNS if c in found]
+    ctx.scenarios = [k for k in saved.get("scenarios") or
+                     "".join(sorted({r["scenario"] for r in res["runs"]})) if k in SCEN]
+    res.setdefault("date", "(date not recorded)")
+    print(render(ctx, res))
     return 0
 
 
@@ -1322,6 +1486,9 @@ def check_complete(ctx, res, cols, traced_bin):
         for table in ("memory", "instructions", "syscalls"):
             if not isinstance(res[table].get(c), dict):
                 missing.append("%s/%s" % (c, table))
+    if "monkey" in cols and any(c in cols for c in PEERS):
+        judged = {r[0].split(".")[0] for r in target_rows(res, cols, ctx.scenarios)}
+        missing += ["targets/" + k for k in ctx.scenarios if k not in judged]
     if traced_bin:
         tr = res["tracing"]
         if not isinstance(tr.get("instructions"), dict):

@@ -6,8 +6,9 @@
 #
 #   Each UNIT_BINARY is a C program that prints its own lines and exits non-zero on failure:
 #   one pass or fail per binary; its output is shown on failure (always with V=1).
-#   Then, unless --unit-only: /usr/bin/python3 tests/integration/run.py, and
-#   tests/trace/run.py when config.mk says LINUX_TRACE = 1.  Each runner ends with its own
+#   Then, unless --unit-only: /usr/bin/python3 tests/integration/run.py, tests/bench/run.py
+#   (the benchmark report's arithmetic, no timing), and tests/trace/run.py when config.mk
+#   says LINUX_TRACE = 1.  Each runner ends with its own
 #   "N passed, M failed" line; they are added up.
 #
 # The last line is "N passed, M failed"; the exit status is non-zero when M > 0 or nothing ran.
@@ -129,6 +130,9 @@ run_suite() { # label timeout script [args...]
 if ((!unit_only)); then
     # shellcheck disable=SC2086  # CHECK_ARGS is a list of words on purpose
     run_suite integration "$INTEGRATION_TIMEOUT" tests/integration/run.py ${CHECK_ARGS:-}
+
+    # The benchmark report's judgement of the targets, on made-up runs (nothing is timed).
+    run_suite bench-report 120 tests/bench/run.py
 
     # ---- (d) tracing tests, in a traced build -----------------------------------------------
     if [[ -f config.mk ]] && grep -q 'LINUX_TRACE = 1' config.mk; then
