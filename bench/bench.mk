@@ -14,7 +14,7 @@ $(BENCH_TRIVIAL): bench/trivial_server.c
 
 $(BENCH_PROBE): bench/probe.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $<
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -pthread -o $@ $<
 
 bench: monkey $(BENCH_TRIVIAL) $(BENCH_PROBE)
 	bench/run.sh $(BENCH_ARGS)

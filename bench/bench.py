@@ -440,8 +440,9 @@ def parse_wrk(text):
 
 
 def probe_pair(ctx):
-    """Milliseconds the host-contention probe (bench/probe.c) took on the server's CPU plus
-    on wrk's CPU; None without the probe."""
+    """The host-contention probes (bench/probe.c): (milliseconds the compute probe took on
+    the server's CPU plus on wrk's CPU, microseconds per wake-up round trip between the two
+    CPUs); None without the probe."""
     if not ctx.probe:
         return None
     total = 0.0
@@ -449,7 +450,9 @@ def probe_pair(ctx):
         r = subprocess.run(["taskset", "-c", str(cpu), ctx.probe], stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True, timeout=30)
         total += float(r.stdout.split()[0])
-    return total
+    r = subprocess.run([ctx.probe, "--wake", str(SERVER_CPU), str(LOAD_CPU)],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)
+    return total, float(r.stdout.split()[0])
 
 
 def lower_quartile(vals):
@@ -458,10 +461,13 @@ def lower_quartile(vals):
 
 
 def probe_calibrate(ctx, n=10):
-    """n probes before the first run, so that the reference (the lower quartile of every
-    probe so far) is meaningful from the start."""
-    ctx.probe_all = [p for p in (probe_pair(ctx) for _ in range(n)) if p is not None]
-    ctx.probe_ref = lower_quartile(ctx.probe_all) if ctx.probe_all else None
+    """n probes before the first run, so that the references (the lower quartile of every
+    probe so far, one per probe) are meaningful from the start."""
+    pairs = [p for p in (probe_pair(ctx) for _ in range(n)) if p is not None]
+    ctx.probe_all = [p[0] for p in pairs]
+    ctx.wake_all = [p[1] for p in pairs]
+    ctx.probe_ref = lower_quartile(ctx.probe_all) if pairs else None
+    ctx.wake_ref = lower_quartile(ctx.wake_all) if pairs else None
 
 
 def run_wrk(inst, scen_key, duration, ctx, extra_cpu_comms=()):
@@ -512,20 +518,31 @@ def run_wrk(inst, scen_key, duration, ctx, extra_cpu_comms=()):
     # Noise: CPU time that neither the server, wrk nor (for tracing runs) the LTTng
     # daemons used, or time the hypervisor stole, beyond NOISE of one CPU.
     r["clean"] = other <= ctx.noise * wall and r["steal"] <= ctx.noise * wall
-    # Hidden noise: the host slowed the CPUs down (another tenant), seen as a probe just
-    # before or just after the run taking longer than --probe-slack x the lower quartile of
-    # the probes so far.  (Not the quietest: the probe itself varies by a third on a quiet
-    # host.  Not the median: in a long noisy spell the median drifts up with the noise.)
-    # A slowdown that starts and ends within the run is not seen.
-    r["probe_ms"] = None
+    # Hidden noise: the host slowed the CPUs down (another tenant), seen as one of the
+    # probes just before or just after the run taking longer than --probe-slack x the lower
+    # quartile of that probe so far: the compute probe (slower vCPUs) or the wake-up probe
+    # (dearer cross-CPU wake-ups, which the compute probe does not see).  (Not the
+    # quietest: a probe varies by a third on a quiet host.  Not the median: in a long noisy
+    # spell the median drifts up with the noise.)  A slowdown that starts and ends within
+    # the run is not seen; the wake-up spells seen here last many seconds.
+    r["probe_ms"] = r["wake_us"] = None
     r["host_slow"] = False
     if probe0 is not None and probe1 is not None:
-        ctx.probe_all += [probe0, probe1]
+        ctx.probe_all += [probe0[0], probe1[0]]
+        ctx.wake_all += [probe0[1], probe1[1]]
         ctx.probe_ref = lower_quartile(ctx.probe_all)
-        r["probe_ms"] = max(probe0, probe1)
-        r["host_slow"] = r["probe_ms"] > ctx.args.probe_slack * ctx.probe_ref
+        ctx.wake_ref = lower_quartile(ctx.wake_all)
+        r["probe_ms"] = max(probe0[0], probe1[0])
+        r["wake_us"] = max(probe0[1], probe1[1])
+        r["host_slow"] = (r["probe_ms"] > ctx.args.probe_slack * ctx.probe_ref or
+                          r["wake_us"] > ctx.args.probe_slack * ctx.wake_ref)
         r["clean"] = r["clean"] and not r["host_slow"]
     return r
+
+
+def probe_text(r):
+    return "" if r.get("probe_ms") is None else \
+        "  probe %.1f ms, wake %.1f us" % (r["probe_ms"], r["wake_us"])
 
 
 # --------------------------------------------------------------------------- fixed clients
@@ -911,18 +928,24 @@ def render(ctx, res):
     L.append("%s; %s. One worker each, server on CPU %d, wrk (1 thread) on CPU %d, loopback, "
              "logs off, keep-alive and sendfile on. %d round(s) of %d s per run, servers "
              "interleaved; runs during which other processes used more than %.0f%% of a CPU, "
-             "or around which the host-contention probe (bench/probe.c, both CPUs) took more "
-             "than %.2f x its lower-quartile time, discarded (%d discarded of %d, %d of them "
-             "for a slow host; probe min %s ms, median %s ms). Cells: median (min–max) of the "
-             "clean runs; req/s ratios are against nginx; † = no clean run, noisy runs shown."
+             "or around which a host-contention probe (bench/probe.c: compute on both "
+             "CPUs%s) took more than %.2f x its lower-quartile time, discarded "
+             "(%d discarded of %d, %d of them for a slow host; compute probe min %s ms, "
+             "median %s ms%s). Cells: median (min–max) of the clean runs; req/s ratios are "
+             "against nginx; † = no clean run, noisy runs shown."
              % (res.get("date") or time.strftime("%Y-%m-%d %H:%M"),
                 res.get("machine") or machine_info(), SERVER_CPU, LOAD_CPU,
-                a.rounds, a.duration, a.noise * 100, a.probe_slack, res["discarded"],
+                a.rounds, a.duration, a.noise * 100,
+                ", wake-ups between them" if res.get("probe", {}).get("wake_median_us") else "",
+                a.probe_slack, res["discarded"],
                 res["total_runs"], res.get("host_slow", 0),
                 "%.1f" % res["probe"]["min_ms"] if res.get("probe", {}).get("min_ms")
                 else "-",
                 "%.1f" % res["probe"]["median_ms"] if res.get("probe", {}).get("median_ms")
-                else "-"))
+                else "-",
+                "; wake-up probe min %.1f us, median %.1f us"
+                % (res["probe"]["wake_min_us"], res["probe"]["wake_median_us"])
+                if res.get("probe", {}).get("wake_median_us") else ""))
     L.append("")
     L.append("| | " + " | ".join(cols) + " |")
     L.append("|---|" + "---|" * len(cols))
@@ -1096,7 +1119,7 @@ def main():
     ctx.args = a
     ctx.noise = a.noise
     ctx.probe = a.probe if os.access(a.probe, os.X_OK) else None
-    ctx.probe_ref, ctx.probe_all = None, []
+    ctx.probe_ref, ctx.probe_all, ctx.wake_ref, ctx.wake_all = None, [], None, []
     TMP = ctx.tmp = tempfile.mkdtemp(prefix="monkey-bench-")
     os.chmod(ctx.tmp, 0o755)
     notes = []
@@ -1226,9 +1249,9 @@ def main():
     total = len(jobs)
     probe_calibrate(ctx)
     if ctx.probe_ref:
-        log("host probe: lower quartile %.1f ms (both CPUs); runs whose probe exceeds %.2f x "
-            "the lower quartile of all probes so far are discarded"
-            % (ctx.probe_ref, a.probe_slack))
+        log("host probes: lower quartiles %.1f ms (compute, both CPUs), %.1f us (wake-up "
+            "round trip); runs whose probes exceed %.2f x the lower quartile of all probes so "
+            "far are discarded" % (ctx.probe_ref, ctx.wake_ref, a.probe_slack))
     else:
         notes.append("Host probe not built (%s): runs slowed down by the host are not "
                      "detected." % a.probe)
@@ -1238,7 +1261,7 @@ def main():
             continue
         log("%d/%d %-11s %s %9.0f req/s %6.2f us/req%s%s" % (
             i + 1, total, c, key, r["rps"], r["cpu_us_per_req"] or 0,
-            "" if r["probe_ms"] is None else "  probe %.1f ms" % r["probe_ms"],
+            probe_text(r),
             "" if r["clean"] else "  DISCARDED (other %.2fs, steal %.2fs%s)"
             % (r["other_cpu"], r["steal"], ", host slow" if r["host_slow"] else "")))
 
@@ -1269,7 +1292,7 @@ def main():
                 continue
             log("extra %-11s %s %9.0f req/s%s%s" % (
                 c, key, r["rps"],
-                "" if r["probe_ms"] is None else "  probe %.1f ms" % r["probe_ms"],
+                probe_text(r),
                 "" if r["clean"] else "  DISCARDED" + (" (host slow)" if r["host_slow"] else "")))
         if out_of_time:
             log("time budget reached: no more extra runs")
@@ -1290,7 +1313,10 @@ def main():
     res["host_slow"] = sum(r.get("host_slow", False) for r in res["runs"])
     res["probe"] = {"slack": a.probe_slack, "reference_ms": ctx.probe_ref,
                     "min_ms": min(ctx.probe_all) if ctx.probe_all else None,
-                    "median_ms": statistics.median(ctx.probe_all) if ctx.probe_all else None}
+                    "median_ms": statistics.median(ctx.probe_all) if ctx.probe_all else None,
+                    "wake_reference_us": ctx.wake_ref,
+                    "wake_min_us": min(ctx.wake_all) if ctx.wake_all else None,
+                    "wake_median_us": statistics.median(ctx.wake_all) if ctx.wake_all else None}
     for r in res["runs"]:
         if r["non2xx"] or r["socket_errors"]:
             notes.append("%s, scenario %s: %d non-2xx responses, %d socket errors (of %d "
@@ -1486,6 +1512,8 @@ def check_complete(ctx, res, cols, traced_bin):
         for table in ("memory", "instructions", "syscalls"):
             if not isinstance(res[table].get(c), dict):
                 missing.append("%s/%s" % (c, table))
+    if ctx.probe and any(r.get("wake_us") is None for r in res["runs"]):
+        missing.append("probe/wake-up")
     if "monkey" in cols and any(c in cols for c in PEERS):
         judged = {r[0].split(".")[0] for r in target_rows(res, cols, ctx.scenarios)}
         missing += ["targets/" + k for k in ctx.scenarios if k not in judged]
