@@ -535,7 +535,7 @@ def run_wrk(inst, scen_key, duration, ctx, extra_cpu_comms=()):
         r["probe_ms"] = max(probe0[0], probe1[0])
         r["wake_us"] = max(probe0[1], probe1[1])
         r["host_slow"] = (r["probe_ms"] > ctx.args.probe_slack * ctx.probe_ref or
-                          r["wake_us"] > ctx.args.probe_slack * ctx.wake_ref)
+                          r["wake_us"] > ctx.args.wake_slack * ctx.wake_ref)
         r["clean"] = r["clean"] and not r["host_slow"]
     return r
 
@@ -929,15 +929,17 @@ def render(ctx, res):
              "logs off, keep-alive and sendfile on. %d round(s) of %d s per run, servers "
              "interleaved; runs during which other processes used more than %.0f%% of a CPU, "
              "or around which a host-contention probe (bench/probe.c: compute on both "
-             "CPUs%s) took more than %.2f x its lower-quartile time, discarded "
+             "CPUs%s) took more than %s its lower-quartile time, discarded "
              "(%d discarded of %d, %d of them for a slow host; compute probe min %s ms, "
              "median %s ms%s). Cells: median (min–max) of the clean runs; req/s ratios are "
              "against nginx; † = no clean run, noisy runs shown."
              % (res.get("date") or time.strftime("%Y-%m-%d %H:%M"),
                 res.get("machine") or machine_info(), SERVER_CPU, LOAD_CPU,
                 a.rounds, a.duration, a.noise * 100,
-                ", wake-ups between them" if res.get("probe", {}).get("wake_median_us") else "",
-                a.probe_slack, res["discarded"],
+                ", %.2f x; wake-ups between them, %.2f x" % (a.probe_slack, a.wake_slack)
+                if res.get("probe", {}).get("wake_median_us") else "",
+                "that many times" if res.get("probe", {}).get("wake_median_us")
+                else "%.2f x" % a.probe_slack, res["discarded"],
                 res["total_runs"], res.get("host_slow", 0),
                 "%.1f" % res["probe"]["min_ms"] if res.get("probe", {}).get("min_ms")
                 else "-",
@@ -1079,6 +1081,9 @@ def main():
     ap.add_argument("--probe-slack", type=float, default=1.5,
                     help="discard a run when the probe around it took more than this many "
                          "times the lower quartile of the probes [1.5]")
+    ap.add_argument("--wake-slack", type=float, default=1.35,
+                    help="the same for the wake-up probe, whose quiet spread is narrower "
+                         "and whose slow spells (~1.5-1.8 x) are closer [1.35]")
     ap.add_argument("--budget", type=float, default=510,
                     help="target total seconds: extra runs (replacing discarded ones) stop "
                          "when they would push the end past it [510]")
@@ -1251,7 +1256,8 @@ def main():
     if ctx.probe_ref:
         log("host probes: lower quartiles %.1f ms (compute, both CPUs), %.1f us (wake-up "
             "round trip); runs whose probes exceed %.2f x the lower quartile of all probes so "
-            "far are discarded" % (ctx.probe_ref, ctx.wake_ref, a.probe_slack))
+            "far (%.2f x for the wake-up probe) are discarded"
+            % (ctx.probe_ref, ctx.wake_ref, a.probe_slack, a.wake_slack))
     else:
         notes.append("Host probe not built (%s): runs slowed down by the host are not "
                      "detected." % a.probe)
@@ -1311,7 +1317,8 @@ def main():
     res["total_runs"] = len(res["runs"])
     res["discarded"] = sum(not r["clean"] for r in res["runs"])
     res["host_slow"] = sum(r.get("host_slow", False) for r in res["runs"])
-    res["probe"] = {"slack": a.probe_slack, "reference_ms": ctx.probe_ref,
+    res["probe"] = {"slack": a.probe_slack, "wake_slack": a.wake_slack,
+                    "reference_ms": ctx.probe_ref,
                     "min_ms": min(ctx.probe_all) if ctx.probe_all else None,
                     "median_ms": statistics.median(ctx.probe_all) if ctx.probe_all else None,
                     "wake_reference_us": ctx.wake_ref,
@@ -1409,7 +1416,7 @@ def main():
 
 # The options a report's text depends on, saved with its raw results for --render.
 SETTINGS = ("smoke", "duration", "rounds", "idle_conns", "callgrind_requests",
-            "strace_requests", "noise", "probe_slack")
+            "strace_requests", "noise", "probe_slack", "wake_slack")
 
 
 def rerender(ap, path):
