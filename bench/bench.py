@@ -853,7 +853,8 @@ def target_rows(res, cols, scenarios):
                          "%s %s" % (fastest, fmt_num(rps[fastest][0], "rps")),
                          "%.3f" % ratio, "≥ %.2f" % RPS_TARGETS[key],
                          "%d/%d" % (m_rps[1], rps[fastest][1]),
-                         verdict(within(ratio, RPS_TARGETS[key], True), m_rps[2] or rps[fastest][2])))
+                         verdict(within(ratio, RPS_TARGETS[key], True),
+                                 m_rps[2] or rps[fastest][2])))
         if key == "d":
             best = fastest
             bar = None  # strictly less
