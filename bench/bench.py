@@ -8,6 +8,7 @@ its own process group, and stopped by PID at the end (also on Ctrl-C or SIGTERM)
 """
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import platform
@@ -1017,6 +1018,16 @@ def render(ctx, res):
             else:
                 L.append("| instructions/request, traced, no session | %s%s |"
                          % (fmt_num(t, "int"), extra))
+            for key, what in (("trace-info", "--loglevel=INFO events"),
+                              ("trace-all", "all events")):
+                v = tr.get("instructions_session", {}).get(key)
+                if isinstance(v, dict):
+                    extra = " (%+.0f%% vs untraced)" % ((v["per_req"] / u - 1) * 100) if u else ""
+                    L.append("| instructions/request, traced, session recording %s | %s%s |"
+                             % (what, fmt_num(v["per_req"], "int"), extra))
+                elif v:
+                    L.append("| instructions/request, traced, session recording %s | %s |"
+                             % (what, v))
             base_cpu = cell(rs("monkey", "a"), "cpu_us_per_req", "us")[1]
             for label, key in (("traced, no session", "trace-none"),
                                ("traced, session recording --loglevel=INFO events", "trace-info"),
@@ -1358,18 +1369,26 @@ def main():
         notes.append("Monkey's RSS is page-granular (%d-byte pages): the per-connection "
                      "figure is the total delta divided by the connection count." % PAGE)
 
-    # ---- phase 3: instructions per request under callgrind
-    cg_servers = list(cols) + (["trace-none"] if traced_bin else [])
+    # ---- phase 3: instructions per request under callgrind; for the traced build also
+    # with a session recording (the deterministic side of the tracing-cost rows)
+    cg_servers = list(cols) + (trace_variants if traced_bin else [])
     if a.throughput_only:
         notes.append("--throughput-only: no memory, system call or instruction counts.")
     elif shutil.which("valgrind") and shutil.which("callgrind_control"):
         for c in cg_servers:
             log("%s: callgrind over %d requests" % (c, a.callgrind_requests))
             try:
-                inst = Instance(servers[c], ctx, wrap=callgrind_wrap, ready_timeout=120,
-                                tag="-cg")
+                srv = servers["trace-none" if c.startswith("trace-") else c]
+                inst = Instance(srv, ctx, wrap=callgrind_wrap, ready_timeout=120, tag="-cg")
                 try:
-                    m = measure_instructions(inst, a.callgrind_requests, ctx)
+                    if c in ("trace-info", "trace-all"):
+                        with lttng_session(ctx, c):
+                            # The provider registers with the session daemon asynchronously
+                            # (and slowly under valgrind): give it time before the warm-up.
+                            time.sleep(1.0)
+                            m = measure_instructions(inst, a.callgrind_requests, ctx)
+                    else:
+                        m = measure_instructions(inst, a.callgrind_requests, ctx)
                 finally:
                     inst.stop()
                 res["instructions"][c] = m
@@ -1381,6 +1400,9 @@ def main():
 
     if traced_bin:
         res["tracing"] = {"instructions": res["instructions"].pop("trace-none", None),
+                          "instructions_session": {
+                              k: res["instructions"].pop(k, None)
+                              for k in ("trace-info", "trace-all")},
                           "daemon_us": {}, "discarded": {}}
         for key in ("trace-info", "trace-all"):
             runs = [r for r in res["runs"] if r["server"] == key and r["clean"]] or \
@@ -1440,6 +1462,31 @@ def rerender(ap, path):
     return 0
 
 
+SESSION_SEQ = [0]
+
+
+@contextlib.contextmanager
+def lttng_session(ctx, variant):
+    """A started session recording the INFO events (variant "trace-info") or all events
+    ("trace-all") of every user-space tracing process: its own name and output directory,
+    one 8 x 2 MiB channel; destroyed, its trace deleted, on the way out."""
+    SESSION_SEQ[0] += 1
+    name = "monkey-bench-%d-%d" % (os.getpid(), SESSION_SEQ[0])
+    out = os.path.join(ctx.tmp, "lttng", name)
+    lttng("create", name, "--output=" + out)
+    LTTNG_SESSIONS.append(name)
+    try:
+        lttng("enable-channel", "-u", "-s", name, "--subbuf-size=2M", "--num-subbuf=8", "bench")
+        level = ["--loglevel=INFO"] if variant == "trace-info" else []
+        lttng("enable-event", "-u", "-a", "-s", name, "-c", "bench", *level)
+        lttng("start", name)
+        yield name
+    finally:
+        lttng("destroy", name, check=False)
+        LTTNG_SESSIONS.remove(name)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 SESSIOND = {}
 
 
@@ -1481,28 +1528,12 @@ def do_run1(ctx, insts, c, key, duration, res):
         if c == "trace-none":
             r = run_wrk(inst, key, duration, ctx, extra_cpu_comms=LTTNG_DAEMONS)
         else:
-            name = "monkey-bench-%d-%d" % (os.getpid(), len(res["runs"]))
-            out = os.path.join(ctx.tmp, "lttng", name)
-            lttng("create", name, "--output=" + out)
-            LTTNG_SESSIONS.append(name)
-            try:
-                lttng("enable-channel", "-u", "-s", name, "--subbuf-size=2M", "--num-subbuf=8",
-                      "bench")
-                if c == "trace-info":
-                    lttng("enable-event", "-u", "-a", "-s", name, "-c", "bench",
-                          "--loglevel=INFO")
-                else:
-                    lttng("enable-event", "-u", "-a", "-s", name, "-c", "bench")
-                lttng("start", name)
+            with lttng_session(ctx, c) as name:
                 r = run_wrk(inst, key, duration, ctx, extra_cpu_comms=LTTNG_DAEMONS)
                 stopped = lttng("stop", name)
                 for line in stopped.splitlines():
                     if "discarded" in line or "lost" in line:
                         r["lttng_discarded"] = line.strip()
-            finally:
-                lttng("destroy", name, check=False)
-                LTTNG_SESSIONS.remove(name)
-                shutil.rmtree(out, ignore_errors=True)
         r["server"] = c
     res["runs"].append(r)
     return r
@@ -1529,6 +1560,12 @@ def check_complete(ctx, res, cols, traced_bin):
         tr = res["tracing"]
         if not isinstance(tr.get("instructions"), dict):
             missing.append("tracing/instructions")
+        for key in ("trace-info", "trace-all"):
+            v = tr.get("instructions_session", {}).get(key)
+            # A session that recorded nothing would leave the count at the no-session one.
+            if not isinstance(v, dict) or not isinstance(tr.get("instructions"), dict) or \
+                    v["per_req"] <= tr["instructions"]["per_req"]:
+                missing.append("tracing/instructions/" + key)
         for v in ("trace-none", "trace-info", "trace-all"):
             if not [r for r in res["runs"] if r["server"] == v]:
                 missing.append("tracing/" + v)
