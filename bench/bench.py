@@ -446,14 +446,17 @@ def probe_pair(ctx):
     CPUs); None without the probe."""
     if not ctx.probe:
         return None
-    total = 0.0
-    for cpu in (SERVER_CPU, LOAD_CPU):
-        r = subprocess.run(["taskset", "-c", str(cpu), ctx.probe], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, timeout=30)
-        total += float(r.stdout.split()[0])
-    r = subprocess.run([ctx.probe, "--wake", str(SERVER_CPU), str(LOAD_CPU)],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)
-    return total, float(r.stdout.split()[0])
+
+    def one(argv):
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           timeout=30)
+        return float(r.stdout.split()[0])
+    try:
+        total = sum(one(["taskset", "-c", str(cpu), ctx.probe])
+                    for cpu in (SERVER_CPU, LOAD_CPU))
+        return total, one([ctx.probe, "--wake", str(SERVER_CPU), str(LOAD_CPU)])
+    except (subprocess.TimeoutExpired, ValueError, IndexError):
+        return None  # a failed probe leaves the run unjudged by it, not the harness dead
 
 
 def lower_quartile(vals):
@@ -1271,7 +1274,7 @@ def main():
             "far (%.2f x for the wake-up probe) are discarded"
             % (ctx.probe_ref, ctx.wake_ref, a.probe_slack, a.wake_slack))
     else:
-        notes.append("Host probe not built (%s): runs slowed down by the host are not "
+        notes.append("Host probe not built or failing (%s): runs slowed down by the host are not "
                      "detected." % a.probe)
     for i, (c, key) in enumerate(jobs):
         r = do_run(ctx, insts, c, key, a.duration, res)

@@ -83,8 +83,10 @@ static void *echo(void *arg)
     struct peer *p = arg;
     char b;
 
-    if (pin(p->cpu) != 0)
+    if (pin(p->cpu) != 0) {
+        shutdown(p->fd, SHUT_RDWR); /* the other side's read() sees the end at once */
         return (void *)1;
+    }
     while (read(p->fd, &b, 1) == 1)
         if (write(p->fd, &b, 1) != 1)
             break;
