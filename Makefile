@@ -6,6 +6,11 @@ $(shell ./configure >/dev/null)
 endif
 include config.mk
 
+# A configure script newer than the build settings (a pull that changed it): run it again
+# with the same options.  make then restarts with the new config.mk.
+config.mk: configure
+	./configure $(CONFIGURE_ARGS) >/dev/null
+
 DESTDIR ?=
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib/monkey
@@ -16,7 +21,7 @@ WARN = -Wall -Wextra -Werror -Wundef -Wshadow -Wpointer-arith -Wstrict-prototype
 CFLAGS_ALL = -std=gnu11 $(OPT) $(SAN_FLAGS) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
              -pthread $(CFLAGS)
 LDFLAGS_ALL = $(SAN_FLAGS) -pthread $(LDFLAGS)
-LIBS = -ldl
+LIBS = -ldl $(URING_LIBS)
 
 B = build
 CORE_SRCS = $(sort $(wildcard src/core/*.c src/event/*.c src/http/*.c)) src/mk_server.c \

@@ -46,7 +46,9 @@ SCEN = {s[0]: s for s in SCENARIOS}
 # 1-byte body on connections that ask for /1b.txt: it has no meaning for the 1 MiB file.
 TRIVIAL_SCENARIOS = ("a", "b", "c", "e")
 
-COLUMNS = ["monkey", "nginx", "nginx-tuned", "h2o", "lighttpd", "trivial"]
+COLUMNS = ["monkey", "monkey-uring", "nginx", "nginx-tuned", "h2o", "lighttpd", "trivial"]
+# Monkey's columns: the default configuration (epoll loop), and `EventLoop io_uring`.
+MONKEYS = ["monkey", "monkey-uring"]
 
 
 def log(msg):
@@ -247,6 +249,8 @@ class Server:
         if k == "monkey":
             with open(os.path.join(dirpath, "monkey.conf"), "w") as f:
                 f.write(MONKEY_CONF.format(port=port, dir=dirpath))
+                if self.name == "monkey-uring":
+                    f.write("    EventLoop io_uring\n")
             os.makedirs(os.path.join(dirpath, "sites"), exist_ok=True)
             with open(os.path.join(dirpath, "sites", "default"), "w") as f:
                 f.write(MONKEY_SITE.format(docroot=docroot))
@@ -584,7 +588,9 @@ class FixedClient:
 
 
 def measure_idle_memory(inst, n, ctx):
-    FixedClient(inst.port, "/index.html", 1, warmup=200).run()
+    # Warm: per-worker buffers that fill as requests come (Monkey's io_uring receive ring,
+    # 512 buffers used in turn) are in the baseline, not counted per connection.
+    FixedClient(inst.port, "/index.html", 1, warmup=2000).run()
     time.sleep(0.3)
     rss0 = tree_rss(inst.pid)
     p = spawn([PYTHON, CLIENT, "idle", HOST, str(inst.port), "/index.html", str(n)],
@@ -643,6 +649,21 @@ def measure_syscalls(inst, n, ctx):
     total = sum(calls.values())
     return {"requests": ok, "bad": bad, "total": total,
             "per_req": total / n, "breakdown": {k: v / n for k, v in calls.items()}}
+
+
+def uses_io_uring(pid):
+    """Whether the process (a Monkey with EventLoop io_uring) holds an io_uring ring."""
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]":
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def callgrind_wrap(d):
@@ -841,18 +862,20 @@ def verdict(ok, noisy):
     return ("met" if ok else "**not met**") + (" (noisy)" if noisy else "")
 
 
-def target_rows(res, cols, scenarios):
-    """Issue 5's targets, judged from this run's numbers: a list of (cells...) rows."""
+def target_rows(res, cols, scenarios, mk="monkey"):
+    """Issue 5's targets for Monkey's column mk, judged from this run's numbers: a list of
+    (cells...) rows.  The tracing rows belong to the default column (the traced build runs
+    the default configuration)."""
     runs, rows = res["runs"], []
     peers = [c for c in PEERS if c in cols]
     for key in scenarios:
-        if not peers or "monkey" not in cols:
+        if not peers or mk not in cols:
             break
-        rps = {c: run_stats(runs, c, key, "rps") for c in peers + ["monkey"]}
-        cpu = {c: run_stats(runs, c, key, "cpu_us_per_req") for c in peers + ["monkey", "trivial"]}
+        rps = {c: run_stats(runs, c, key, "rps") for c in peers + [mk]}
+        cpu = {c: run_stats(runs, c, key, "cpu_us_per_req") for c in peers + [mk, "trivial"]}
         have_rps = [c for c in peers if rps[c][0]]
         have_cpu = [c for c in peers if cpu[c][0]]
-        m_rps, m_cpu = rps["monkey"], cpu["monkey"]
+        m_rps, m_cpu = rps[mk], cpu[mk]
         fastest = max(have_rps, key=lambda c: rps[c][0]) if have_rps else None
         if key in RPS_TARGETS and fastest and m_rps[0]:
             ratio = m_rps[0] / rps[fastest][0]
@@ -885,13 +908,13 @@ def target_rows(res, cols, scenarios):
                              "%.3f" % (t[0] / cpu[best][0]), "", "%d/%d" % (t[1], cpu[best][1]),
                              "(reference)"))
     for label, (table, field), bar, digits in LIMITS:
-        v = res.get(table, {}).get("monkey")
+        v = res.get(table, {}).get(mk)
         if isinstance(v, dict) and v.get(field) is not None:
             x = round(v[field], digits)
             rows.append((label, "{:,.{}f}".format(x, digits), "", "", "≤ {:,}".format(bar), "",
                          verdict(x <= bar, False)))
     tr = res.get("tracing")
-    if isinstance(tr, dict):
+    if isinstance(tr, dict) and mk == "monkey":
         u = res.get("instructions", {}).get("monkey")
         t = tr.get("instructions")
         if isinstance(u, dict) and isinstance(t, dict) and u.get("per_req"):
@@ -911,18 +934,27 @@ def target_rows(res, cols, scenarios):
 
 
 def render_targets(res, cols, scenarios):
-    rows = target_rows(res, cols, scenarios)
-    if not rows:
-        return []
-    L = ["## Targets (issue 5), judged from this run", "",
-         "Ratios are Monkey's median over the best peer's (nginx, nginx-tuned, h2o, lighttpd; "
-         "the trivial server is the floor, not a peer); clean runs = how many runs each median "
-         "comes from; (noisy) = a median taken from discarded runs only.", "",
-         "| target | Monkey | best peer | ratio | bar | clean runs | verdict |",
-         "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        L.append("| " + " | ".join(r) + " |")
-    L.append("")
+    L = []
+    for mk in MONKEYS:
+        rows = target_rows(res, cols, scenarios, mk)
+        if not rows:
+            continue
+        if mk == "monkey":
+            L += ["## Targets (issue 5), judged from this run", "",
+                  "Ratios are Monkey's median over the best peer's (nginx, nginx-tuned, h2o, "
+                  "lighttpd; the trivial server is the floor, not a peer); clean runs = how many "
+                  "runs each median comes from; (noisy) = a median taken from discarded runs "
+                  "only.", ""]
+        else:
+            L += ["### The same targets for `EventLoop io_uring` (column monkey-uring)", "",
+                  "The same binary and configuration with the io_uring event loop; the tracing "
+                  "rows above are the default (epoll) configuration's.", ""]
+        L += ["| target | %s | best peer | ratio | bar | clean runs | verdict |"
+              % ("Monkey" if mk == "monkey" else "monkey-uring"),
+              "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            L.append("| " + " | ".join(r) + " |")
+        L.append("")
     return L
 
 
@@ -1054,12 +1086,14 @@ def render(ctx, res):
                     L.append("| events discarded by LTTng, %s | %s |" % (what, lost))
         L.append("")
 
-    mk = res["syscalls"].get("monkey")
-    if isinstance(mk, dict):
-        parts = sorted(mk["breakdown"].items(), key=lambda kv: -kv[1])
-        L.append("Monkey system calls per keep-alive request: " + ", ".join(
-            "%s %.2f" % kv for kv in parts if kv[1] >= 0.005) + ".")
-        L.append("")
+    for col in MONKEYS:
+        mk = res["syscalls"].get(col)
+        if isinstance(mk, dict):
+            parts = sorted(mk["breakdown"].items(), key=lambda kv: -kv[1])
+            L.append("%s system calls per keep-alive request: " % (
+                "Monkey" if col == "monkey" else "Monkey with EventLoop io_uring") + ", ".join(
+                "%s %.2f" % kv for kv in parts if kv[1] >= 0.005) + ".")
+            L.append("")
     notes = res["notes"]
     if notes:
         L.append("Notes:")
@@ -1179,6 +1213,10 @@ def main():
         if cm.get("DEBUG") == "1" or cm.get("SAN_FLAGS"):
             notes.append("Monkey was configured with '%s': not an optimised build."
                          % cm.get("CONFIGURE_ARGS"))
+    if "monkey-uring" in want_servers and os.access(a.monkey, os.X_OK):
+        # The same binary with `EventLoop io_uring`; left out when it would fall back to
+        # epoll (built without liburing, or a kernel that refuses io_uring): checked at start.
+        servers["monkey-uring"] = Server("monkey-uring", "monkey", a.monkey)
     for name, binary, vers in (("nginx", "nginx", ["nginx", "-v"]),
                                ("nginx-tuned", "nginx", None),
                                ("h2o", "h2o", ["h2o", "-v"]),
@@ -1216,6 +1254,8 @@ def main():
                 log("main build is traced: building an untraced copy for the comparison")
                 traced_bin = a.monkey
                 servers["monkey"].binary = build_variant(ctx, traced=False)
+                if "monkey-uring" in servers:
+                    servers["monkey-uring"].binary = servers["monkey"].binary
             else:
                 log("building a traced copy (./configure --linux-trace)")
                 traced_bin = build_variant(ctx, traced=True)
@@ -1238,6 +1278,12 @@ def main():
             insts[c] = Instance(servers[c], ctx)
         except RuntimeError as e:
             notes.append("%s: column left out: %s" % (c, e))
+            del servers[c]
+            continue
+        if c == "monkey-uring" and not uses_io_uring(insts[c].pid):
+            notes.append("monkey-uring: column left out: the server fell back to epoll (%s)"
+                         % insts[c].log_tail().strip().splitlines()[-1:])
+            insts.pop(c).stop()
             del servers[c]
             continue
         res["response_bytes"][c] = (insts[c].head_bytes, insts[c].body_bytes)
@@ -1558,9 +1604,10 @@ def check_complete(ctx, res, cols, traced_bin):
                 missing.append("%s/%s" % (c, table))
     if ctx.probe and any(r.get("wake_us") is None for r in res["runs"]):
         missing.append("probe/wake-up")
-    if "monkey" in cols and any(c in cols for c in PEERS):
-        judged = {r[0].split(".")[0] for r in target_rows(res, cols, ctx.scenarios)}
-        missing += ["targets/" + k for k in ctx.scenarios if k not in judged]
+    for mk in MONKEYS:
+        if mk in cols and any(c in cols for c in PEERS):
+            judged = {r[0].split(".")[0] for r in target_rows(res, cols, ctx.scenarios, mk)}
+            missing += ["targets/%s/%s" % (mk, k) for k in ctx.scenarios if k not in judged]
     if traced_bin:
         tr = res["tracing"]
         if not isinstance(tr.get("instructions"), dict):

@@ -86,7 +86,8 @@ $(FUZZ_AFL_B)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_LIB_SRCS) $(FUZZ_B
 $(FUZZ_B)/mk_config.h: src/mk_config.h
 	@mkdir -p $(@D)
 	sed -e 's/^#define MK_HAVE_SANITIZER .*/#define MK_HAVE_SANITIZER 1/' \
-	    -e 's/^#define MK_HAVE_LINUX_TRACE .*/#define MK_HAVE_LINUX_TRACE 0/' $< >$@.tmp
+	    -e 's/^#define MK_HAVE_LINUX_TRACE .*/#define MK_HAVE_LINUX_TRACE 0/' \
+	    -e 's/^#define MK_HAVE_IO_URING .*/#define MK_HAVE_IO_URING 0/' $< >$@.tmp
 	@grep -q '^#define MK_HAVE_SANITIZER 1' $@.tmp || { echo "fuzz.mk: cannot set MK_HAVE_SANITIZER in $@" >&2; exit 1; }
 	@mv $@.tmp $@
 

@@ -6,7 +6,8 @@
 #
 #   Each UNIT_BINARY is a C program that prints its own lines and exits non-zero on failure:
 #   one pass or fail per binary; its output is shown on failure (always with V=1).
-#   Then, unless --unit-only: /usr/bin/python3 tests/integration/run.py, tests/bench/run.py
+#   Then, unless --unit-only: /usr/bin/python3 tests/integration/run.py (on the epoll loop,
+#   then again on the io_uring loop when the build has it), tests/bench/run.py
 #   (the benchmark report's arithmetic, no timing), and tests/trace/run.py when config.mk
 #   says LINUX_TRACE = 1.  Each runner ends with its own
 #   "N passed, M failed" line; they are added up.
@@ -131,6 +132,15 @@ if ((!unit_only)); then
     # shellcheck disable=SC2086  # CHECK_ARGS is a list of words on purpose
     run_suite integration "$INTEGRATION_TIMEOUT" tests/integration/run.py ${CHECK_ARGS:-}
 
+    # The same suite on the io_uring event loop (EventLoop io_uring), when the binary has it.
+    uring=0
+    grep -q '^#define MK_HAVE_IO_URING 1' src/mk_config.h 2>/dev/null && uring=1
+    if ((uring)); then
+        # shellcheck disable=SC2086
+        MKT_EVENT_LOOP=io_uring run_suite integration-io_uring "$INTEGRATION_TIMEOUT" \
+            tests/integration/run.py ${CHECK_ARGS:-}
+    fi
+
     # The benchmark report's judgement of the targets, on made-up runs (nothing is timed).
     run_suite bench-report 120 tests/bench/run.py
 
@@ -138,6 +148,8 @@ if ((!unit_only)); then
     if [[ -f config.mk ]] && grep -q 'LINUX_TRACE = 1' config.mk; then
         if [[ -f tests/trace/run.py ]]; then
             run_suite trace "$TRACE_TIMEOUT" tests/trace/run.py
+            ((uring)) && MKT_EVENT_LOOP=io_uring run_suite trace-io_uring "$TRACE_TIMEOUT" \
+                tests/trace/run.py
         else
             echo "FAIL trace: traced build but tests/trace/run.py is missing"
             failed=$((failed + 1))
@@ -146,6 +158,8 @@ if ((!unit_only)); then
         # monkey-trace (built when libbabeltrace2 is present) is tested on real traces.
         if grep -q '^HAVE_BT2 = 1' config.mk && [[ -f tests/tools/run.py ]]; then
             run_suite tools "$TRACE_TIMEOUT" tests/tools/run.py
+            ((uring)) && MKT_EVENT_LOOP=io_uring run_suite tools-io_uring "$TRACE_TIMEOUT" \
+                tests/tools/run.py
         fi
     fi
 fi

@@ -16,7 +16,7 @@
 # h2o) are kept from starting and disabled, so they do not sit on port 80.
 set -euo pipefail
 
-TEST_PKGS=(curl python3 pkg-config lttng-tools liblttng-ust-dev babeltrace2 libbabeltrace2-dev
+TEST_PKGS=(curl python3 pkg-config liburing-dev lttng-tools liblttng-ust-dev babeltrace2 libbabeltrace2-dev
            python3-bt2 clang libclang-rt-14-dev strace valgrind nghttp2-client slowhttptest
            procps iproute2 util-linux)
 BENCH_PKGS=(wrk nginx-light lighttpd h2o linux-perf)

@@ -329,6 +329,16 @@ static int load_main(struct mk_server *srv, char *err, size_t errlen)
                 if (mk_conf_get_bool(c, e, &b, err, errlen) < 0)
                     goto out;
                 s->reuseport = b;
+            } else if (!strcasecmp(k, "EventLoop")) {
+                if (!strcasecmp(e->value, "epoll")) {
+                    s->loop = MK_LOOP_EPOLL;
+                } else if (!strcasecmp(e->value, "io_uring")) {
+                    s->loop = MK_LOOP_URING;
+                } else {
+                    snprintf(err, errlen, "%s:%d: EventLoop: expected 'epoll' or 'io_uring', got '%s'",
+                             path, e->line, e->value);
+                    goto out;
+                }
             } else if (!strcasecmp(k, "GracePeriod")) {
                 if (mk_conf_get_int(c, e, 0, 3600, &v, err, errlen) < 0)
                     goto out;

@@ -14,6 +14,7 @@
 #ifndef MK_SCHED_H
 #define MK_SCHED_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,6 +22,8 @@
 #include <sys/socket.h>
 
 #include "../core/mk_clock.h"
+#include "../core/mk_sys.h"
+#include "../mk_config.h"
 #include "../trace/mk_trace_enums.h"
 
 struct mk_worker;
@@ -47,6 +50,17 @@ struct mk_conn {
     bool peer_shut : 1;  /* EPOLLRDHUP seen */
     bool posted : 1;
     bool closed : 1;
+    bool uring : 1;      /* served by the io_uring loop: use the mk_conn_* I/O calls */
+    bool send_done : 1;  /* io_uring: the send in flight completed with send_res */
+    bool recv_cancel : 1; /* io_uring: the receive is being cancelled (input held) */
+    uint8_t io_armed;    /* io_uring: operations in flight (MK_IO_RECV, MK_IO_SEND, ...) */
+    uint8_t in_kind;     /* io_uring: input received and not yet taken (enum mk_in_kind) */
+    uint16_t in_bid;     /* io_uring: its provided buffer, for MK_IN_RING */
+    int32_t in_end;      /* io_uring: after that input the stream ends: 1 at its end, -errno
+                            on an error, 0 while open */
+    int32_t send_res;    /* io_uring: bytes sent, or -errno */
+    uint32_t in_off, in_len;
+    char *in_ptr;        /* io_uring: the input bytes (ring buffer or a private copy) */
     uint32_t deadline;   /* monotonic second at which the timer fires */
     uint32_t requests;   /* requests answered on this connection */
     struct mk_conn *tprev, *tnext;
@@ -77,8 +91,14 @@ struct mk_listen_addr {
     char text[64]; /* "127.0.0.1:2001", "[::]:2001" */
 };
 
+/* The event loop of the workers.  epoll: readiness, the request path makes its own
+ * recv/send system calls (the spec's model, traced as such).  io_uring: completions, a
+ * worker's receives and sends of one loop pass go to the kernel in one io_uring_enter. */
+enum mk_event_loop { MK_LOOP_EPOLL = 0, MK_LOOP_URING };
+
 struct mk_sched_config {
     int workers;
+    enum mk_event_loop loop;
     uint32_t timeout[MK_TLIST_COUNT]; /* seconds for each timer list */
     uint32_t max_connections;         /* 0: unlimited */
     uint32_t grace_seconds;           /* shutdown: time left to in-flight responses */
@@ -92,6 +112,7 @@ struct mk_sched_config {
 struct mk_listener {
     int fd;
     int addr_index;
+    bool more; /* io_uring: the last accept batch was full; accept again after the pass */
 };
 
 struct mk_tlist_head {
@@ -129,6 +150,9 @@ struct mk_worker {
     uint32_t gen;
     uint32_t last_tick;
 
+    struct mk_uring *uring; /* the io_uring loop's state, NULL under epoll */
+    bool use_uring;         /* the worker is to run the io_uring loop */
+
     int stopping;          /* set by the main thread, read by the worker */
     uint32_t stop_deadline;
 };
@@ -158,6 +182,62 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
 void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_kind kind);
 void mk_sched_timer_clear(struct mk_conn *c);
 void mk_sched_conn_post(struct mk_conn *c);
+
+/* ---- connection I/O: the request path's system calls, for either event loop ----
+ *
+ * Under epoll these are the system calls themselves (and keep rd_ready / wr_ready as the
+ * edge-triggered model needs).  Under io_uring, mk_conn_recv() hands out what a completed
+ * receive brought (EAGAIN when nothing did; the scheduler keeps one receive armed), and
+ * mk_conn_sendmsg() queues the send and answers EAGAIN with wr_ready false; once the send
+ * completes, wr_ready is true again and the same call (same msg) returns its result.  So
+ * msg, its iovecs and the bytes they point to must stay unchanged until then. */
+enum { MK_IO_RECV = 1, MK_IO_SEND = 2, MK_IO_POLLOUT = 4 };
+enum mk_in_kind { MK_IN_NONE = 0, MK_IN_RING, MK_IN_HEAP };
+
+ssize_t mk_uring_recv(struct mk_conn *c, void *buf, size_t len);
+ssize_t mk_uring_sendmsg(struct mk_conn *c, const struct msghdr *msg, int flags);
+void mk_uring_want_write(struct mk_conn *c);
+
+/* recv(2): > 0 bytes, 0 at the end of the stream, -1 with errno (EAGAIN: nothing now). */
+static inline ssize_t mk_conn_recv(struct mk_conn *c, void *buf, size_t len)
+{
+    if (c->uring)
+        return mk_uring_recv(c, buf, len);
+    ssize_t n = mk_sys_recv(c->fd, buf, len, 0); /* recv: no VFS layer, unlike read() */
+    /* A short read drained the socket: edge-triggered epoll will say when more comes.  Not
+     * so after EPOLLRDHUP: the end of the stream was signalled with the data, no further
+     * edge will come, and the read that returns 0 must still happen. */
+    if ((n > 0 && (size_t)n < len && !c->peer_shut) || (n < 0 && errno == EAGAIN))
+        c->rd_ready = false;
+    return n;
+}
+
+/* sendmsg(2) with MSG_NOSIGNAL in flags; -1 with EAGAIN: wait for wr_ready. */
+static inline ssize_t mk_conn_sendmsg(struct mk_conn *c, const struct msghdr *msg, int flags)
+{
+    if (c->uring)
+        return mk_uring_sendmsg(c, msg, flags);
+    /* One segment: send() spares the kernel the iovec import of sendmsg(). */
+    ssize_t n = msg->msg_iovlen == 1 ? mk_sys_send(c->fd, msg->msg_iov[0].iov_base,
+                                                   msg->msg_iov[0].iov_len, flags)
+                                     : mk_sys_sendmsg(c->fd, msg, flags);
+    if (n < 0 && errno == EAGAIN)
+        c->wr_ready = false;
+    return n;
+}
+
+/* After a system call of its own (sendfile) said EAGAIN: have wr_ready set again when the
+ * socket can take more. */
+static inline void mk_conn_want_write(struct mk_conn *c)
+{
+    c->wr_ready = false;
+    if (c->uring)
+        mk_uring_want_write(c);
+}
+
+/* 0 when this kernel gives the io_uring loop what it needs, else -errno (-ENOSYS: built
+ * without liburing). */
+int mk_sched_uring_probe(void);
 
 /* Number of CPUs available to this process. */
 int mk_sched_ncpus(void);

@@ -36,6 +36,7 @@ struct mk_file {
                             into, so head and body can leave in one send() */
     time_t head_date;    /* the second whose Date the head in that room carries (HTTP) */
     uint32_t head_len;   /* its length, 0 when none was written */
+    uint32_t head_pins;  /* io_uring sends in flight from that room: not rewritten meanwhile */
     char etag[40];
     uint8_t etag_len;
     char last_modified[30];

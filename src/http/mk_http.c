@@ -62,8 +62,10 @@ struct mk_http_session {
 
     /* response */
     struct iovec iov[5];
+    struct msghdr msg;  /* the send in progress (io_uring reads it after the call) */
     uint8_t iovcnt, iovpos;
     bool iov_private;   /* iovecs point only into this session (safe across seconds) */
+    bool pins_head;     /* iov[0] is the file's head room, pinned (file->head_pins) */
     uint32_t co_head;   /* > 0: iov[0] is this response (head of co_head bytes) in a buffer
                            the worker shares: hw->out or the file's head room */
     struct mk_file *file;
@@ -136,13 +138,24 @@ static struct mk_http_session *session_new(struct mk_http_worker *hw, bool large
     return s;
 }
 
+static void release_file(struct mk_http_worker *hw, struct mk_http_session *s)
+{
+    if (!s->file)
+        return;
+    if (s->pins_head) {
+        s->file->head_pins--;
+        s->pins_head = false;
+    }
+    mk_file_release(hw->files, s->file);
+    s->file = NULL;
+}
+
 static void session_free(struct mk_http_worker *hw, struct mk_http_session *s)
 {
     bool large = s->cap > MK_BUF_SMALL;
     uint32_t *n = large ? &hw->nfree_large : &hw->nfree_small;
 
-    if (s->file)
-        mk_file_release(hw->files, s->file);
+    release_file(hw, s);
     mk_range_free(s->ranges);
 #if MK_HAVE_SANITIZER
     /* Under the sanitizers every session is a real allocation, so a use after release or a
@@ -300,10 +313,7 @@ static void respond_error(struct mk_conn *c, struct mk_http_session *s, int stat
      * site's error pages apply, as its logs do. */
     if (!vh)
         vh = s->vh ? s->vh : &cfg->vhosts[0];
-    if (s->file) {
-        mk_file_release(hw->files, s->file);
-        s->file = NULL;
-    }
+    release_file(hw, s);
     if (vh) {
         const char *p = mk_vhost_error_page(vh, status);
         if (p && mk_file_get(hw->files, vh, p, strlen(p), &page) < 0)
@@ -609,12 +619,16 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
      * bare CRLF), needs no copy at all: its head is the same for every request of a second,
      * and is written once a second in the room the cache keeps before the file's bytes.
      * Other heads are copied with the body into the worker's buffer.  If the socket cannot
-     * take it all, iov_privatize() moves what is left out of these shared buffers. */
+     * take it all, iov_privatize() moves what is left out of these shared buffers.
+     * Under io_uring the send is still to be made when this returns: the head room is then
+     * pinned until it completes (never rewritten while pinned: the next second's head
+     * goes through hw->out instead), and hw->out is always privatized (do_write). */
     size_t body = s->head_only ? 0 : f->size;
     size_t head = hw->prefix200_len + f->hdr_len + b.len;
     if (f->data && head <= s->hdr_cap) {
         char *p = NULL;
-        if (!s->close_after && r->protocol == MK_PROTO_HTTP11 && head <= MK_FILE_HEAD_ROOM) {
+        if (!s->close_after && r->protocol == MK_PROTO_HTTP11 && head <= MK_FILE_HEAD_ROOM &&
+            ((f->head_date == hw->prefix_sec && f->head_len == head) || !f->head_pins)) {
             p = f->data - head;
             if (f->head_date != hw->prefix_sec || f->head_len != head) {
                 put_head200(p, hw, f, &b);
@@ -630,6 +644,11 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             iov_add(s, p, head + body);
             s->co_head = (uint32_t)head;
             s->iov_private = false;
+            if (c->uring && p != hw->out) {
+                f->head_pins++;
+                s->pins_head = true;
+                s->iov_private = true; /* the pinned room is as stable as the session */
+            }
             start_write(c, s);
             return;
         }
@@ -777,10 +796,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
     s->begun = false;
     c->requests++;
     c->worker->requests++;
-    if (s->file) {
-        mk_file_release(hw->files, s->file);
-        s->file = NULL;
-    }
+    release_file(hw, s);
     if (s->ranges) {
         mk_range_free(s->ranges);
         s->ranges = NULL;
@@ -866,17 +882,16 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
 
     for (;;) {
         while (s->iovpos < s->iovcnt) {
-            struct msghdr msg = {.msg_iov = s->iov + s->iovpos,
-                                 .msg_iovlen = (size_t)(s->iovcnt - s->iovpos)};
             bool more = s->file_off < s->file_end || s->ranges;
             int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
-            /* One segment: send() spares the kernel the iovec import of sendmsg(). */
-            ssize_t n = msg.msg_iovlen == 1 ? mk_sys_send(c->fd, msg.msg_iov[0].iov_base,
-                                                          msg.msg_iov[0].iov_len, flags)
-                                            : mk_sys_sendmsg(c->fd, &msg, flags);
+            /* io_uring sends after this call returns: nothing may stay in a shared buffer. */
+            if (c->uring)
+                iov_privatize(s);
+            s->msg.msg_iov = s->iov + s->iovpos;
+            s->msg.msg_iovlen = (size_t)(s->iovcnt - s->iovpos);
+            ssize_t n = mk_conn_sendmsg(c, &s->msg, flags);
             if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    c->wr_ready = false;
+                if (errno == EAGAIN) {
                     iov_privatize(s);
                     return MK_AGAIN;
                 }
@@ -907,8 +922,8 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             size_t want = (size_t)MK_MIN(s->file_end - s->file_off, (uint64_t)MK_SENDFILE_CHUNK);
             ssize_t n = sendfile(c->fd, s->file->fd, &off, want);
             if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    c->wr_ready = false;
+                if (errno == EAGAIN) {
+                    mk_conn_want_write(c);
                     return MK_AGAIN;
                 }
                 if (errno == EINTR)
@@ -979,15 +994,13 @@ static int do_linger(struct mk_conn *c, struct mk_http_session *s)
 {
     char tmp[MK_LINGER_BUF];
     for (int i = 0; i < 16; i++) {
-        ssize_t n = read(c->fd, tmp, sizeof(tmp));
+        ssize_t n = mk_conn_recv(c, tmp, sizeof(tmp));
         if (n > 0) {
             c->bytes_in += (uint64_t)n;
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->rd_ready = false;
+        if (n < 0 && errno == EAGAIN)
             return MK_AGAIN;
-        }
         mk_sched_conn_close(c, s->status >= 400 ? MK_CLOSE_ERROR_STATUS : MK_CLOSE_DONE, false);
         return MK_ERROR;
     }
@@ -1005,13 +1018,8 @@ static int do_read(struct mk_conn *c, struct mk_http_session *s)
 
     if (!c->rd_ready || room == 0)
         return MK_AGAIN;
-    n = mk_sys_recv(c->fd, s->buf + s->len, room, 0); /* recv: no VFS layer, unlike read() */
+    n = mk_conn_recv(c, s->buf + s->len, room);
     if (n > 0) {
-        /* A short read drained the socket: edge-triggered epoll will say when more comes.
-         * Not so after EPOLLRDHUP: the end of the stream was signalled with the data, no
-         * further edge will come, and the read that returns 0 must still happen. */
-        if ((size_t)n < room && !c->peer_shut)
-            c->rd_ready = false;
         s->len += (uint32_t)n;
         c->bytes_in += (uint64_t)n;
         return MK_OK;
@@ -1021,10 +1029,8 @@ static int do_read(struct mk_conn *c, struct mk_http_session *s)
         mk_sched_conn_close(c, MK_CLOSE_PEER, true);
         return MK_ERROR;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        c->rd_ready = false;
+    if (errno == EAGAIN)
         return MK_AGAIN;
-    }
     if (errno == EINTR)
         return MK_OK;
     MK_TRACE(error, c->id, MK_ESITE_READ, errno, 0);

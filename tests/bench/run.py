@@ -158,6 +158,28 @@ def tracing_costs():
 
 
 @test
+def io_uring_column_is_judged_on_its_own():
+    runs = field_a(9.0)
+    for _ in range(3):
+        runs.append(run("monkey-uring", "a", 125000.0, 7.5))
+    res = results(runs, memory={"monkey": {"bytes_per_conn": 150.0},
+                                "monkey-uring": {"bytes_per_conn": 600.0}})
+    m = {r[0]: r for r in bench.target_rows(res, COLS, ["a"], "monkey")}
+    u = {r[0]: r for r in bench.target_rows(res, COLS, ["a"], "monkey-uring")}
+    expect(m["a. server CPU µs/request"][-1] == "**not met**", "monkey 0.9: %r" % (m,))
+    r = u["a. server CPU µs/request"]
+    expect(r[1] == "7.50" and r[3] == "0.750" and r[-1] == "met", "monkey-uring 0.75: %r" % (r,))
+    lbl = "memory per idle keep-alive connection, bytes"
+    expect(m[lbl][-1] == "met" and u[lbl][-1] == "**not met**", "each column's own memory")
+    text = "\n".join(bench.render_targets(res, COLS, ["a"]))
+    expect("EventLoop io_uring" in text and text.count("| a. server CPU") == 2,
+           "two target tables: %s" % text)
+    res = results(field_a(9.0))
+    expect("EventLoop io_uring" not in "\n".join(bench.render_targets(res, COLS, ["a"])),
+           "no io_uring table without its column")
+
+
+@test
 def no_peer_no_rows():
     runs = [run("monkey", "a", 1.0, 1.0), run("trivial", "a", 1.0, 1.0)]
     expect(bench.target_rows(results(runs), COLS, ["a"]) == [], "nothing to judge against")

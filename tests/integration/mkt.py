@@ -170,7 +170,10 @@ SERVER_DEFAULTS = [
     ("PidFile", "monkey.pid"),
     # The suite runs as root in CI with documents in private temporary directories: say
     # explicitly that the server stays root (test_privileges.py tests the switch).
-] + ([("User", "root")] if os.geteuid() == 0 else [])
+] + ([("User", "root")] if os.geteuid() == 0 else []) + (
+    # MKT_EVENT_LOOP=io_uring runs the whole suite on the io_uring loop (scripts/check.sh
+    # does, after the epoll run, when the binary has it).
+    [("EventLoop", os.environ["MKT_EVENT_LOOP"])] if os.environ.get("MKT_EVENT_LOOP") else [])
 
 # The same for runs without configuration files (-o DIR).
 ROOT_ARGS = ["-u", "root"] if os.geteuid() == 0 else []

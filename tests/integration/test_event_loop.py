@@ -1,0 +1,180 @@
+"""EventLoop: the epoll loop and the io_uring loop serve the same bytes.
+
+The whole suite runs once per loop (scripts/check.sh sets MKT_EVENT_LOOP=io_uring for the
+second run); these tests pin down what is specific to the choice: which loop really runs,
+the fallback to epoll, and the io_uring loop's own limits (input held for a busy connection,
+more simultaneous receives than its buffer ring has buffers)."""
+
+import os
+import resource
+import signal
+import socket
+import threading
+import time
+
+import mkt
+from mkt import eq, req
+
+from test_cli import bad_config, expect_config_error
+
+URING_DISABLED = "/proc/sys/kernel/io_uring_disabled"
+
+
+def uring_fds(s):
+    return sum(1 for t in s.fd_targets() if t == "anon_inode:[io_uring]")
+
+
+def uring_unavailable(s):
+    """The warning a server logs when it falls back to epoll, or None."""
+    for line in s.log_text().splitlines():
+        if "EventLoop io_uring:" in line and "using epoll" in line:
+            return line
+    return None
+
+
+def test_io_uring_loop_runs_one_ring_per_worker():
+    with mkt.Server(conf={"EventLoop": "io_uring", "Workers": "2"}) as s:
+        eq(s.get("/hello.txt").body, b"hello, world\n", "served")
+        why = uring_unavailable(s)
+        if why:
+            # Built without liburing, or a kernel that refuses io_uring: epoll serves.
+            eq(uring_fds(s), 0, "io_uring rings after the fallback (%s)" % why)
+            raise mkt.Skip("io_uring not available here: " + why)
+        eq(uring_fds(s), 2, "io_uring rings with Workers 2 (%s)" % s.fd_list())
+
+
+def test_epoll_loop_opens_no_ring():
+    with mkt.Server(conf={"EventLoop": "epoll", "Workers": "2"}) as s:
+        eq(s.get("/hello.txt").body, b"hello, world\n", "served")
+        eq(uring_fds(s), 0, "io_uring rings under EventLoop epoll")
+
+
+def test_config_bad_event_loop():
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    EventLoop kqueue\n")
+    expect_config_error(p, "monkey.conf", 3, "EventLoop kqueue")
+    assert b"epoll" in p.stderr and b"io_uring" in p.stderr, p.stderr
+
+
+def test_falls_back_to_epoll_when_the_kernel_refuses_io_uring():
+    if not os.path.exists(URING_DISABLED) or not os.access(URING_DISABLED, os.W_OK):
+        raise mkt.Skip("needs root and %s (kernel 6.6+)" % URING_DISABLED)
+    with open(URING_DISABLED) as f:
+        old = f.read().strip()
+    try:
+        with open(URING_DISABLED, "w") as f:
+            f.write("2\n")  # io_uring_setup fails with EPERM for every process
+        with mkt.Server(conf={"EventLoop": "io_uring"}) as s:
+            assert uring_unavailable(s), "no fallback warning in the log:\n" + s.log_tail()
+            for _ in range(3):
+                eq(s.get("/hello.txt").body, b"hello, world\n", "served by epoll")
+            eq(uring_fds(s), 0, "io_uring rings after the fallback")
+    finally:
+        with open(URING_DISABLED, "w") as f:
+            f.write(old + "\n")
+
+
+def pipelined_behind_big(loop, extra):
+    """A request for a 3 MiB file, then `extra` small requests in the same write, with the
+    client not reading at first: every answer comes back, complete and in order."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1"}) as s:
+        c = s.client(timeout=30)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        smalls = [("/hello.txt", b"hello, world\n"), ("/one.txt", b"x")]
+        pad = {"X-Pad": "p" * 60}  # ~130 bytes a request
+        wire = req("GET", "/big.bin") + b"".join(
+            req("GET", smalls[i % 2][0], headers=pad) for i in range(extra))
+        sender_done = []
+
+        # The server cannot take all the input while its big response is stuck: write from
+        # a thread, read here after a pause.
+        def send_all():
+            c.sock.sendall(wire)
+            sender_done.append(True)
+        t = threading.Thread(target=send_all, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        r = c.recv_response(timeout=30)
+        eq(r.status, 200, "big response")
+        eq(len(r.body), mkt.BIG_SIZE, "big body length")
+        eq(r.body, s.files["/big.bin"], "big body")
+        for i in range(extra):
+            r = c.recv_response(timeout=30)
+            eq((r.status, r.body), (200, smalls[i % 2][1]), "pipelined response %d" % i)
+        t.join(30)
+        assert sender_done, "the client could not send all its requests"
+        c.close()
+
+
+def test_pipelined_requests_behind_a_stuck_response_epoll():
+    pipelined_behind_big("epoll", 50)
+
+
+def test_pipelined_requests_behind_a_stuck_response_io_uring():
+    pipelined_behind_big("io_uring", 50)
+
+
+@mkt.timeout(120)
+def test_pipelined_flood_behind_a_stuck_response_io_uring():
+    # ~120 KB of requests (under MaxKeepAliveRequest): more than the io_uring loop holds
+    # for a busy connection (64 KiB), so its receive is cancelled and armed again once the
+    # input is taken.
+    pipelined_behind_big("io_uring", 900)
+
+
+def read_answer(k, want, what):
+    data = b""
+    deadline = time.monotonic() + 30
+    while not data.endswith(want) and time.monotonic() < deadline:
+        try:
+            chunk = k.recv(4096)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(want), \
+        "%s got %r" % (what, data[:200])
+
+
+@mkt.timeout(180)
+def test_more_connections_than_ring_buffers():
+    # 1 100 keep-alive connections, on one worker.  First each sends a request as it
+    # connects (more than one accept batch waits in the queue).  Then, with the server
+    # stopped (SIGSTOP), each sends another: when it resumes, many receives complete in
+    # each pass, more than the ring of the io_uring loop has buffers (16 here, through
+    # MONKEY_IO_URING_BUFFERS; 512 by default); those without one (ENOBUFS) are received
+    # again after the pass.  Both loops must answer everything.
+    n = 1100
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n + 200:
+        raise mkt.Skip("RLIMIT_NOFILE hard limit %d is below %d" % (hard, n + 200))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 200), hard))
+    want = b"hello, world\n"
+    try:
+        for loop in ("io_uring", "epoll"):
+            os.environ["MONKEY_IO_URING_BUFFERS"] = "16"
+            try:
+                s = mkt.Server(conf={"EventLoop": loop, "Workers": "1"}).start()
+            finally:
+                del os.environ["MONKEY_IO_URING_BUFFERS"]
+            with s:
+                socks = []
+                for i in range(n):
+                    k = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+                    k.sendall(req("GET", "/hello.txt"))
+                    socks.append(k)
+                for i, k in enumerate(socks):
+                    read_answer(k, want, "%s: connection %d of %d" % (loop, i, n))
+                s.send_signal(signal.SIGSTOP)
+                try:
+                    for k in socks:
+                        k.sendall(req("GET", "/hello.txt"))
+                    time.sleep(0.2)
+                finally:
+                    s.send_signal(signal.SIGCONT)
+                for i, k in enumerate(socks):
+                    read_answer(k, want, "%s: second request, connection %d" % (loop, i))
+                for k in socks:
+                    k.close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
