@@ -190,7 +190,8 @@ void mk_sched_conn_post(struct mk_conn *c);
  * receive brought (EAGAIN when nothing did; the scheduler keeps one receive armed), and
  * mk_conn_sendmsg() queues the send and answers EAGAIN with wr_ready false; once the send
  * completes, wr_ready is true again and the same call (same msg) returns its result.  So
- * msg, its iovecs and the bytes they point to must stay unchanged until then. */
+ * msg, its iovecs and the bytes they point to must stay unchanged until then.
+ * mk_conn_sendmsg_now() is the system call under both loops. */
 enum { MK_IO_RECV = 1, MK_IO_SEND = 2, MK_IO_POLLOUT = 4 };
 enum mk_in_kind { MK_IN_NONE = 0, MK_IN_RING, MK_IN_HEAP };
 
@@ -212,20 +213,6 @@ static inline ssize_t mk_conn_recv(struct mk_conn *c, void *buf, size_t len)
     return n;
 }
 
-/* sendmsg(2) with MSG_NOSIGNAL in flags; -1 with EAGAIN: wait for wr_ready. */
-static inline ssize_t mk_conn_sendmsg(struct mk_conn *c, const struct msghdr *msg, int flags)
-{
-    if (c->uring)
-        return mk_uring_sendmsg(c, msg, flags);
-    /* One segment: send() spares the kernel the iovec import of sendmsg(). */
-    ssize_t n = msg->msg_iovlen == 1 ? mk_sys_send(c->fd, msg->msg_iov[0].iov_base,
-                                                   msg->msg_iov[0].iov_len, flags)
-                                     : mk_sys_sendmsg(c->fd, msg, flags);
-    if (n < 0 && errno == EAGAIN)
-        c->wr_ready = false;
-    return n;
-}
-
 /* After a system call of its own (sendfile) said EAGAIN: have wr_ready set again when the
  * socket can take more. */
 static inline void mk_conn_want_write(struct mk_conn *c)
@@ -233,6 +220,27 @@ static inline void mk_conn_want_write(struct mk_conn *c)
     c->wr_ready = false;
     if (c->uring)
         mk_uring_want_write(c);
+}
+
+/* sendmsg(2) made now, under either loop (io_uring: never while a queued send is in
+ * flight); -1 with EAGAIN: wait for wr_ready. */
+static inline ssize_t mk_conn_sendmsg_now(struct mk_conn *c, const struct msghdr *msg, int flags)
+{
+    /* One segment: send() spares the kernel the iovec import of sendmsg(). */
+    ssize_t n = msg->msg_iovlen == 1 ? mk_sys_send(c->fd, msg->msg_iov[0].iov_base,
+                                                   msg->msg_iov[0].iov_len, flags)
+                                     : mk_sys_sendmsg(c->fd, msg, flags);
+    if (n < 0 && errno == EAGAIN)
+        mk_conn_want_write(c);
+    return n;
+}
+
+/* sendmsg(2) with MSG_NOSIGNAL in flags; -1 with EAGAIN: wait for wr_ready. */
+static inline ssize_t mk_conn_sendmsg(struct mk_conn *c, const struct msghdr *msg, int flags)
+{
+    if (c->uring)
+        return mk_uring_sendmsg(c, msg, flags);
+    return mk_conn_sendmsg_now(c, msg, flags);
 }
 
 /* 0 when this kernel gives the io_uring loop what it needs, else -errno (-ENOSYS: built

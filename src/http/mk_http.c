@@ -884,12 +884,20 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
         while (s->iovpos < s->iovcnt) {
             bool more = s->file_off < s->file_end || s->ranges;
             int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
-            /* io_uring sends after this call returns: nothing may stay in a shared buffer. */
-            if (c->uring)
-                iov_privatize(s);
             s->msg.msg_iov = s->iov + s->iovpos;
             s->msg.msg_iovlen = (size_t)(s->iovcnt - s->iovpos);
-            ssize_t n = mk_conn_sendmsg(c, &s->msg, flags);
+            ssize_t n;
+            if (c->uring && !more) {
+                /* io_uring sends after this call returns: nothing may stay in a shared
+                 * buffer. */
+                iov_privatize(s);
+                n = mk_conn_sendmsg(c, &s->msg, flags);
+            } else {
+                /* The head of a sendfile() body goes out at once, with the system call,
+                 * so that the file follows in this same pass as under epoll (a queued
+                 * send would cost a pass per response). */
+                n = mk_conn_sendmsg_now(c, &s->msg, flags);
+            }
             if (n < 0) {
                 if (errno == EAGAIN) {
                     iov_privatize(s);
