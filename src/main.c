@@ -50,7 +50,9 @@ static void build_info(void)
     printf("debug:       %s\n", MK_HAVE_DEBUG ? "yes" : "no");
     printf("sanitizers:  %s\n", MK_HAVE_SANITIZER ? MK_SANITIZE_FLAGS : "none");
     printf("tracing:     %s\n", mk_trace_build_info());
-    printf("features:    epoll, SO_REUSEPORT, sendfile, openat2(RESOLVE_BENEATH)\n");
+    printf("event loops: epoll%s\n",
+           MK_HAVE_IO_URING ? ", io_uring (EventLoop io_uring; liburing)" : " (built without io_uring)");
+    printf("features:    SO_REUSEPORT, sendfile, openat2(RESOLVE_BENEATH)\n");
 }
 
 static int parse_int(const char *s, int min, int max, int *out)

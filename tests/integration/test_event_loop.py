@@ -43,6 +43,20 @@ def test_io_uring_loop_runs_one_ring_per_worker():
         eq(uring_fds(s), 2, "io_uring rings with Workers 2 (%s)" % s.fd_list())
 
 
+def built_with_io_uring():
+    with open(os.path.join(mkt.REPO, "src", "mk_config.h")) as f:
+        return "#define MK_HAVE_IO_URING 1" in f.read()
+
+
+def test_build_info_names_the_event_loops():
+    out = mkt.run_monkey(["-b"]).stdout.decode()
+    line = [x for x in out.splitlines() if x.startswith("event loops:")]
+    eq(len(line), 1, "one 'event loops:' line in monkey -b:\n" + out)
+    assert line[0].split(":", 1)[1].strip().startswith("epoll"), line
+    eq("io_uring (EventLoop io_uring" in line[0], built_with_io_uring(),
+       "io_uring in monkey -b against src/mk_config.h: %r" % line)
+
+
 def test_epoll_loop_opens_no_ring():
     with mkt.Server(conf={"EventLoop": "epoll", "Workers": "2"}) as s:
         eq(s.get("/hello.txt").body, b"hello, world\n", "served")
