@@ -884,13 +884,15 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
         while (s->iovpos < s->iovcnt) {
             bool more = s->file_off < s->file_end || s->ranges;
             int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+            bool queued = c->uring && !more;
+            /* io_uring sends after this call returns: nothing may stay in a shared buffer
+             * (this may split iov[0] in two, so it comes before msg is set). */
+            if (queued)
+                iov_privatize(s);
             s->msg.msg_iov = s->iov + s->iovpos;
             s->msg.msg_iovlen = (size_t)(s->iovcnt - s->iovpos);
             ssize_t n;
-            if (c->uring && !more) {
-                /* io_uring sends after this call returns: nothing may stay in a shared
-                 * buffer. */
-                iov_privatize(s);
+            if (queued) {
                 n = mk_conn_sendmsg(c, &s->msg, flags);
             } else {
                 /* The head of a sendfile() body goes out at once, with the system call,

@@ -554,6 +554,45 @@ def test_loglevel_info():
         srv.stop(check_fds=False)
 
 
+def test_io_uring_one_send_per_small_response():
+    """EventLoop io_uring: a small response leaves in one queued send whatever buffer it was
+    built in (the file's head room, or the worker's shared buffer for HTTP/1.0 and
+    Connection: close, which is copied out first), so one EPOLLOUT (the send's completion)
+    per response.  Two would mean a split response: an extra send, pass and TCP segment."""
+    with open(os.path.join(mkt.REPO, "src", "mk_config.h")) as f:
+        have = "#define MK_HAVE_IO_URING 1" in f.read()
+    srv = server({"Workers": "1", "EventLoop": "io_uring"}).start()
+    try:
+        if not have:
+            if "using epoll" not in srv.log_text():
+                raise AssertionError("built without io_uring and no fallback warning")
+            return
+        with Session("uring-send", events="monkey:epoll") as s:
+            c = mkt.Client(srv.port)
+            for _ in range(3):
+                eq_status(c.request(mkt.req("GET", "/index.html")))
+            eq_status(c.request(mkt.req("GET", "/index.html",
+                                        headers=[("Connection", "close")])))
+            c.close()
+            c = mkt.Client(srv.port)
+            eq_status(c.request(mkt.req("GET", "/index.html", version="HTTP/1.0")))
+            c.close()
+            time.sleep(0.2)
+            s.stop()
+            events, _ = s.read()
+        outs = [e for e in of_pid(events, srv.pid) if e["event"] == "EPOLLOUT"]
+        if len(outs) != 5:
+            raise AssertionError("5 responses, %d EPOLLOUT (send completions):\n%s"
+                                 % (len(outs), "\n".join(e.raw for e in outs)))
+    finally:
+        srv.stop(check_fds=False)
+
+
+def eq_status(r):
+    if r.status != 200:
+        raise AssertionError("status %d" % r.status)
+
+
 def test_sessions_under_load():
     """10 create/start/stop/destroy cycles while clients keep requesting: no failure."""
     srv = server({"Workers": "2"}).start()
@@ -703,7 +742,8 @@ def test_build_info():
 
 
 TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
-         test_loglevel_info, test_sessions_under_load, test_untraced_build_has_no_lttng,
+         test_loglevel_info, test_io_uring_one_send_per_small_response,
+         test_sessions_under_load, test_untraced_build_has_no_lttng,
          test_runs_without_provider, test_build_info]
 
 
