@@ -41,7 +41,7 @@ static struct mk_log_limit emfile_limit;
  * over SO_REUSEPORT sockets, so a per-worker share would refuse too early. */
 static uint32_t total_active;
 
-static void uring_conn_close(struct mk_conn *c);
+static bool uring_conn_close(struct mk_conn *c);
 static void uring_after_ready(struct mk_conn *c);
 static void uring_listeners(struct mk_worker *w, bool pause);
 static bool pass_end(struct mk_worker *w, bool *stopping);
@@ -409,24 +409,33 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
     c->closed = true;
     fdt_get(w, c->fd);
     fdt_del(w, c);
-    if (c->uring)
-        uring_conn_close(c);
-    /* close() also removes the fd from the epoll set: no epoll_ctl(DEL) needed. */
-    close(c->fd);
+    /* close() also removes the fd from the epoll set: no epoll_ctl(DEL) needed.  Under
+     * io_uring the close is queued behind the cancellations (uring_conn_close). */
+    if (!c->uring || !uring_conn_close(c))
+        close(c->fd);
     MK_TRACE(scheduler, c->fd, "DELETE_CLIENT");
     w->active--;
     w->nclosed++;
     if (w->cfg->max_connections)
         __atomic_sub_fetch(&total_active, 1, __ATOMIC_RELAXED);
-    c->post_next = w->closed;
+    /* Its own link: a connection closed while it waits in the posted list keeps its place
+     * there (run_posted skips it) until free_closed() can let it go. */
+    c->close_next = w->closed;
     w->closed = c;
 }
 
 static void free_closed(struct mk_worker *w)
 {
+    struct mk_conn *keep = NULL;
     while (w->closed) {
         struct mk_conn *c = w->closed;
-        w->closed = c->post_next;
+        w->closed = c->close_next;
+        if (c->posted) {
+            /* Still linked in the posted list: freed after run_posted() has passed it. */
+            c->close_next = keep;
+            keep = c;
+            continue;
+        }
         if (w->nfree < MK_CONN_FREE_MAX) {
             c->post_next = w->free_conns;
             w->free_conns = c;
@@ -502,7 +511,12 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
                 return;
             }
             mk_warn("accept: %s", strerror(e));
+            l->more = w->uring != NULL; /* as epoll would report the listener again */
             return;
+        }
+        if (mk_unlikely(w->uring && fd > 0xffffff)) {
+            over_capacity(fd); /* io_uring's user data holds 24 bits of fd */
+            continue;
         }
         if (w->cfg->max_connections &&
             __atomic_add_fetch(&total_active, 1, __ATOMIC_RELAXED) > w->cfg->max_connections) {
@@ -711,6 +725,9 @@ static void close_all(struct mk_worker *w)
         if (c && !c->closed)
             mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
     }
+    for (struct mk_conn *c = w->posted_head; c; c = c->post_next)
+        c->posted = false; /* all closed: nothing will run */
+    w->posted_head = w->posted_tail = NULL;
     free_closed(w);
 }
 
@@ -925,7 +942,8 @@ static void in_append(struct mk_conn *c, const char *p, uint32_t n)
     }
 }
 
-static void uring_conn_close(struct mk_conn *c)
+/* Cancel what is in flight and queue the close; false when the caller must close(). */
+static bool uring_conn_close(struct mk_conn *c)
 {
     struct mk_uring *u = c->worker->uring;
     /* A send in flight reads the session's memory, which is released now: shut the socket
@@ -949,6 +967,16 @@ static void uring_conn_close(struct mk_conn *c)
     c->io_armed = 0;
     in_release(c);
     c->send_done = false;
+    /* Queued after the cancellations, the close keeps the fd number ours until they have
+     * run: closed now, it could be given to a new socket (by any thread's accept) before
+     * this pass's requests that name it reach the kernel. */
+    struct io_uring_sqe *sqe = uring_sqe(u);
+    if (!sqe)
+        return false;
+    io_uring_prep_close(sqe, c->fd);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, c->fd, 0));
+    return true;
 }
 
 static void arm_base(struct mk_uring *u, int type, int fd)
@@ -1056,11 +1084,16 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
             ev = EPOLLIN | EPOLLRDHUP;
         } else if (res == -ENOBUFS) {
             /* Every ring buffer is taken by this pass's completions: they are back by the
-             * end of it, so receive again then. */
+             * end of it, so receive again then.  Input is waiting meanwhile (rd_ready: a
+             * close lingers rather than reset it). */
+            c->rd_ready = true;
             mk_sched_conn_post(c);
             return;
         } else if (res == -ECANCELED) {
-            return; /* paused by in_append(); armed again once the input is taken */
+            /* Paused by in_append(): armed again once the held input is taken, which may
+             * have happened already, while the cancellation was on its way. */
+            uring_after_ready(c);
+            return;
         } else {
             c->in_end = res;
             ev = EPOLLERR;
@@ -1223,9 +1256,10 @@ static void uring_after_ready(struct mk_conn *c)
     (void)c;
 }
 
-static void uring_conn_close(struct mk_conn *c)
+static bool uring_conn_close(struct mk_conn *c)
 {
     (void)c;
+    return false;
 }
 
 static void uring_listeners(struct mk_worker *w, bool pause)

@@ -64,7 +64,8 @@ struct mk_conn {
     uint32_t deadline;   /* monotonic second at which the timer fires */
     uint32_t requests;   /* requests answered on this connection */
     struct mk_conn *tprev, *tnext;
-    struct mk_conn *post_next;
+    struct mk_conn *post_next;  /* posted list; the free list once recycled */
+    struct mk_conn *close_next; /* closed during this pass, freed after it */
     struct mk_worker *worker;
     void *session;       /* protocol state while a request is in progress */
     uint64_t id;         /* per-process connection id (fds are reused, ids are not) */

@@ -9,6 +9,7 @@ import os
 import resource
 import signal
 import socket
+import struct
 import threading
 import time
 
@@ -192,3 +193,60 @@ def test_more_connections_than_ring_buffers():
                     k.close()
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def aborted_downloads_leave_others_running(loop):
+    """Large downloads yield every 4 MiB (posted to the end of the pass); clients that reset
+    their connection in the middle close connections that are still posted.  The others
+    must keep going: a closed connection's link must not cut the posted list or put a live
+    connection on the free list."""
+    size = 24 << 20
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "Timeout": "60"}) as s:
+        with open(os.path.join(s.docroot, "huge.bin"), "wb") as f:
+            f.write(b"h" * size)
+        live, doomed = [], []
+        for i in range(12):
+            k = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            k.sendall(req("GET", "/huge.bin"))
+            (doomed if i % 2 else live).append(k)
+        got = {k: 0 for k in live + doomed}
+        deadline = time.monotonic() + 20
+        # Read all a little, then reset the doomed ones while the others are mid-transfer.
+        for rnd in range(40):
+            for k in live + doomed:
+                try:
+                    got[k] += len(k.recv(1 << 20))
+                except socket.timeout:
+                    pass
+            if rnd == 3:
+                for k in doomed:
+                    k.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    k.close()
+                doomed = []
+        for k in live:
+            k.settimeout(5)
+            while got[k] < size and time.monotonic() < deadline:
+                try:
+                    chunk = k.recv(1 << 20)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                got[k] += len(chunk)
+        stalled = [got[k] for k in live if got[k] < size]
+        for k in live:
+            k.close()
+        assert not stalled, "%s: %d of %d downloads stalled (bytes: %s; head + %d each)" % (
+            loop, len(stalled), len(live), stalled, size)
+        eq(s.get("/hello.txt").body, b"hello, world\n", "%s: still serving" % loop)
+
+
+@mkt.timeout(120)
+def test_aborted_downloads_leave_others_running_epoll():
+    aborted_downloads_leave_others_running("epoll")
+
+
+@mkt.timeout(120)
+def test_aborted_downloads_leave_others_running_io_uring():
+    aborted_downloads_leave_others_running("io_uring")

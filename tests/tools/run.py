@@ -488,8 +488,16 @@ def test_conn_follows_the_slow_connection():
     expect(m and mkt.BIG_SIZE < int(m.group(1)) < mkt.BIG_SIZE + 1024, re_)  # + the head
     expect(names.index("request_begin") < names.index("request_end") < names.index("conn_close"),
            "order %r" % names)
-    expect(sum(1 for _, n, t in ev if n == "epoll" and "EPOLLOUT" in t) >= 2,
-           "the stalled writes (EPOLLOUT) are missing")
+    if os.environ.get("MKT_EVENT_LOOP", "epoll") == "epoll":
+        # epoll reports every write-space wake-up of the stalled socket (edge-triggered)
+        expect(sum(1 for _, n, t in ev if n == "epoll" and "EPOLLOUT" in t) >= 2,
+               "the stalled writes (EPOLLOUT) are missing")
+    else:
+        # io_uring polls for room only after sendfile() said EAGAIN, which the socket's
+        # send buffer (autotuned up to 4 MiB) may never make it say for 3 MiB: the
+        # request's receive is what is sure to be there.
+        expect(any(n == "epoll" and "EPOLLIN" in t for _, n, t in ev),
+               "the request's receive (EPOLLIN) is missing")
     times = [t for t, _, _ in ev]
     expect(times == sorted(times) and times[0] == 0, "times not relative and ordered")
     expect(all(("fd %d " % fd) in t for _, n, t in ev if n in ("epoll", "epoll_state",
