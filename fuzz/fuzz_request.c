@@ -925,7 +925,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r.w.tlists[l].head == NULL && r.w.tlists[l].tail == NULL,
                    "timer list %d not empty after close", l);
     unsigned nclosed = 0;
-    for (struct mk_conn *c = r.w.closed; c; c = c->post_next)
+    for (struct mk_conn *c = r.w.closed; c; c = c->close_next)
         nclosed++;
     FUZZ_CHECK(nclosed == (unsigned)r.ncl, "%u connections on the closed list", nclosed);
 
@@ -952,7 +952,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     while (r.w.closed) {
         struct mk_conn *c = r.w.closed;
-        r.w.closed = c->post_next;
+        r.w.closed = c->close_next;
         free(c);
     }
     mk_http_proto.worker_exit(&r.w); /* flushes the logs */

@@ -970,9 +970,18 @@ static bool uring_conn_close(struct mk_conn *c)
     /* Queued after the cancellations, the close keeps the fd number ours until they have
      * run: closed now, it could be given to a new socket (by any thread's accept) before
      * this pass's requests that name it reach the kernel. */
+#if MK_HAVE_SANITIZER
+    /* The sanitizers track descriptors through close(2) and do not see io_uring's (TSan
+     * then reports the number's next owner as a race): hand the queue over now and let
+     * the caller close(). */
+    io_uring_submit(&u->ring);
+    return false;
+#endif
     struct io_uring_sqe *sqe = uring_sqe(u);
-    if (!sqe)
+    if (!sqe) {
+        io_uring_submit(&u->ring);
         return false;
+    }
     io_uring_prep_close(sqe, c->fd);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, c->fd, 0));
