@@ -603,6 +603,11 @@ __attribute__((cold, noinline)) static void trace_dispatch(int fd, uint32_t ev,
     MK_TRACE(scheduler, fd, ok ? "GET_CONNECTION" : "GET_FAILED");
 }
 
+/* Whether any of the three spec events of a dispatch is being recorded (one test per event,
+ * shared by both loops). */
+#define TRACE_DISPATCH_ON                                                                          \
+    (MK_TRACE_ENABLED(epoll) | MK_TRACE_ENABLED(epoll_state) | MK_TRACE_ENABLED(scheduler))
+
 static void dispatch(struct mk_worker *w, struct epoll_event *e)
 {
     int fd = (int)(uint32_t)e->data.u64;
@@ -629,8 +634,6 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
 
     /* The lookup is fdt_get() without its own trace site: one combined test per event. */
     struct mk_conn *c = (uint32_t)fd < w->fdt_cap ? w->fdt[fd] : NULL;
-#define TRACE_DISPATCH_ON                                                                          \
-    (MK_TRACE_ENABLED(epoll) | MK_TRACE_ENABLED(epoll_state) | MK_TRACE_ENABLED(scheduler))
     if (mk_unlikely(!c || c->gen != gen || c->closed)) {
         if (TRACE_DISPATCH_ON)
             trace_dispatch(fd, ev, c, false);
@@ -638,7 +641,6 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
     }
     if (TRACE_DISPATCH_ON)
         trace_dispatch(fd, ev, c, true);
-#undef TRACE_DISPATCH_ON
     if (ev & EPOLLERR) {
         /* The socket failed (reset, unreachable): nothing more can be sent. */
         mk_sched_conn_close(c, MK_CLOSE_RESET, true);
@@ -1056,8 +1058,6 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
 
     struct mk_conn *c = (uint32_t)fd < w->fdt_cap ? w->fdt[fd] : NULL;
     bool live = c && c->gen == gen && !c->closed;
-#define TRACE_DISPATCH_ON                                                                          \
-    (MK_TRACE_ENABLED(epoll) | MK_TRACE_ENABLED(epoll_state) | MK_TRACE_ENABLED(scheduler))
     if (mk_unlikely(!live)) {
         /* For a connection closed since: a received buffer goes back to the ring. */
         if (cqe->flags & IORING_CQE_F_BUFFER)
@@ -1126,7 +1126,6 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
     }
     if (TRACE_DISPATCH_ON)
         trace_dispatch(fd, ev, c, true);
-#undef TRACE_DISPATCH_ON
     w->proto->on_ready(c);
     uring_after_ready(c);
 }
