@@ -1,4 +1,7 @@
+/* The scheduler: workers, listeners, the fd table, timers, connection lists and the epoll
+ * loop.  The io_uring loop is src/event/mk_uring.c; mk_sched_int.h is what they share. */
 #include "mk_sched.h"
+#include "mk_sched_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,11 +21,6 @@
 #include "../core/mk_sys.h"
 #include "../trace/mk_trace.h"
 
-#if MK_HAVE_IO_URING
-#include <liburing.h>
-#include <poll.h>
-#endif
-
 #define MK_EPOLL_BATCH 256
 #define MK_ACCEPT_BATCH 64
 #define MK_CONN_FREE_MAX 4096
@@ -41,10 +39,6 @@ static struct mk_log_limit emfile_limit;
  * over SO_REUSEPORT sockets, so a per-worker share would refuse too early. */
 static uint32_t total_active;
 
-static bool uring_conn_close(struct mk_conn *c);
-static void uring_after_ready(struct mk_conn *c);
-static void uring_listeners(struct mk_worker *w, bool pause);
-static bool pass_end(struct mk_worker *w, bool *stopping);
 
 int mk_sched_ncpus(void)
 {
@@ -411,7 +405,7 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
     fdt_del(w, c);
     /* close() also removes the fd from the epoll set: no epoll_ctl(DEL) needed.  Under
      * io_uring the close is queued behind the cancellations (uring_conn_close). */
-    if (!c->uring || !uring_conn_close(c))
+    if (!c->uring || !mk__uring_conn_close(c))
         close(c->fd);
     MK_TRACE(scheduler, c->fd, "DELETE_CLIENT");
     w->active--;
@@ -419,19 +413,19 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
     if (w->cfg->max_connections)
         __atomic_sub_fetch(&total_active, 1, __ATOMIC_RELAXED);
     /* Its own link: a connection closed while it waits in the posted list keeps its place
-     * there (run_posted skips it) until free_closed() can let it go. */
+     * there (run_posted skips it) until mk__sched_free_closed() can let it go. */
     c->close_next = w->closed;
     w->closed = c;
 }
 
-static void free_closed(struct mk_worker *w)
+void mk__sched_free_closed(struct mk_worker *w)
 {
     struct mk_conn *keep = NULL;
     while (w->closed) {
         struct mk_conn *c = w->closed;
         w->closed = c->close_next;
         if (c->posted) {
-            /* Still linked in the posted list: freed after run_posted() has passed it. */
+            /* Still linked in the posted list: freed after run_posted has passed it. */
             c->close_next = keep;
             keep = c;
             continue;
@@ -444,12 +438,13 @@ static void free_closed(struct mk_worker *w)
             free(c);
         }
     }
+    w->closed = keep;
 }
 
-static void listeners_pause(struct mk_worker *w, bool pause)
+void mk__sched_listeners_pause(struct mk_worker *w, bool pause)
 {
     if (w->uring) {
-        uring_listeners(w, pause);
+        mk__uring_listeners(w, pause);
         w->accept_paused = pause;
         return;
     }
@@ -480,7 +475,27 @@ static void over_capacity(int fd)
     close(fd);
 }
 
-static void sched_accept(struct mk_worker *w, struct mk_listener *l)
+struct mk_conn *mk__sched_conn_add(struct mk_worker *w, int fd, const union mk_sockaddr *peer,
+                                   socklen_t plen)
+{
+    struct mk_conn *c = conn_alloc(w);
+    c->fd = fd;
+    c->worker = w;
+    c->gen = ++w->gen ? w->gen : ++w->gen; /* 0 is reserved for listeners */
+    c->id = ++w->conn_seq * (uint64_t)w->cfg->workers + (uint64_t)w->id; /* 0 = no connection */
+    c->start_ns = mk_clock_ns(); /* precise: conn_close reports the lifetime */
+    if (peer)
+        memcpy(&c->peer, peer, plen < sizeof(*peer) ? plen : sizeof(*peer));
+    w->active++;
+    w->accepted++;
+
+    fdt_get(w, fd);
+    fdt_set(w, fd, c);
+    MK_TRACE(scheduler, fd, w->cfg->reuseport ? "ADD_CLIENT_REUSEPORT" : "ADD_CLIENT");
+    return c;
+}
+
+void mk__sched_accept(struct mk_worker *w, struct mk_listener *l)
 {
     /* The io_uring loop's poll reports new connections, not a queue left non-empty (epoll
      * reports the listener as long as it is readable): after a full batch it must come
@@ -506,7 +521,7 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
                     mk_warn("accept: %s: pausing new connections for 1 s (%u similar messages "
                             "suppressed)",
                             strerror(e), suppressed);
-                listeners_pause(w, true);
+                mk__sched_listeners_pause(w, true);
                 w->accept_resume_sec = mk_clock.mono_sec + 1;
                 return;
             }
@@ -525,19 +540,7 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
             continue;
         }
 
-        struct mk_conn *c = conn_alloc(w);
-        c->fd = fd;
-        c->worker = w;
-        c->gen = ++w->gen ? w->gen : ++w->gen; /* 0 is reserved for listeners */
-        c->id = ++w->conn_seq * (uint64_t)w->cfg->workers + (uint64_t)w->id; /* 0 = no connection */
-        c->start_ns = mk_clock_ns(); /* precise: conn_close reports the lifetime */
-        memcpy(&c->peer, &peer, plen < sizeof(peer) ? plen : sizeof(peer));
-        w->active++;
-        w->accepted++;
-
-        fdt_get(w, fd);
-        fdt_set(w, fd, c);
-        MK_TRACE(scheduler, fd, w->cfg->reuseport ? "ADD_CLIENT_REUSEPORT" : "ADD_CLIENT");
+        struct mk_conn *c = mk__sched_conn_add(w, fd, &peer, plen);
 
         struct epoll_event ev = {.events = MK_CONN_EVENTS,
                                  .data.u64 = (uint64_t)(uint32_t)fd | ((uint64_t)c->gen << 32)};
@@ -566,7 +569,7 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
         if (c->uring) {
             /* The receive armed now is issued with the loop pass's other requests, and
              * with TCP_DEFER_ACCEPT it usually completes at once. */
-            uring_after_ready(c);
+            mk__uring_after_ready(c);
             continue;
         }
         /* A new socket is writable, and with TCP_DEFER_ACCEPT its request is usually
@@ -578,7 +581,7 @@ static void sched_accept(struct mk_worker *w, struct mk_listener *l)
     l->more = w->uring != NULL; /* a full batch: more may wait in the queue */
 }
 
-__attribute__((cold, noinline)) static void trace_events(int fd, uint32_t ev)
+__attribute__((cold, noinline)) void mk__sched_trace_events(int fd, uint32_t ev)
 {
     if (ev & EPOLLIN)
         MK_TRACE_DO(epoll, fd, "EPOLLIN");
@@ -594,19 +597,14 @@ __attribute__((cold, noinline)) static void trace_events(int fd, uint32_t ev)
 
 /* The spec's events for one connection event, in its order: the epoll flags, the fd-table
  * lookup, then what the scheduler made of it. */
-__attribute__((cold, noinline)) static void trace_dispatch(int fd, uint32_t ev,
+__attribute__((cold, noinline)) void mk__sched_trace_dispatch(int fd, uint32_t ev,
                                                            const struct mk_conn *c, bool ok)
 {
     if (MK_TRACE_ENABLED(epoll))
-        trace_events(fd, ev);
+        mk__sched_trace_events(fd, ev);
     MK_TRACE(epoll_state, fd, c ? "GET" : "GET: NOT FOUND");
     MK_TRACE(scheduler, fd, ok ? "GET_CONNECTION" : "GET_FAILED");
 }
-
-/* Whether any of the three spec events of a dispatch is being recorded (one test per event,
- * shared by both loops). */
-#define TRACE_DISPATCH_ON                                                                          \
-    (MK_TRACE_ENABLED(epoll) | MK_TRACE_ENABLED(epoll_state) | MK_TRACE_ENABLED(scheduler))
 
 static void dispatch(struct mk_worker *w, struct epoll_event *e)
 {
@@ -616,7 +614,7 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
 
     if (gen == 0) {
         if (MK_TRACE_ENABLED(epoll))
-            trace_events(fd, ev);
+            mk__sched_trace_events(fd, ev);
         if (fd == w->wake_fd || fd == w->tick_fd) {
             uint64_t v;
             if (read(fd, &v, sizeof(v)) < 0) {
@@ -626,7 +624,7 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
         }
         for (int i = 0; i < w->nlisteners; i++)
             if (w->listeners[i].fd == fd) {
-                sched_accept(w, &w->listeners[i]);
+                mk__sched_accept(w, &w->listeners[i]);
                 return;
             }
         return;
@@ -635,12 +633,12 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
     /* The lookup is fdt_get() without its own trace site: one combined test per event. */
     struct mk_conn *c = (uint32_t)fd < w->fdt_cap ? w->fdt[fd] : NULL;
     if (mk_unlikely(!c || c->gen != gen || c->closed)) {
-        if (TRACE_DISPATCH_ON)
-            trace_dispatch(fd, ev, c, false);
+        if (MK__SCHED_TRACE_DISPATCH_ON)
+            mk__sched_trace_dispatch(fd, ev, c, false);
         return;
     }
-    if (TRACE_DISPATCH_ON)
-        trace_dispatch(fd, ev, c, true);
+    if (MK__SCHED_TRACE_DISPATCH_ON)
+        mk__sched_trace_dispatch(fd, ev, c, true);
     if (ev & EPOLLERR) {
         /* The socket failed (reset, unreachable): nothing more can be sent. */
         mk_sched_conn_close(c, MK_CLOSE_RESET, true);
@@ -655,7 +653,7 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
     w->proto->on_ready(c);
 }
 
-static void run_posted(struct mk_worker *w)
+void mk__sched_run_posted(struct mk_worker *w)
 {
     struct mk_conn *c = w->posted_head;
 
@@ -668,7 +666,7 @@ static void run_posted(struct mk_worker *w)
         if (!c->closed) {
             w->proto->on_ready(c);
             if (c->uring)
-                uring_after_ready(c);
+                mk__uring_after_ready(c);
         }
         c = next;
     }
@@ -697,12 +695,12 @@ static void begin_stop(struct mk_worker *w)
 {
     /* Stop accepting, close what is idle, and give the rest a grace period. */
     if (w->uring && !w->accept_paused)
-        uring_listeners(w, true);
+        mk__uring_listeners(w, true);
     for (int i = 0; i < w->nlisteners; i++) {
         if (w->listeners[i].fd >= 0) {
             /* DEL first: after a reload another worker may hold a dup of this socket, and
              * the registration would outlive our fd.  (io_uring: the poll is cancelled
-             * with the pass, by uring_listeners() below, before the fd is closed.) */
+             * with the pass, by the call below, before the fd is closed.) */
             if (!w->accept_paused && !w->uring)
                 epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listeners[i].fd, NULL);
             close(w->listeners[i].fd);
@@ -720,7 +718,7 @@ static void begin_stop(struct mk_worker *w)
     }
 }
 
-static void close_all(struct mk_worker *w)
+void mk__sched_close_all(struct mk_worker *w)
 {
     for (uint32_t fd = 0; fd < w->fdt_cap; fd++) {
         struct mk_conn *c = w->fdt[fd];
@@ -730,597 +728,32 @@ static void close_all(struct mk_worker *w)
     for (struct mk_conn *c = w->posted_head; c; c = c->post_next)
         c->posted = false; /* all closed: nothing will run */
     w->posted_head = w->posted_tail = NULL;
-    free_closed(w);
+    mk__sched_free_closed(w);
 }
-
-/* ---- the io_uring loop --------------------------------------------------------------------
- *
- * The same connections, timers and protocol hooks as the epoll loop; only the way input
- * arrives and output leaves differs.  Every connection keeps one receive armed (as it
- * keeps EPOLLIN registered under epoll); the kernel picks a buffer from the worker's
- * provided-buffer ring when data comes, so an idle connection holds no buffer.  Sends are
- * queued by mk_conn_sendmsg().  One io_uring_enter per loop pass submits everything the
- * pass queued and waits for the next completions, where the epoll loop makes a recv and a
- * send system call per request besides epoll_wait.  Listeners and the wake/tick eventfds
- * are watched with multishot polls and accepted with accept4() as under epoll.
- *
- * A completion names its connection the way an epoll event does (fd and generation), so a
- * completion for a connection closed meanwhile is recognised and dropped. */
-
-#if MK_HAVE_IO_URING
-
-#define MK_URING_SQ 1024
-#define MK_URING_CQ 8192
-#define MK_URING_NBUF 512     /* provided receive buffers per worker (power of two); the
-                                 environment's MONKEY_IO_URING_BUFFERS overrides it (tests) */
-#define MK_URING_BUFSZ 2048   /* most request heads fit in one */
-#define MK_URING_BGID 0
-#define MK_URING_HOLD_MAX 65536 /* input kept for a busy connection before receiving pauses */
-/* One thread submits, and completions' task work runs only when it asks for events: no
- * interrupting the worker in the middle of a pass (kernel 6.1). */
-#define MK_URING_FLAGS (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | \
-                        IORING_SETUP_CQSIZE)
-
-enum { UD_RECV = 1, UD_SEND, UD_POLLOUT, UD_LISTEN, UD_BASE, UD_CANCEL };
-
-struct mk_uring {
-    struct io_uring ring;
-    struct io_uring_buf_ring *br;
-    char *bufs;
-    unsigned nbuf;
-    int mask;
-};
-
-static unsigned uring_nbuf(void)
-{
-    const char *e = getenv("MONKEY_IO_URING_BUFFERS");
-    unsigned long n = e ? strtoul(e, NULL, 10) : 0;
-    if (n == 0 || n > 32768 || (n & (n - 1)))
-        return MK_URING_NBUF;
-    return (unsigned)n;
-}
-
-/* user_data: generation (32 bits) | type (8) | fd (24) */
-static inline uint64_t ud_make(int type, int fd, uint32_t gen)
-{
-    return ((uint64_t)gen << 32) | ((uint64_t)(uint32_t)type << 24) | ((uint32_t)fd & 0xffffffu);
-}
-
-static struct io_uring_sqe *uring_sqe(struct mk_uring *u)
-{
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    if (mk_unlikely(!sqe)) {
-        io_uring_submit(&u->ring); /* the queue is full: hand it over now */
-        sqe = io_uring_get_sqe(&u->ring);
-    }
-    return sqe;
-}
-
-static inline void buf_return(struct mk_uring *u, unsigned bid)
-{
-    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * MK_URING_BUFSZ, MK_URING_BUFSZ,
-                          (unsigned short)bid, u->mask, 0);
-    io_uring_buf_ring_advance(u->br, 1);
-}
-
-static void in_release(struct mk_conn *c)
-{
-    if (c->in_kind == MK_IN_RING)
-        buf_return(c->worker->uring, c->in_bid);
-    else if (c->in_kind == MK_IN_HEAP)
-        free(c->in_ptr);
-    c->in_kind = MK_IN_NONE;
-    c->in_ptr = NULL;
-    c->in_off = c->in_len = 0;
-}
-
-ssize_t mk_uring_recv(struct mk_conn *c, void *buf, size_t len)
-{
-    if (c->in_kind == MK_IN_NONE) {
-        if (c->in_end) { /* the end of the stream, after all the input */
-            if (c->in_end > 0)
-                return 0;
-            errno = -c->in_end;
-            return -1;
-        }
-        c->rd_ready = false;
-        errno = EAGAIN;
-        return -1;
-    }
-    size_t n = MK_MIN(len, (size_t)(c->in_len - c->in_off));
-    memcpy(buf, c->in_ptr + c->in_off, n);
-    c->in_off += (uint32_t)n;
-    if (c->in_off == c->in_len) {
-        in_release(c);
-        c->rd_ready = c->in_end != 0; /* else the armed receive says when more comes */
-    }
-    return (ssize_t)n;
-}
-
-ssize_t mk_uring_sendmsg(struct mk_conn *c, const struct msghdr *msg, int flags)
-{
-    if (c->send_done) {
-        c->send_done = false;
-        if (c->send_res >= 0) {
-            return c->send_res;
-        }
-        if (c->send_res != -EAGAIN) {
-            errno = -c->send_res;
-            return -1;
-        }
-    }
-    c->wr_ready = false;
-    errno = EAGAIN;
-    if (c->io_armed & MK_IO_SEND)
-        return -1;
-    struct io_uring_sqe *sqe = uring_sqe(c->worker->uring);
-    if (!sqe) {
-        c->wr_ready = true; /* try again after this pass */
-        mk_sched_conn_post(c);
-        return -1;
-    }
-    if (msg->msg_iovlen == 1)
-        io_uring_prep_send(sqe, c->fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, flags);
-    else
-        io_uring_prep_sendmsg(sqe, c->fd, msg, (unsigned)flags);
-    io_uring_sqe_set_data64(sqe, ud_make(UD_SEND, c->fd, c->gen));
-    c->io_armed |= MK_IO_SEND;
-    return -1;
-}
-
-void mk_uring_want_write(struct mk_conn *c)
-{
-    if (c->io_armed & MK_IO_POLLOUT)
-        return;
-    struct io_uring_sqe *sqe = uring_sqe(c->worker->uring);
-    if (!sqe) {
-        c->wr_ready = true;
-        mk_sched_conn_post(c);
-        return;
-    }
-    io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-    io_uring_sqe_set_data64(sqe, ud_make(UD_POLLOUT, c->fd, c->gen));
-    c->io_armed |= MK_IO_POLLOUT;
-}
-
-static void arm_recv(struct mk_conn *c)
-{
-    struct io_uring_sqe *sqe = uring_sqe(c->worker->uring);
-    if (!sqe) {
-        mk_sched_conn_post(c); /* armed after the next pass */
-        return;
-    }
-    /* Multishot: armed once, it completes each time data comes, in a buffer the kernel
-     * takes from the ring (the length is the buffer's). */
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = MK_URING_BGID;
-    io_uring_sqe_set_data64(sqe, ud_make(UD_RECV, c->fd, c->gen));
-    c->io_armed |= MK_IO_RECV;
-}
-
-/* After the protocol ran on c: keep a receive armed, and never keep a ring buffer past the
- * pass (input that waits, e.g. pipelined behind a response being written, is copied out),
- * so slow connections cannot drain the ring the others receive into. */
-static void uring_after_ready(struct mk_conn *c)
-{
-    if (c->closed)
-        return;
-    if (c->in_kind == MK_IN_RING) {
-        uint32_t n = c->in_len - c->in_off;
-        char *p = mk_xmalloc(n);
-        memcpy(p, c->in_ptr + c->in_off, n);
-        buf_return(c->worker->uring, c->in_bid);
-        c->in_ptr = p;
-        c->in_off = 0;
-        c->in_len = n;
-        c->in_kind = MK_IN_HEAP;
-    }
-    if (c->in_kind == MK_IN_NONE && !c->in_end && !(c->io_armed & MK_IO_RECV))
-        arm_recv(c);
-}
-
-/* More input for a connection that has not taken the previous yet (pipelined behind a
- * response being written): appended to its private copy.  Past MK_URING_HOLD_MAX the
- * receive is cancelled, so the socket's buffer pushes back on the client as under epoll;
- * uring_after_ready() arms it again once the input is taken. */
-static void in_append(struct mk_conn *c, const char *p, uint32_t n)
-{
-    uint32_t left = c->in_len - c->in_off;
-    char *q = mk_xmalloc((size_t)left + n);
-    memcpy(q, c->in_ptr + c->in_off, left);
-    memcpy(q + left, p, n);
-    in_release(c);
-    c->in_kind = MK_IN_HEAP;
-    c->in_ptr = q;
-    c->in_len = left + n;
-    if (c->in_len > MK_URING_HOLD_MAX && (c->io_armed & MK_IO_RECV) && !c->recv_cancel) {
-        struct io_uring_sqe *sqe = uring_sqe(c->worker->uring);
-        if (sqe) {
-            io_uring_prep_cancel64(sqe, ud_make(UD_RECV, c->fd, c->gen), 0);
-            io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, c->fd, 0));
-            c->recv_cancel = true;
-        }
-    }
-}
-
-/* Cancel what is in flight and queue the close; false when the caller must close(). */
-static bool uring_conn_close(struct mk_conn *c)
-{
-    struct mk_uring *u = c->worker->uring;
-    /* A send in flight reads the session's memory, which is released now: shut the socket
-     * so that it can no longer take a byte. */
-    if (c->io_armed & MK_IO_SEND)
-        shutdown(c->fd, SHUT_RDWR);
-    /* What is in flight holds the socket open after close(): cancel it with this pass.
-     * By user_data (fd and generation), as the fd is closed before the cancel runs. */
-    static const uint8_t ops[] = {MK_IO_RECV, MK_IO_SEND, MK_IO_POLLOUT};
-    static const int types[] = {UD_RECV, UD_SEND, UD_POLLOUT};
-    for (int i = 0; i < 3; i++) {
-        if (!(c->io_armed & ops[i]))
-            continue;
-        struct io_uring_sqe *sqe = uring_sqe(u);
-        if (sqe) {
-            io_uring_prep_cancel64(sqe, ud_make(types[i], c->fd, c->gen), 0);
-            sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-            io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, c->fd, 0));
-        }
-    }
-    c->io_armed = 0;
-    in_release(c);
-    c->send_done = false;
-    /* Queued after the cancellations, the close keeps the fd number ours until they have
-     * run: closed now, it could be given to a new socket (by any thread's accept) before
-     * this pass's requests that name it reach the kernel. */
-#if MK_HAVE_SANITIZER
-    /* The sanitizers track descriptors through close(2) and do not see io_uring's (TSan
-     * then reports the number's next owner as a race): hand the queue over now and let
-     * the caller close(). */
-    io_uring_submit(&u->ring);
-    return false;
-#endif
-    struct io_uring_sqe *sqe = uring_sqe(u);
-    if (!sqe) {
-        io_uring_submit(&u->ring);
-        return false;
-    }
-    io_uring_prep_close(sqe, c->fd);
-    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, c->fd, 0));
-    return true;
-}
-
-static void arm_base(struct mk_uring *u, int type, int fd)
-{
-    struct io_uring_sqe *sqe = uring_sqe(u);
-    if (sqe) {
-        io_uring_prep_poll_multishot(sqe, fd, POLLIN);
-        io_uring_sqe_set_data64(sqe, ud_make(type, fd, 0));
-    }
-}
-
-static void uring_listeners(struct mk_worker *w, bool pause)
-{
-    for (int i = 0; i < w->nlisteners; i++) {
-        int fd = w->listeners[i].fd;
-        if (fd < 0)
-            continue;
-        if (!pause) {
-            arm_base(w->uring, UD_LISTEN, fd);
-            continue;
-        }
-        struct io_uring_sqe *sqe = uring_sqe(w->uring);
-        if (sqe) {
-            io_uring_prep_cancel64(sqe, ud_make(UD_LISTEN, fd, 0), 0);
-            io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, fd, 0));
-        }
-    }
-}
-
-static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
-{
-    struct mk_uring *u = w->uring;
-    uint64_t ud = cqe->user_data;
-    int fd = (int)(ud & 0xffffffu);
-    int type = (int)((ud >> 24) & 0xff);
-    uint32_t gen = (uint32_t)(ud >> 32);
-    int res = cqe->res;
-    uint32_t ev = 0;
-
-    if (type == UD_CANCEL)
-        return;
-    if (type == UD_LISTEN || type == UD_BASE) {
-        if (MK_TRACE_ENABLED(epoll))
-            trace_events(fd, res > 0 ? (uint32_t)res : EPOLLERR);
-        if (type == UD_BASE) {
-            uint64_t v;
-            if (read(fd, &v, sizeof(v)) < 0) {
-                /* A spurious wake-up: the stop flag and the clock are read anyway. */
-            }
-            if (!(cqe->flags & IORING_CQE_F_MORE))
-                arm_base(u, UD_BASE, fd);
-            return;
-        }
-        for (int i = 0; i < w->nlisteners; i++) {
-            struct mk_listener *l = &w->listeners[i];
-            if (l->fd != fd)
-                continue;
-            if (res > 0)
-                sched_accept(w, l);
-            /* A multishot poll ends on error or when cancelled (paused, stopping). */
-            if (!(cqe->flags & IORING_CQE_F_MORE) && res != -ECANCELED && l->fd >= 0 &&
-                !w->accept_paused)
-                arm_base(u, UD_LISTEN, fd);
-            break;
-        }
-        return;
-    }
-
-    struct mk_conn *c = (uint32_t)fd < w->fdt_cap ? w->fdt[fd] : NULL;
-    bool live = c && c->gen == gen && !c->closed;
-    if (mk_unlikely(!live)) {
-        /* For a connection closed since: a received buffer goes back to the ring. */
-        if (cqe->flags & IORING_CQE_F_BUFFER)
-            buf_return(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        if (res != -ECANCELED && TRACE_DISPATCH_ON)
-            trace_dispatch(fd, type == UD_RECV ? EPOLLIN : EPOLLOUT, c, false);
-        return;
-    }
-    switch (type) {
-    case UD_RECV:
-        if (!(cqe->flags & IORING_CQE_F_MORE)) {
-            /* The multishot receive ended (end of stream, error, no buffer, cancel). */
-            c->io_armed &= (uint8_t)~MK_IO_RECV;
-            c->recv_cancel = false;
-        }
-        if (res > 0) {
-            unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-            char *p = u->bufs + (size_t)bid * MK_URING_BUFSZ;
-            if (c->in_kind == MK_IN_NONE) {
-                c->in_kind = MK_IN_RING;
-                c->in_bid = (uint16_t)bid;
-                c->in_ptr = p;
-                c->in_off = 0;
-                c->in_len = (uint32_t)res;
-            } else {
-                in_append(c, p, (uint32_t)res);
-                buf_return(u, bid);
-            }
-            ev = EPOLLIN;
-        } else if (res == 0) {
-            c->in_end = 1;
-            c->peer_shut = true;
-            ev = EPOLLIN | EPOLLRDHUP;
-        } else if (res == -ENOBUFS) {
-            /* Every ring buffer is taken by this pass's completions: they are back by the
-             * end of it, so receive again then.  Input is waiting meanwhile (rd_ready: a
-             * close lingers rather than reset it). */
-            c->rd_ready = true;
-            mk_sched_conn_post(c);
-            return;
-        } else if (res == -ECANCELED) {
-            /* Paused by in_append(): armed again once the held input is taken, which may
-             * have happened already, while the cancellation was on its way. */
-            uring_after_ready(c);
-            return;
-        } else {
-            c->in_end = res;
-            ev = EPOLLERR;
-        }
-        c->rd_ready = true;
-        break;
-    case UD_SEND:
-        c->io_armed &= (uint8_t)~MK_IO_SEND;
-        c->send_done = true;
-        c->send_res = res;
-        c->wr_ready = true;
-        ev = EPOLLOUT;
-        break;
-    case UD_POLLOUT:
-        c->io_armed &= (uint8_t)~MK_IO_POLLOUT;
-        c->wr_ready = true;
-        ev = res > 0 ? (uint32_t)res : EPOLLOUT;
-        break;
-    default:
-        return;
-    }
-    if (TRACE_DISPATCH_ON)
-        trace_dispatch(fd, ev, c, true);
-    w->proto->on_ready(c);
-    uring_after_ready(c);
-}
-
-/* Can this kernel (and its limits, seccomp, io_uring_disabled) give us the ring we use? */
-static int uring_setup(struct mk_uring *u)
-{
-    struct io_uring_params p = {.flags = MK_URING_FLAGS, .cq_entries = MK_URING_CQ};
-    int rc = io_uring_queue_init_params(MK_URING_SQ, &u->ring, &p);
-    if (rc < 0)
-        return rc;
-    u->nbuf = uring_nbuf();
-    size_t brsize = u->nbuf * sizeof(struct io_uring_buf);
-    void *br = NULL;
-    if (posix_memalign(&br, 4096, brsize) != 0) {
-        io_uring_queue_exit(&u->ring);
-        return -ENOMEM;
-    }
-    u->br = br;
-    io_uring_buf_ring_init(u->br);
-    struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)u->br,
-                                   .ring_entries = u->nbuf,
-                                   .bgid = MK_URING_BGID};
-    rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
-    if (rc < 0) {
-        io_uring_queue_exit(&u->ring);
-        free(u->br);
-        return rc;
-    }
-    u->mask = io_uring_buf_ring_mask(u->nbuf);
-    return 0;
-}
-
-static void uring_free(struct mk_uring *u)
-{
-    io_uring_queue_exit(&u->ring); /* cancels what is still in flight */
-    free(u->br);
-    free(u->bufs);
-    free(u);
-}
-
-int mk_sched_uring_probe(void)
-{
-    struct mk_uring u;
-    int rc = uring_setup(&u);
-    if (rc == 0) {
-        io_uring_queue_exit(&u.ring);
-        free(u.br);
-    }
-    return rc;
-}
-
-/* In the worker's thread: the ring belongs to the thread that submits (SINGLE_ISSUER). */
-static bool uring_start(struct mk_worker *w)
-{
-    struct mk_uring *u = mk_xcalloc(1, sizeof(*u));
-    int rc = uring_setup(u);
-    if (rc < 0) {
-        mk_err("worker %d: io_uring: %s; this worker uses epoll", w->id, strerror(-rc));
-        free(u);
-        return false;
-    }
-    u->bufs = mk_xmalloc((size_t)u->nbuf * MK_URING_BUFSZ);
-    for (unsigned i = 0; i < u->nbuf; i++)
-        io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * MK_URING_BUFSZ, MK_URING_BUFSZ,
-                              (unsigned short)i, u->mask, (int)i);
-    io_uring_buf_ring_advance(u->br, (int)u->nbuf);
-    w->uring = u;
-    arm_base(u, UD_BASE, w->wake_fd);
-    arm_base(u, UD_BASE, w->tick_fd);
-    listeners_pause(w, false);
-    return true;
-}
-
-static void uring_loop(struct mk_worker *w)
-{
-    struct mk_uring *u = w->uring;
-    bool stopping = false;
-
-    for (;;) {
-        /* Submit what the last pass queued; wait for one completion unless work is
-         * posted (then only run what is ready). */
-        bool more = false;
-        for (int i = 0; i < w->nlisteners; i++)
-            if (w->listeners[i].more && w->listeners[i].fd >= 0 && !w->accept_paused) {
-                sched_accept(w, &w->listeners[i]);
-                more |= w->listeners[i].more;
-            }
-        int rc = w->posted_head || more ? io_uring_submit_and_get_events(&u->ring)
-                                        : io_uring_submit_and_wait(&u->ring, 1);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
-            mk_err("io_uring_enter: %s", strerror(-rc));
-            break;
-        }
-        mk_clock_update();
-        struct io_uring_cqe *cqe;
-        unsigned head, n = 0;
-        io_uring_for_each_cqe(&u->ring, head, cqe)
-        {
-            uring_complete(w, cqe);
-            n++;
-        }
-        io_uring_cq_advance(&u->ring, n);
-        if (pass_end(w, &stopping))
-            break;
-    }
-}
-
-#else /* !MK_HAVE_IO_URING: the epoll loop only */
-
-struct mk_uring {
-    int unused;
-};
-
-ssize_t mk_uring_recv(struct mk_conn *c, void *buf, size_t len)
-{
-    (void)c, (void)buf, (void)len;
-    errno = ENOSYS;
-    return -1;
-}
-
-ssize_t mk_uring_sendmsg(struct mk_conn *c, const struct msghdr *msg, int flags)
-{
-    (void)c, (void)msg, (void)flags;
-    errno = ENOSYS;
-    return -1;
-}
-
-void mk_uring_want_write(struct mk_conn *c)
-{
-    (void)c;
-}
-
-static void uring_after_ready(struct mk_conn *c)
-{
-    (void)c;
-}
-
-static bool uring_conn_close(struct mk_conn *c)
-{
-    (void)c;
-    return false;
-}
-
-static void uring_listeners(struct mk_worker *w, bool pause)
-{
-    (void)w, (void)pause;
-}
-
-static void uring_free(struct mk_uring *u)
-{
-    (void)u;
-}
-
-int mk_sched_uring_probe(void)
-{
-    return -ENOSYS;
-}
-
-static bool uring_start(struct mk_worker *w)
-{
-    (void)w;
-    return false;
-}
-
-static void uring_loop(struct mk_worker *w)
-{
-    (void)w;
-}
-
-#endif
 
 /* The end of a loop pass, common to both event loops: posted connections, freeing, the
  * stop request and the once-a-second work.  True when the worker must leave its loop. */
-static bool pass_end(struct mk_worker *w, bool *stopping)
+bool mk__sched_pass_end(struct mk_worker *w, bool *stopping)
 {
     if (w->posted_head)
-        run_posted(w);
-    free_closed(w);
+        mk__sched_run_posted(w);
+    mk__sched_free_closed(w);
 
     if (!*stopping && __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
         *stopping = true;
         begin_stop(w);
-        free_closed(w);
+        mk__sched_free_closed(w);
     }
     if (w->last_tick != mk_clock.mono_sec) {
         w->last_tick = mk_clock.mono_sec;
         expire_timers(w);
         if (w->accept_paused && !*stopping &&
             (int32_t)(mk_clock.mono_sec - w->accept_resume_sec) >= 0)
-            listeners_pause(w, false);
+            mk__sched_listeners_pause(w, false);
         if (w->proto->on_tick)
             w->proto->on_tick(w);
         MK_TRACE(worker_stats, w->id, w->active, w->accepted, w->nclosed, w->requests);
-        free_closed(w);
+        mk__sched_free_closed(w);
     }
     return *stopping && (w->active == 0 || (int32_t)(mk_clock.mono_sec - w->stop_deadline) >= 0);
 }
@@ -1341,7 +774,7 @@ static void epoll_loop(struct mk_worker *w)
         mk_clock_update();
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i]);
-        if (pass_end(w, &stopping))
+        if (mk__sched_pass_end(w, &stopping))
             break;
     }
 }
@@ -1353,7 +786,7 @@ static void epoll_register(struct mk_worker *w)
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev);
     ev.data.u64 = (uint64_t)(uint32_t)w->tick_fd;
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tick_fd, &ev);
-    listeners_pause(w, false);
+    mk__sched_listeners_pause(w, false);
 }
 
 static void *worker_main(void *arg)
@@ -1363,17 +796,17 @@ static void *worker_main(void *arg)
     mk_clock_update();
     w->last_tick = mk_clock.mono_sec;
     w->proto_ctx = w->proto->worker_init ? w->proto->worker_init(w) : NULL;
-    if (w->use_uring && uring_start(w)) {
-        uring_loop(w);
+    if (w->use_uring && mk__uring_start(w)) {
+        mk__uring_loop(w);
     } else {
         epoll_register(w);
         epoll_loop(w);
     }
-    close_all(w);
+    mk__sched_close_all(w);
     if (w->proto->worker_exit)
         w->proto->worker_exit(w);
     if (w->uring) {
-        uring_free(w->uring);
+        mk__uring_free(w->uring);
         w->uring = NULL;
     }
     return NULL;
