@@ -93,6 +93,21 @@ static void in_release(struct mk_conn *c)
     c->in_off = c->in_len = 0;
 }
 
+/* Move c's input not taken yet, followed by n more bytes from p, into a private copy; the
+ * ring buffer or the previous copy it was in is released. */
+static void in_keep(struct mk_conn *c, const char *p, uint32_t n)
+{
+    uint32_t left = c->in_len - c->in_off;
+    char *q = mk_xmalloc((size_t)left + n);
+    memcpy(q, c->in_ptr + c->in_off, left);
+    if (n)
+        memcpy(q + left, p, n);
+    in_release(c);
+    c->in_kind = MK_IN_HEAP;
+    c->in_ptr = q;
+    c->in_len = left + n;
+}
+
 ssize_t mk_uring_recv(struct mk_conn *c, void *buf, size_t len)
 {
     if (c->in_kind == MK_IN_NONE) {
@@ -185,16 +200,8 @@ void mk__uring_after_ready(struct mk_conn *c)
 {
     if (c->closed)
         return;
-    if (c->in_kind == MK_IN_RING) {
-        uint32_t n = c->in_len - c->in_off;
-        char *p = mk_xmalloc(n);
-        memcpy(p, c->in_ptr + c->in_off, n);
-        buf_return(c->worker->uring, c->in_bid);
-        c->in_ptr = p;
-        c->in_off = 0;
-        c->in_len = n;
-        c->in_kind = MK_IN_HEAP;
-    }
+    if (c->in_kind == MK_IN_RING)
+        in_keep(c, NULL, 0);
     if (c->in_kind == MK_IN_NONE && !c->in_end && !(c->io_armed & MK_IO_RECV))
         arm_recv(c);
 }
@@ -205,14 +212,7 @@ void mk__uring_after_ready(struct mk_conn *c)
  * mk__uring_after_ready() arms it again once the input is taken. */
 static void in_append(struct mk_conn *c, const char *p, uint32_t n)
 {
-    uint32_t left = c->in_len - c->in_off;
-    char *q = mk_xmalloc((size_t)left + n);
-    memcpy(q, c->in_ptr + c->in_off, left);
-    memcpy(q + left, p, n);
-    in_release(c);
-    c->in_kind = MK_IN_HEAP;
-    c->in_ptr = q;
-    c->in_len = left + n;
+    in_keep(c, p, n);
     if (c->in_len > MK_URING_HOLD_MAX && (c->io_armed & MK_IO_RECV) && !c->recv_cancel) {
         struct io_uring_sqe *sqe = uring_sqe(c->worker->uring);
         if (sqe) {
