@@ -39,7 +39,6 @@ static struct mk_log_limit emfile_limit;
  * over SO_REUSEPORT sockets, so a per-worker share would refuse too early. */
 static uint32_t total_active;
 
-
 int mk_sched_ncpus(void)
 {
     cpu_set_t set;
@@ -404,7 +403,7 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
     fdt_get(w, c->fd);
     fdt_del(w, c);
     /* close() also removes the fd from the epoll set: no epoll_ctl(DEL) needed.  Under
-     * io_uring the close is queued behind the cancellations (uring_conn_close). */
+     * io_uring the close is queued behind the cancellations (mk__uring_conn_close). */
     if (!c->uring || !mk__uring_conn_close(c))
         close(c->fd);
     MK_TRACE(scheduler, c->fd, "DELETE_CLIENT");
@@ -598,7 +597,7 @@ __attribute__((cold, noinline)) void mk__sched_trace_events(int fd, uint32_t ev)
 /* The spec's events for one connection event, in its order: the epoll flags, the fd-table
  * lookup, then what the scheduler made of it. */
 __attribute__((cold, noinline)) void mk__sched_trace_dispatch(int fd, uint32_t ev,
-                                                           const struct mk_conn *c, bool ok)
+                                                               const struct mk_conn *c, bool ok)
 {
     if (MK_TRACE_ENABLED(epoll))
         mk__sched_trace_events(fd, ev);
@@ -699,8 +698,9 @@ static void begin_stop(struct mk_worker *w)
     for (int i = 0; i < w->nlisteners; i++) {
         if (w->listeners[i].fd >= 0) {
             /* DEL first: after a reload another worker may hold a dup of this socket, and
-             * the registration would outlive our fd.  (io_uring: the poll is cancelled
-             * with the pass, by the call below, before the fd is closed.) */
+             * the registration would outlive our fd.  (io_uring: the poll, cancelled by
+             * the call above, goes with the next submission; a completion of it until then
+             * finds no listener with that fd.) */
             if (!w->accept_paused && !w->uring)
                 epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listeners[i].fd, NULL);
             close(w->listeners[i].fd);
@@ -779,7 +779,7 @@ static void epoll_loop(struct mk_worker *w)
     }
 }
 
-/* The worker's own descriptors in its epoll set (listeners: listeners_pause). */
+/* The worker's own descriptors in its epoll set (listeners: mk__sched_listeners_pause). */
 static void epoll_register(struct mk_worker *w)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)w->wake_fd};
@@ -803,12 +803,15 @@ static void *worker_main(void *arg)
         epoll_loop(w);
     }
     mk__sched_close_all(w);
-    if (w->proto->worker_exit)
-        w->proto->worker_exit(w);
+    /* The ring first: the cancellations and closes just queued reach the kernel before the
+     * protocol frees the sessions and cached files that queued sends pointed at (their
+     * sockets were shut down when they closed, so such a send can no longer copy a byte). */
     if (w->uring) {
         mk__uring_free(w->uring);
         w->uring = NULL;
     }
+    if (w->proto->worker_exit)
+        w->proto->worker_exit(w);
     return NULL;
 }
 

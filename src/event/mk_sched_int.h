@@ -31,11 +31,12 @@ void mk__sched_listeners_pause(struct mk_worker *w, bool pause);
 bool mk__sched_pass_end(struct mk_worker *w, bool *stopping);
 
 /* The spec's epoll events for the flags ev (EPOLLIN, EPOLLOUT...). */
-void mk__sched_trace_events(int fd, uint32_t ev);
+__attribute__((cold)) void mk__sched_trace_events(int fd, uint32_t ev);
 
 /* The spec's events for one connection event: the flags, the fd-table lookup, then what
  * the scheduler made of it (ok: the connection was found and is live). */
-void mk__sched_trace_dispatch(int fd, uint32_t ev, const struct mk_conn *c, bool ok);
+__attribute__((cold)) void mk__sched_trace_dispatch(int fd, uint32_t ev, const struct mk_conn *c,
+                                                   bool ok);
 
 /* Whether any of the three spec events of a dispatch is being recorded (one test per
  * event, shared by both loops). */
@@ -44,7 +45,8 @@ void mk__sched_trace_dispatch(int fd, uint32_t ev, const struct mk_conn *c, bool
 
 /* ---- mk_sched.c, the connection lists (exposed for tests/unit/test_sched.c) ---- */
 
-/* A new connection on fd, in the fd table and counted as active; peer may be NULL. */
+/* A new connection on fd, in the fd table and counted in w->active; peer may be NULL.  The
+ * server-wide count for MaxConnections (taken by accept) is the caller's. */
 struct mk_conn *mk__sched_conn_add(struct mk_worker *w, int fd, const union mk_sockaddr *peer,
                                    socklen_t plen);
 

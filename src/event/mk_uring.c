@@ -440,6 +440,10 @@ static int uring_setup(struct mk_uring *u)
 
 void mk__uring_free(struct mk_uring *u)
 {
+    /* Submit first: the worker's final mk__sched_close_all() queued the cancellations and
+     * closes of every connection it still held; dropped with the ring, those sockets would
+     * stay open and their clients wait, after a reload, for as long as the process runs. */
+    io_uring_submit(&u->ring);
     io_uring_queue_exit(&u->ring); /* cancels what is still in flight */
     free(u->br);
     free(u->bufs);

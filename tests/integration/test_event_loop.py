@@ -250,3 +250,86 @@ def test_aborted_downloads_leave_others_running_epoll():
 @mkt.timeout(120)
 def test_aborted_downloads_leave_others_running_io_uring():
     aborted_downloads_leave_others_running("io_uring")
+
+
+def reload_closes_what_the_old_worker_still_holds(loop):
+    """SIGHUP: once GracePeriod is over, the old worker closes what it still holds (here
+    requests that never complete).  Their clients see the end of the stream and the
+    server's descriptors return to their start-up count.  Under io_uring those closes are
+    queued by the worker's last pass and must still reach the kernel as its ring goes: they
+    did not before 2026-11-27 (the fds stayed open, the clients waited forever)."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "GracePeriod": "1",
+                          "Timeout": "60"}) as s:
+        base = s.settled_fds()
+        ks = [s.client() for _ in range(5)]
+        for k in ks:
+            k.send(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + 5
+        while s.conn_fds() < base + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(s.conn_fds(), base + 5, "%s: the 5 connections held" % loop)
+        s.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "reload: configuration re-read" not in s.log_text() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "reload: configuration re-read" in s.log_text(), s.log_tail()
+        closed = sum(1 for k in ks if k.is_closed(timeout=10))
+        eq(closed, 5, "%s: clients that saw the end of the stream" % loop)
+        n = s.wait_fds(base, timeout=5)
+        assert n <= base, "%s: %d fds after the reload, %d before" % (loop, n, base)
+        eq(s.get("/hello.txt").body, b"hello, world\n", "%s: the new worker serves" % loop)
+
+
+@mkt.timeout(60)
+def test_reload_closes_what_the_old_worker_still_holds_epoll():
+    reload_closes_what_the_old_worker_still_holds("epoll")
+
+
+@mkt.timeout(60)
+def test_reload_closes_what_the_old_worker_still_holds_io_uring():
+    reload_closes_what_the_old_worker_still_holds("io_uring")
+
+
+def reload_ends_idle_connections_after_their_last_answer(loop):
+    """SIGHUP with idle keep-alive connections: the old worker keeps them for GracePeriod,
+    answers each one's next request (with "Connection: Close" once it has seen the stop)
+    and closes it; the last close is made in the pass that ends the worker (io_uring: queued
+    there, and submitted as the ring goes).  Every client sees its answer, then the end of
+    the stream, and the server's descriptors return to their start-up count."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "GracePeriod": "5",
+                          "Timeout": "60"}) as s:
+        base = s.settled_fds()
+        ks = [s.client() for _ in range(3)]
+        for k in ks:
+            eq(k.request(req("GET", "/hello.txt")).status_line, "HTTP/1.1 200 OK")
+        held = s.conn_fds()
+        s.send_signal(signal.SIGHUP)
+        # The main thread logs "re-read" only once the old worker is gone (it joins it):
+        # wait instead for the new worker's descriptors, then a moment for the stop flag.
+        deadline = time.monotonic() + 10
+        while s.conn_fds() <= held + 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert s.conn_fds() > held + 2, "%s: no new worker: %s" % (loop, s.log_tail())
+        time.sleep(0.2)
+        for i, k in enumerate(ks):
+            r = k.request(req("GET", "/hello.txt"))
+            eq(r.body, b"hello, world\n", "%s: answer %d after the SIGHUP" % (loop, i))
+            assert k.is_closed(timeout=10), "%s: connection %d not closed" % (loop, i)
+        deadline = time.monotonic() + 10
+        while "reload: configuration re-read" not in s.log_text() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "reload: configuration re-read" in s.log_text(), s.log_tail()
+        n = s.wait_fds(base, timeout=5)
+        assert n <= base, "%s: %d fds after the reload, %d before" % (loop, n, base)
+
+
+@mkt.timeout(60)
+def test_reload_ends_idle_connections_after_their_last_answer_epoll():
+    reload_ends_idle_connections_after_their_last_answer("epoll")
+
+
+@mkt.timeout(60)
+def test_reload_ends_idle_connections_after_their_last_answer_io_uring():
+    reload_ends_idle_connections_after_their_last_answer("io_uring")

@@ -225,7 +225,6 @@ MK_TEST(connection_closed_while_posted_keeps_its_place)
     CHECK(e == c);
     CHECK(!e->closed && !e->posted && e->close_next == NULL && e->tlist == MK_TLIST_NONE);
     CHECK_EQ_INT(w.nfree, 0);
-    (void)a;
     worker_teardown(fds);
 }
 
@@ -308,6 +307,26 @@ MK_TEST(close_all_drops_posted_work)
     CHECK(w.posted_head == NULL && !a->posted && !b->posted);
     CHECK_EQ_INT(w.nfree, 3);
     CHECK_EQ_INT(fakes[0].closes + fakes[1].closes + fakes[2].closes, 3);
+    CHECK_EQ_INT(norder, 0);
+    worker_teardown(fds);
+}
+
+/* The worker leaving right after a connection was closed while posted (no pass between):
+ * close_all unlinks it and recycles it with the rest. */
+MK_TEST(close_all_after_a_close_while_posted)
+{
+    int fds = open_fds();
+    worker_setup();
+    struct mk_conn *a = conn_new(0), *b = conn_new(1);
+    mk_sched_conn_post(a);
+    mk_sched_conn_post(b);
+    mk_sched_conn_close(a, MK_CLOSE_RESET, true);
+    CHECK(a->closed && a->posted && w.closed == a);
+    mk__sched_close_all(&w);
+    CHECK(!a->posted && !b->posted && b->closed);
+    CHECK(w.closed == NULL);
+    CHECK(on_free_list(a) && on_free_list(b));
+    CHECK_EQ_INT(w.nfree, 2);
     CHECK_EQ_INT(norder, 0);
     worker_teardown(fds);
 }
