@@ -208,13 +208,15 @@ static struct mk_server *reload(struct mk_server *cur, struct mk_worker **worker
         mk_sched_stop(nw, &next->sched, MK_STOP_SHUTDOWN);
         goto fail;
     }
+    /* Said now, when the new workers serve: the old ones may take GracePeriod to finish. */
+    mk_info("reload: configuration re-read, %d worker%s serving; the previous ones finish "
+            "their responses within %u s",
+            next->sched.workers, next->sched.workers == 1 ? "" : "s", cur->sched.grace_seconds);
     mk_sched_stop(*workers, &cur->sched, MK_STOP_RELOAD);
     mk_server_free(cur);
     free(cur->confdir);
     free(cur);
     *workers = nw;
-    mk_info("reload: configuration re-read, %d worker%s", next->sched.workers,
-            next->sched.workers == 1 ? "" : "s");
     return next;
 fail:
     mk_server_free(next);

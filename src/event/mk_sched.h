@@ -1,9 +1,11 @@
-/* The scheduler: worker threads, each with its own epoll loop, its own SO_REUSEPORT
- * listening sockets, its own table of connections indexed by fd, and its own timers.
- * Nothing here is shared between workers on the hot path.
+/* The scheduler: worker threads, each with its own event loop (epoll, or io_uring with
+ * EventLoop io_uring: src/event/mk_uring.c), its own SO_REUSEPORT listening sockets, its
+ * own table of connections indexed by fd, and its own timers.  Nothing here is shared
+ * between workers on the hot path.
  *
  * Loop phases of a worker (one iteration):
- *   1. epoll_wait (0 ms when work is posted, otherwise until the next second)
+ *   1. epoll_wait, or io_uring_enter submitting what the last pass queued (no wait when
+ *      work is posted; the tick timerfd wakes the loop once a second)
  *   2. refresh the thread's clock (vDSO, no system call)
  *   3. dispatch the batch: listener -> accept; connection -> protocol->on_ready
  *   4. run posted connections (pipelined requests, large responses yielding)

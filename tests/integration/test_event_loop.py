@@ -305,8 +305,8 @@ def reload_ends_idle_connections_after_their_last_answer(loop):
             eq(k.request(req("GET", "/hello.txt")).status_line, "HTTP/1.1 200 OK")
         held = s.conn_fds()
         s.send_signal(signal.SIGHUP)
-        # The main thread logs "re-read" only once the old worker is gone (it joins it):
-        # wait instead for the new worker's descriptors, then a moment for the stop flag.
+        # The new worker's descriptors say it runs; then a moment for the old one to see
+        # its stop flag (set right after).
         deadline = time.monotonic() + 10
         while s.conn_fds() <= held + 2 and time.monotonic() < deadline:
             time.sleep(0.02)
