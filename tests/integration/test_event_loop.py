@@ -252,6 +252,13 @@ def test_aborted_downloads_leave_others_running_io_uring():
     aborted_downloads_leave_others_running("io_uring")
 
 
+def wait_reload_logged(s):
+    deadline = time.monotonic() + 10
+    while "reload: configuration re-read" not in s.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "reload: configuration re-read" in s.log_text(), s.log_tail()
+
+
 def reload_closes_what_the_old_worker_still_holds(loop):
     """SIGHUP: once GracePeriod is over, the old worker closes what it still holds (here
     requests that never complete).  Their clients see the end of the stream and the
@@ -269,11 +276,7 @@ def reload_closes_what_the_old_worker_still_holds(loop):
             time.sleep(0.05)
         eq(s.conn_fds(), base + 5, "%s: the 5 connections held" % loop)
         s.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while "reload: configuration re-read" not in s.log_text() and \
-                time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "reload: configuration re-read" in s.log_text(), s.log_tail()
+        wait_reload_logged(s)
         closed = sum(1 for k in ks if k.is_closed(timeout=10))
         eq(closed, 5, "%s: clients that saw the end of the stream" % loop)
         n = s.wait_fds(base, timeout=5)
@@ -316,11 +319,7 @@ def reload_ends_idle_connections_after_their_last_answer(loop):
             r = k.request(req("GET", "/hello.txt"))
             eq(r.body, b"hello, world\n", "%s: answer %d after the SIGHUP" % (loop, i))
             assert k.is_closed(timeout=10), "%s: connection %d not closed" % (loop, i)
-        deadline = time.monotonic() + 10
-        while "reload: configuration re-read" not in s.log_text() and \
-                time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "reload: configuration re-read" in s.log_text(), s.log_tail()
+        wait_reload_logged(s)
         n = s.wait_fds(base, timeout=5)
         assert n <= base, "%s: %d fds after the reload, %d before" % (loop, n, base)
 
