@@ -448,7 +448,8 @@ void mk__sched_listeners_pause(struct mk_worker *w, bool pause)
         return;
     }
     for (int i = 0; i < w->nlisteners; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uint32_t)w->listeners[i].fd};
+        struct epoll_event ev = {.events = EPOLLIN,
+                                 .data.u64 = (uint64_t)(uint32_t)w->listeners[i].fd};
         if (!w->cfg->reuseport)
             ev.events |= EPOLLEXCLUSIVE;
         if (w->listeners[i].fd < 0)
@@ -623,7 +624,9 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
         }
         for (int i = 0; i < w->nlisteners; i++)
             if (w->listeners[i].fd == fd) {
-                mk__sched_accept(w, &w->listeners[i]);
+                /* Not when out of descriptors: another listener of this batch paused them all. */
+                if (!w->accept_paused)
+                    mk__sched_accept(w, &w->listeners[i]);
                 return;
             }
         return;

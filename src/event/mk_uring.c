@@ -324,7 +324,7 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
             struct mk_listener *l = &w->listeners[i];
             if (l->fd != fd)
                 continue;
-            if (res > 0)
+            if (res > 0 && !w->accept_paused) /* see dispatch() in mk_sched.c */
                 mk__sched_accept(w, l);
             /* A multishot poll ends on error or when cancelled (paused, stopping). */
             if (!(cqe->flags & IORING_CQE_F_MORE) && res != -ECANCELED && l->fd >= 0 &&

@@ -10,6 +10,7 @@ import resource
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -332,3 +333,99 @@ def test_reload_ends_idle_connections_after_their_last_answer_epoll():
 @mkt.timeout(60)
 def test_reload_ends_idle_connections_after_their_last_answer_io_uring():
     reload_ends_idle_connections_after_their_last_answer("io_uring")
+
+
+WAITS = ("epoll_wait(", "epoll_pwait(", "epoll_pwait2(", "io_uring_enter(",
+         "<... epoll_wait resumed>", "<... epoll_pwait resumed>", "<... io_uring_enter resumed>")
+
+
+def soft_nofile(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for ln in f:
+            if ln.startswith("Max open files"):
+                return int(ln.split()[3])
+    raise AssertionError("no 'Max open files' in /proc/%d/limits" % pid)
+
+
+def out_of_fds_pauses_every_listener_at_once(loop):
+    """Out of descriptors, a worker stops accepting on all its listeners for a second.  With
+    two listeners readable in the same wake-up, the one after the failing one must not call
+    accept4() again (it did before 2026-11-27: one more EMFILE, log line and pause per
+    listener and per second).  strace shows it: two failing accept4() calls in a row, with
+    no wait between them, are the bug."""
+    p1, p2 = mkt.free_port(), mkt.free_port()
+    while p2 == p1:
+        p2 = mkt.free_port()
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "Timeout": "60",
+                          "Listen": ["127.0.0.1:%d" % p1, "127.0.0.1:%d" % p2]}, port=p1) as s:
+        if loop == "io_uring" and uring_unavailable(s):
+            raise mkt.Skip("io_uring not available here: " + uring_unavailable(s))
+        base = s.settled_fds()
+        limit = s.fd_count() + 6
+        soft = soft_nofile(s.pid)
+        subprocess.run(["prlimit", "--pid", str(s.pid), "--nofile=%d:" % limit], check=True,
+                       timeout=10)  # the soft limit only: no capability needed
+        socks = []
+
+        def connect(port, n):
+            for _ in range(n):
+                k = socket.socket()
+                k.setblocking(False)
+                k.connect_ex(("127.0.0.1", port))
+                socks.append(k)
+        try:
+            connect(p1, 6)  # the server's last free descriptors
+            deadline = time.monotonic() + 5
+            while s.fd_count() < limit and time.monotonic() < deadline:
+                time.sleep(0.05)
+            eq(s.fd_count(), limit, "%s: the server's descriptors, up to its limit" % loop)
+            connect(p1, 4)  # then connections waiting on both listeners
+            connect(p2, 4)
+            out = os.path.join(s.dir, "strace.out")
+            st = subprocess.Popen(["strace", "-f", "-qq", "-o", out, "-p", str(s.pid), "-e",
+                                   "trace=accept4,epoll_wait,epoll_pwait,epoll_pwait2,"
+                                   "io_uring_enter"])
+            try:
+                time.sleep(3.5)  # the worker tries again once a second: three or four times
+                st.send_signal(signal.SIGINT)  # strace detaches and exits
+                st.wait(10)
+            finally:
+                if st.poll() is None:
+                    st.kill()
+                    st.wait(10)
+            last = {}
+            emfile, twice = 0, []
+            with open(out) as f:
+                for ln in f:
+                    tid = ln.split(" ", 1)[0]
+                    if "accept4(" in ln and "EMFILE" in ln:
+                        emfile += 1
+                        if last.get(tid) == "emfile":
+                            twice.append(ln.strip())
+                        last[tid] = "emfile"
+                    elif any(w in ln for w in WAITS):
+                        last[tid] = "wait"
+            assert emfile >= 2, "%s: %d failing accept4() in 3.5 s (saturated?)" % (loop, emfile)
+            assert not twice, "%s: %d of %d failing accept4() came right after another, with " \
+                "no wait between: %s" % (loop, len(twice), emfile, twice[:3])
+        finally:
+            for k in socks:
+                k.close()
+        subprocess.run(["prlimit", "--pid", str(s.pid), "--nofile=%d:" % soft], check=True,
+                       timeout=10)
+        deadline = time.monotonic() + 10
+        while s.conn_fds() > base and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for port in (p1, p2):
+            eq(s.client(port=port).request(req("GET", "/hello.txt")).body, b"hello, world\n",
+               "%s: serving on port %d again" % (loop, port))
+
+
+@mkt.timeout(60)
+def test_out_of_fds_pauses_every_listener_at_once_epoll():
+    out_of_fds_pauses_every_listener_at_once("epoll")
+
+
+@mkt.timeout(60)
+def test_out_of_fds_pauses_every_listener_at_once_io_uring():
+    out_of_fds_pauses_every_listener_at_once("io_uring")
