@@ -28,6 +28,7 @@
  * timer; responses progress while the client reads; connections close within a bounded
  * number of steps after EOF and without a busy loop; after close the session is released,
  * timer lists are empty and no descriptor is left open (memory leaks: LeakSanitizer). */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +49,7 @@
 #include "core/mk_core.h"
 #include "event/mk_sched.h"
 #include "core/mk_logfile.h"
+#include "http/mk_file.h"
 #include "http/mk_http.h"
 #include "http/mk_mime.h"
 #include "http/mk_range.h"
@@ -78,9 +81,12 @@ static struct site_file files[] = {
     {"site2/dir.d/index.htm", 71, NULL},
 };
 
-/* Every file gets this mtime, so ETags and Last-Modified are the same in every run (and a
- * dictionary can hold them): Sun, 09 Sep 2001 01:46:40 GMT. */
+/* Every file gets this mtime, so Last-Modified is the same in every run (and a dictionary
+ * can hold it): Sun, 09 Sep 2001 01:46:40 GMT.  ETags also hold the ctime, which no set-up
+ * can choose: inputs (corpus, dictionary) write a file's ETag as "SIZE-de0b6b3a7640000"
+ * (size and mtime in ns, hexadecimal) and with_real_tags() makes it the real one. */
 #define FILE_MTIME 1000000000
+#define STABLE_TAG_END "-de0b6b3a7640000\""
 
 /* The sites' logs: the access log of each site, one error log shared by both. */
 enum { LOG_WWW, LOG_SITE2, LOG_ERROR, NLOGS };
@@ -97,6 +103,10 @@ static struct mk_http_config http_cfg;
 static struct mk_sched_config sched_cfg;
 static struct mk_vhost vhosts[2];
 static char *indexfiles[] = {"index.html", "index.htm"};
+#define NFILES (sizeof(files) / sizeof(files[0]))
+static char real_tag[NFILES][64]; /* each file's ETag, as the server sends it */
+static size_t real_tag_len[NFILES];
+
 static int fd_base; /* the lowest descriptor number free after set-up */
 /* Open in [fd_base, fd_base + FD_WINDOW) when the input started: taken per input, because
  * the sanitizer runtime may open descriptors of its own between inputs (the symbolizer's
@@ -240,6 +250,12 @@ static void setup(void)
                 die_errno(root);
             remove_tree(twin); /* another process was first */
         }
+    }
+    for (size_t i = 0; i < NFILES; i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, files[i].path);
+        if (stat(p, &st) < 0)
+            die_errno(p);
+        real_tag_len[i] = mk_file_etag(&st, real_tag[i], sizeof(real_tag[i]));
     }
     /* A process killed by the fuzzer (a crash, AFL++ ending a run) cannot remove its logs:
      * the next one removes those whose process is gone. */
@@ -843,6 +859,47 @@ static int open_fds(void)
     return n;
 }
 
+/* A copy of the input with each "SIZE-de0b6b3a7640000" tag of a site file replaced by the
+ * file's real ETag (sizes are all different), or NULL when it has none. */
+static uint8_t *with_real_tags(const uint8_t *data, size_t *size)
+{
+    const size_t el = sizeof(STABLE_TAG_END) - 1, n = *size;
+    const uint8_t *e = memmem(data, n, STABLE_TAG_END, el);
+    if (!e)
+        return NULL;
+    uint8_t *out = malloc(n * 4 + 64); /* the shortest tag, 19 bytes, grows to under 60 */
+    size_t o = 0, i = 0;
+    if (!out)
+        abort();
+    for (; e; e = memmem(data + i, n - i, STABLE_TAG_END, el)) {
+        size_t at = (size_t)(e - data), q = at, fi = NFILES;
+        unsigned long long sz = 0;
+        while (q > i && at - q < 16 && isxdigit(data[q - 1]))
+            q--;
+        if (q < at && q > i && data[q - 1] == '"') {
+            for (size_t k = q; k < at; k++)
+                sz = sz * 16 + (unsigned long long)(isdigit(data[k]) ? data[k] - '0'
+                                                                      : (data[k] | 0x20) - 'a' + 10);
+            for (size_t k = 0; k < NFILES; k++)
+                if (files[k].size == sz)
+                    fi = k;
+        }
+        if (fi < NFILES) {
+            memcpy(out + o, data + i, q - 1 - i); /* up to the opening quote */
+            o += q - 1 - i;
+            memcpy(out + o, real_tag[fi], real_tag_len[fi]);
+            o += real_tag_len[fi];
+        } else {
+            memcpy(out + o, data + i, at + el - i);
+            o += at + el - i;
+        }
+        i = at + el;
+    }
+    memcpy(out + o, data + i, n - i);
+    *size = o + n - i;
+    return out;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool ready;
@@ -853,6 +910,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
         ready = true;
     }
+    uint8_t *own = with_real_tags(data, &size); /* h stays the original input's */
+    if (own)
+        data = own;
     memset(&r, 0, sizeof(r));
     for (int i = 0; i < FD_WINDOW; i++)
         fd_inherited[i] = fd_is_open(fd_base + i);
@@ -973,5 +1033,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fprintf(stderr, "open fd %d -> %.*s\n", fd, (int)n, target);
         }
     FUZZ_CHECK(leaked == 0, "%d file descriptor(s) left open after the connections closed", leaked);
+    free(own);
     return 0;
 }

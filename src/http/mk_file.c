@@ -208,6 +208,15 @@ static void lru_push(struct mk_file_cache *fc, struct mk_file *f)
     fc->lru_head = f;
 }
 
+/* f was used: it becomes the most recently used entry. */
+static void lru_touch(struct mk_file_cache *fc, struct mk_file *f)
+{
+    if (f != fc->lru_head) {
+        lru_unlink(fc, f);
+        lru_push(fc, f);
+    }
+}
+
 static void file_free(struct mk_file *f)
 {
     if (f->fd >= 0)
@@ -266,13 +275,14 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
     f->size = (uint64_t)st->st_size;
     f->mtime = st->st_mtim.tv_sec;
     f->mtime_nsec = st->st_mtim.tv_nsec;
+    f->ctime = st->st_ctim.tv_sec;
+    f->ctime_nsec = st->st_ctim.tv_nsec;
     f->mime = mk_mime_lookup(fc->cfg.mime, name, strlen(name), fc->cfg.default_mime);
-    /* A strong validator from what changes when the content does: size and mtime (ns). */
-    f->etag_len = (uint8_t)snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"",
-                                    (unsigned long long)f->size,
-                                    (unsigned long long)f->mtime * 1000000000ull +
-                                        (unsigned long long)f->mtime_nsec);
-    mk_http_date_format(f->mtime, f->last_modified);
+    f->etag_len = (uint8_t)mk_file_etag(st, f->etag, sizeof(f->etag));
+    /* Last-Modified is never later than Date: a file dated in the future says "now". */
+    f->lm_clamped = f->mtime > mk_clock.now;
+    f->lm = f->lm_clamped ? mk_clock.now : f->mtime;
+    mk_http_date_format(f->lm, f->last_modified);
     f->last_modified[MK_HTTP_DATE_LEN] = '\0';
     f->checked_sec = mk_clock.mono_sec;
 
@@ -297,10 +307,26 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
     return f;
 }
 
+size_t mk_file_etag(const struct stat *st, char *dst, size_t cap)
+{
+    /* A strong validator from what changes when the content does: size, mtime and ctime
+     * (ns); ctime because mtime can be set back (utimensat, cp -p) and ctime cannot.  A file
+     * last written in place has ctime == mtime: then "size-mtime" alone, the usual case. */
+    unsigned long long m = (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+                           (unsigned long long)st->st_mtim.tv_nsec;
+    unsigned long long c = (unsigned long long)st->st_ctim.tv_sec * 1000000000ull +
+                           (unsigned long long)st->st_ctim.tv_nsec;
+    int n = c == m ? snprintf(dst, cap, "\"%llx-%llx\"", (unsigned long long)st->st_size, m)
+                   : snprintf(dst, cap, "\"%llx-%llx-%llx\"", (unsigned long long)st->st_size,
+                              m, c);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 static bool same_file(const struct mk_file *f, const struct stat *st)
 {
     return f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size &&
-           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec;
+           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec &&
+           f->ctime == st->st_ctim.tv_sec && f->ctime_nsec == st->st_ctim.tv_nsec;
 }
 
 int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
@@ -317,10 +343,7 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
             break;
 
     if (f && f->checked_sec == mk_clock.mono_sec) {
-        if (f != fc->lru_head) {
-            lru_unlink(fc, f);
-            lru_push(fc, f);
-        }
+        lru_touch(fc, f);
         f->refs++;
         *out = f;
         return 0;
@@ -328,9 +351,12 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
 
     rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
     if (f) {
-        if (rc == 0 && same_file(f, &st)) {
+        /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take
+         * the tail).  A clamped Last-Modified is built again with this second's clock. */
+        if (rc == 0 && same_file(f, &st) && !f->lm_clamped) {
             close(fd);
             f->checked_sec = mk_clock.mono_sec;
+            lru_touch(fc, f);
             f->refs++;
             *out = f;
             return 0;

@@ -8,7 +8,8 @@
  * Cache: per worker, no locks.  An entry keeps what a response needs (fd or, for small
  * files, the bytes; size, mtime, ETag, Last-Modified, Content-Type, the header block) and
  * is revalidated at most once a second by opening the path again and comparing
- * inode/size/mtime, so an edited file is served fresh within a second. */
+ * inode/size/mtime/ctime, so an edited file is served fresh within a second (ctime: a file
+ * rewritten in place with its old mtime put back, as `cp -p` or `rsync -t` do, is new). */
 #ifndef MK_FILE_H
 #define MK_FILE_H
 
@@ -30,6 +31,11 @@ struct mk_file {
     uint64_t size;
     time_t mtime;
     long mtime_nsec;
+    time_t ctime;
+    long ctime_nsec;
+    time_t lm;           /* the time Last-Modified says: mtime, or the clock when mtime is
+                            ahead of it (never later than Date, RFC 9110 8.8.2.1) */
+    bool lm_clamped;     /* lm is the clock, not mtime: revalidated as new each second */
     const char *mime;
     char *data;          /* file bytes for small files, else NULL; preceded by
                             MK_FILE_HEAD_ROOM bytes the HTTP layer writes a response head
@@ -37,7 +43,7 @@ struct mk_file {
     time_t head_date;    /* the second whose Date the head in that room carries (HTTP) */
     uint32_t head_len;   /* its length, 0 when none was written */
     uint32_t head_pins;  /* io_uring sends in flight from that room: not rewritten meanwhile */
-    char etag[40];
+    char etag[56];       /* "size-mtime[-ctime]", hexadecimal, times in ns (mk_file_etag) */
     uint8_t etag_len;
     char last_modified[30];
     char *hdr;           /* "Last-Modified..Accept-Ranges: bytes\r\n" for a 200 */
@@ -78,6 +84,10 @@ void mk_file_cache_free(struct mk_file_cache *fc);
 int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
                 size_t len, struct mk_file **out);
 void mk_file_release(struct mk_file_cache *fc, struct mk_file *f);
+
+/* The ETag of a file with these attributes, quoted, into dst (cap >= 56); its length. */
+struct stat;
+size_t mk_file_etag(const struct stat *st, char *dst, size_t cap);
 
 /* Open path beneath dirfd with the server's rules (exposed for tests). */
 int mk_file_open_beneath(int dirfd, const char *path, bool symlink);

@@ -458,7 +458,7 @@ static int check_conditionals(const struct mk_http_request *r, const struct mk_f
         if (!etag_in_list(r->if_match, f, false))
             return 412;
     } else if (parse_date(r->if_unmodified_since, &t)) {
-        if (f->mtime > t)
+        if (f->lm > t)
             return 412;
     }
     if (r->if_none_match.p) {
@@ -466,7 +466,7 @@ static int check_conditionals(const struct mk_http_request *r, const struct mk_f
             return get_head ? 304 : 412;
     } else if (get_head && parse_date(r->if_modified_since, &t)) {
         /* A date in the future is invalid (RFC 9110 13.1.3): ignore it. */
-        if (t <= mk_clock.now && f->mtime <= t)
+        if (t <= mk_clock.now && f->lm <= t)
             return 304;
     }
     return 0;
@@ -481,7 +481,7 @@ static bool if_range_ok(const struct mk_http_request *r, const struct mk_file *f
     if (r->if_range.len && r->if_range.p[0] == '"')
         return mk_str_eq(r->if_range, mk_str(f->etag, f->etag_len));
     if (parse_date(r->if_range, &t))
-        return f->mtime == t;
+        return f->lm == t;
     return false;
 }
 

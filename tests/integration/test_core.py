@@ -1,5 +1,6 @@
 """Static files: status line, headers and body bytes of successful answers."""
 
+import email.utils
 import os
 import shutil
 import subprocess
@@ -304,3 +305,50 @@ def test_file_changed_on_disk_is_served_fresh():
     eventually(lambda: SRV.get("/changing.txt").body == b"second\n", "edited file served")
     os.unlink(path)
     eventually(lambda: SRV.get("/changing.txt").status == 404, "removed file answered 404")
+
+
+def test_file_rewritten_with_its_old_mtime_is_served_fresh():
+    """cp -p / rsync -t: the same inode, the same size, the old mtime put back.  Only ctime
+    tells; the bytes and the ETag must change (RFC 9110 8.8.3: a strong validator changes
+    with the content)."""
+    path = os.path.join(SRV.docroot, "restamped.txt")
+    with open(path, "wb") as f:
+        f.write(b"OLD-CONTENT\n")
+    os.utime(path, (1600000000, 1600000000))
+    r1 = SRV.get("/restamped.txt")
+    eq(r1.body, b"OLD-CONTENT\n", "first version")
+    time.sleep(0.05)
+    with open(path, "r+b") as f:  # in place
+        f.write(b"NEW-CONTENT\n")
+    os.utime(path, (1600000000, 1600000000))
+    time.sleep(1.1)  # every worker's cache checks its entry again after a second
+    for _ in range(4):  # whichever worker answers
+        eq(SRV.get("/restamped.txt").body, b"NEW-CONTENT\n", "rewritten file served")
+    r2 = SRV.get("/restamped.txt")
+    assert r2.headers.get("ETag") != r1.headers.get("ETag"), \
+        "ETag %s kept for new content" % r1.headers.get("ETag")
+    eq(r2.headers.get("Last-Modified"), mkt.http_date(1600000000), "Last-Modified")
+    eq(SRV.get("/restamped.txt", headers={"If-None-Match": r1.headers.get("ETag")}).status, 200,
+       "If-None-Match with the old ETag")
+    os.unlink(path)
+
+
+def test_future_mtime_is_not_sent_as_last_modified():
+    """RFC 9110 8.8.2.1: Last-Modified is never later than Date; a file dated in the future
+    gets the message date instead, and the date conditionals use that value."""
+    path = os.path.join(SRV.docroot, "future.txt")
+    with open(path, "wb") as f:
+        f.write(b"F\n")
+    ahead = int(time.time()) + 365 * 86400
+    os.utime(path, (ahead, ahead))
+    for _ in range(3):  # first seen, the same second, a later second
+        r = SRV.get("/future.txt")
+        eq(r.status, 200, "status")
+        lm = email.utils.parsedate_to_datetime(r.headers["Last-Modified"])
+        date = email.utils.parsedate_to_datetime(r.headers["Date"])
+        assert lm <= date, "Last-Modified %s later than Date %s" % (lm, date)
+        time.sleep(0.6)
+    soon = mkt.http_date(int(time.time()) + 60)
+    r = SRV.get("/future.txt", headers={"If-Unmodified-Since": soon})
+    eq(r.status, 200, "If-Unmodified-Since a minute ahead (before the file's own mtime)")
+    os.unlink(path)

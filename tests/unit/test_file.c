@@ -102,7 +102,8 @@ static void cleanup(void)
         "root/a.txt",        "root/sub/b.txt",  "root/empty.txt",    "root/page.html",
         "root/fifo",         "root/link_in",    "root/linkdir",      "root/link_rel_out",
         "root/link_abs_out", "root/sub/up_out", "root/link_dir_out", "outside/secret.txt",
-        "root/new.txt",
+        "root/new.txt",      "root/same.txt",   "root/future.txt",   "root/hot.txt",
+        "root/victim.txt",   "root/third.txt",
     };
     static const char *const dirs[] = {"root/sub", "root", "outside", ""};
     char p[256];
@@ -494,6 +495,108 @@ MK_TEST(vhost_error_page)
     CHECK(mk_vhost_error_page(&vh, 404) && strcmp(mk_vhost_error_page(&vh, 404), "/404.html") == 0);
     CHECK(mk_vhost_error_page(&vh, 403) && strcmp(mk_vhost_error_page(&vh, 403), "/403.html") == 0);
     CHECK(mk_vhost_error_page(&vh, 500) == NULL);
+}
+
+static void set_mtime(const char *rel, time_t sec, long nsec)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
+    struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+    if (utimensat(AT_FDCWD, p, ts, 0) < 0) {
+        perror(p);
+        abort();
+    }
+}
+
+/* What revalidation must notice, and what it must keep: a file rewritten in place with its
+ * old mtime put back (cp -p, rsync -t) is new, with a new ETag; a file dated in the future
+ * never says so in Last-Modified; an entry used again moves to the LRU head, so expiry and
+ * eviction take the ones nobody asks for.  (2026-11-27: the first was served stale for as
+ * long as it was asked for, the second sent a Last-Modified after Date, the third left a
+ * deleted file's fd open behind a busy one and evicted the busy one first.) */
+MK_TEST(file_cache_revalidation)
+{
+    setup();
+    struct mk_mime_table *mime = mk_mime_new();
+    struct mk_file_cache_config cfg = {
+        .mime = mime,
+        .default_mime = "application/octet-stream",
+        .max_entries = 16,
+        .small_max = 4096,
+        .mem_max = 1 << 20,
+    };
+    struct mk_file_cache *fc = mk_file_cache_new(&cfg);
+    struct mk_vhost vh = test_vhost();
+    struct mk_file *f = NULL, *g = NULL, *v = NULL;
+    char etag[64];
+
+    mk_clock_update();
+    /* the same size, the same mtime, other bytes */
+    put_file("root/same.txt", "OLD-CONTENT\n");
+    set_mtime("root/same.txt", 1600000000, 0);
+    if (CHECK(mk_file_get(fc, &vh, "/same.txt", 9, &f) == 0)) {
+        snprintf(etag, sizeof(etag), "%.*s", (int)f->etag_len, f->etag);
+        mk_file_release(fc, f);
+    }
+    struct timespec pause = {0, 20 * 1000 * 1000}; /* past a coarse ctime tick */
+    nanosleep(&pause, NULL);
+    put_file("root/same.txt", "NEW-CONTENT\n"); /* O_TRUNC: the same inode */
+    set_mtime("root/same.txt", 1600000000, 0);
+    mk_clock.mono_sec++;
+    if (CHECK(mk_file_get(fc, &vh, "/same.txt", 9, &f) == 0)) {
+        CHECKF(f->data && memcmp(f->data, "NEW-CONTENT\n", 12) == 0, "stale bytes: %.12s",
+               f->data ? f->data : "(fd)");
+        CHECKF(strlen(etag) != f->etag_len || memcmp(etag, f->etag, f->etag_len) != 0,
+               "the ETag %s did not change with the content", etag);
+        mk_file_release(fc, f);
+    }
+
+    /* a file dated a day ahead: Last-Modified is the clock, checked again every second */
+    put_file("root/future.txt", "F");
+    set_mtime("root/future.txt", mk_clock.now + 86400, 0);
+    if (CHECK(mk_file_get(fc, &vh, "/future.txt", 11, &f) == 0)) {
+        CHECK(f->lm == mk_clock.now);
+        CHECK(memcmp(f->last_modified, mk_clock.date, MK_HTTP_DATE_LEN) == 0);
+        CHECK(f->hdr && strstr(f->hdr, mk_clock.date) != NULL);
+        CHECK(mk_file_get(fc, &vh, "/future.txt", 11, &g) == 0 && g == f); /* same second */
+        mk_file_release(fc, g);
+        mk_clock.mono_sec++;
+        mk_clock.now++;
+        CHECK(mk_file_get(fc, &vh, "/future.txt", 11, &g) == 0 && g != f && g->lm == mk_clock.now);
+        mk_file_release(fc, g);
+        mk_file_release(fc, f);
+    }
+    mk_file_cache_free(fc);
+
+    /* LRU: hot is revalidated every second, victim is deleted and never asked for again */
+    cfg.max_entries = 2;
+    fc = mk_file_cache_new(&cfg);
+    put_file("root/hot.txt", "H");
+    put_file("root/victim.txt", "V");
+    put_file("root/third.txt", "T");
+    CHECK(mk_file_get(fc, &vh, "/hot.txt", 8, &f) == 0);     /* f: held to the end */
+    CHECK(mk_file_get(fc, &vh, "/victim.txt", 11, &v) == 0); /* v: held to the end */
+    for (int i = 0; i < 40; i++) {
+        mk_clock.mono_sec++;
+        if (CHECK(mk_file_get(fc, &vh, "/hot.txt", 8, &g) == 0))
+            mk_file_release(fc, g);
+    }
+    mk_file_cache_expire(fc, 30);
+    CHECK(f->cached);  /* used every second */
+    CHECK(!v->cached); /* idle 40 s: expired, its fd closed with its last reference */
+    mk_file_release(fc, v);
+    CHECK(mk_file_get(fc, &vh, "/victim.txt", 11, &v) == 0);
+    mk_clock.mono_sec++;
+    CHECK(mk_file_get(fc, &vh, "/hot.txt", 8, &g) == 0); /* revalidated: the LRU head */
+    mk_file_release(fc, g);
+    CHECK(mk_file_get(fc, &vh, "/third.txt", 10, &g) == 0); /* a third: one must go */
+    mk_file_release(fc, g);
+    CHECK(f->cached);  /* not the busy one */
+    CHECK(!v->cached); /* the least recently used */
+    mk_file_release(fc, v);
+    mk_file_release(fc, f);
+    mk_file_cache_free(fc);
+    mk_mime_free(mime);
 }
 
 MK_TEST(zz_cleanup)
