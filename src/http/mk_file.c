@@ -322,6 +322,11 @@ size_t mk_file_etag(const struct stat *st, char *dst, size_t cap)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+void mk_file_suspect(struct mk_file *f)
+{
+    f->checked_sec = mk_clock.mono_sec - 1;
+}
+
 static bool same_file(const struct mk_file *f, const struct stat *st)
 {
     return f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size &&
@@ -342,7 +347,9 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         if (f->hash == h && f->vh == vh && f->key_len == len && memcmp(f->key, path, len) == 0)
             break;
 
-    if (f && f->checked_sec == mk_clock.mono_sec) {
+    /* Checked this second: trusted, unless modified in the last MK_FILE_RECENT seconds. */
+    if (f && f->checked_sec == mk_clock.mono_sec &&
+        (f->mtime + MK_FILE_RECENT <= mk_clock.now || f->lm_clamped)) {
         lru_touch(fc, f);
         f->refs++;
         *out = f;

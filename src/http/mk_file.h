@@ -7,9 +7,13 @@
  *
  * Cache: per worker, no locks.  An entry keeps what a response needs (fd or, for small
  * files, the bytes; size, mtime, ETag, Last-Modified, Content-Type, the header block) and
- * is revalidated at most once a second by opening the path again and comparing
+ * is revalidated once a second (when used) by opening the path again and comparing
  * inode/size/mtime/ctime, so an edited file is served fresh within a second (ctime: a file
- * rewritten in place with its old mtime put back, as `cp -p` or `rsync -t` do, is new). */
+ * rewritten in place with its old mtime put back, as `cp -p` or `rsync -t` do, is new).
+ * A file modified in the last MK_FILE_RECENT seconds is checked on every request: no two
+ * versions of one Last-Modified second are ever served a second or more after it, so a
+ * client may take a Last-Modified as a strong validator (If-Range) as RFC 9110 8.8.2.2 lets
+ * it when Date is a second or more later. */
 #ifndef MK_FILE_H
 #define MK_FILE_H
 
@@ -61,6 +65,7 @@ struct mk_file {
 };
 
 #define MK_FILE_HEAD_ROOM 512
+#define MK_FILE_RECENT 2 /* seconds: see the comment at the top */
 
 struct mk_file_cache_config {
     const struct mk_mime_table *mime;
@@ -84,6 +89,10 @@ void mk_file_cache_free(struct mk_file_cache *fc);
 int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
                 size_t len, struct mk_file **out);
 void mk_file_release(struct mk_file_cache *fc, struct mk_file *f);
+
+/* A response found f changed under it (a sendfile() body ended early): the next lookup
+ * checks the file again instead of trusting this second's check. */
+void mk_file_suspect(struct mk_file *f);
 
 /* The ETag of a file with these attributes, quoted, into dst (cap >= 56); its length. */
 struct stat;

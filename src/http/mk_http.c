@@ -946,8 +946,10 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
             }
             if (n == 0) {
                 /* The file shrank under us: the promised length cannot be sent.  Closing
-                 * is the only honest end (and sendfile returning 0 must never loop). */
+                 * is the only honest end (and sendfile returning 0 must never loop).  The
+                 * next request for it gets the file as it is now, not this second's entry. */
                 MK_TRACE(error, c->id, MK_ESITE_SENDFILE, 0, s->status);
+                mk_file_suspect(s->file);
                 mk_sched_conn_close(c, MK_CLOSE_IO_ERROR, false);
                 return MK_ERROR;
             }

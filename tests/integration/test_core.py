@@ -3,6 +3,7 @@
 import email.utils
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -352,3 +353,41 @@ def test_future_mtime_is_not_sent_as_last_modified():
     r = SRV.get("/future.txt", headers={"If-Unmodified-Since": soon})
     eq(r.status, 200, "If-Unmodified-Since a minute ahead (before the file's own mtime)")
     os.unlink(path)
+
+
+def raw_get(port, path):
+    """(Content-Length, body bytes received) of one GET on its own connection, read to EOF."""
+    k = socket.create_connection(("127.0.0.1", port), timeout=5)
+    k.sendall(req("GET", path, headers={"Connection": "close"}))
+    data = b""
+    while True:
+        chunk = k.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    k.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    cl = [ln.split(b":", 1)[1].strip() for ln in head.split(b"\r\n")
+          if ln.lower().startswith(b"content-length:")]
+    return int(cl[0]), len(body)
+
+
+def test_file_shrunk_under_sendfile_is_checked_again_at_once():
+    """A sendfile() body that ends early (the file was truncated) closes the connection, and
+    the next request gets the file as it is now, not the entry checked earlier in the same
+    second (before 2026-11-27: for the rest of that second every GET promised the old length
+    and was cut off).  Tried until the truncation lands inside one second of the cache."""
+    with mkt.Server(conf={"Workers": "1"}) as s:
+        path = os.path.join(s.docroot, "shrinking.bin")
+        for attempt in range(10):
+            with open(path, "wb") as f:
+                f.write(b"x" * 200000)
+            time.sleep(1.1)  # a fresh second: the next GET checks the file and caches it
+            eq(raw_get(s.port, "/shrinking.bin"), (200000, 200000), "before the truncation")
+            os.truncate(path, 1000)  # in place: the same inode
+            cut = raw_get(s.port, "/shrinking.bin")
+            if cut == (200000, 1000):  # still this second's entry: cut off
+                eq(raw_get(s.port, "/shrinking.bin"), (1000, 1000), "the next GET")
+                return
+            eq(cut, (1000, 1000), "after the truncation, once the second changed")
+        raise mkt.Skip("the truncation never landed within the cache's second")

@@ -551,6 +551,29 @@ MK_TEST(file_cache_revalidation)
         mk_file_release(fc, f);
     }
 
+    /* written just now: checked on every request, even within the second it was cached */
+    put_file("root/same.txt", "first version");
+    mk_clock.mono_sec++;
+    if (CHECK(mk_file_get(fc, &vh, "/same.txt", 9, &f) == 0))
+        mk_file_release(fc, f);
+    nanosleep(&pause, NULL);
+    put_file("root/same.txt", "other version"); /* same size, same inode */
+    mk_clock_update();
+    mk_clock.mono_sec = f->checked_sec; /* still the second the entry was checked in */
+    if (CHECK(mk_file_get(fc, &vh, "/same.txt", 9, &f) == 0)) {
+        CHECKF(f->data && memcmp(f->data, "other version", 13) == 0, "stale bytes: %.13s",
+               f->data ? f->data : "(fd)");
+        mk_file_release(fc, f);
+    }
+    /* an old file checked this second is trusted: the same entry, no system call */
+    set_mtime("root/same.txt", 1600000000, 0);
+    mk_clock.mono_sec++;
+    if (CHECK(mk_file_get(fc, &vh, "/same.txt", 9, &f) == 0)) {
+        CHECK(mk_file_get(fc, &vh, "/same.txt", 9, &g) == 0 && g == f);
+        mk_file_release(fc, g);
+        mk_file_release(fc, f);
+    }
+
     /* a file dated a day ahead: Last-Modified is the clock, checked again every second */
     put_file("root/future.txt", "F");
     set_mtime("root/future.txt", mk_clock.now + 86400, 0);
