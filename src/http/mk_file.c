@@ -347,9 +347,9 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         if (f->hash == h && f->vh == vh && f->key_len == len && memcmp(f->key, path, len) == 0)
             break;
 
-    /* Checked this second: trusted, unless modified in the last MK_FILE_RECENT seconds. */
-    if (f && f->checked_sec == mk_clock.mono_sec &&
-        (f->mtime + MK_FILE_RECENT <= mk_clock.now || f->lm_clamped)) {
+    /* Checked this second: trusted, unless modified in the last MK_FILE_RECENT seconds
+     * (or dated in the future). */
+    if (f && f->checked_sec == mk_clock.mono_sec && f->mtime + MK_FILE_RECENT <= mk_clock.now) {
         lru_touch(fc, f);
         f->refs++;
         *out = f;
@@ -359,8 +359,8 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
     rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
     if (f) {
         /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take
-         * the tail).  A clamped Last-Modified is built again with this second's clock. */
-        if (rc == 0 && same_file(f, &st) && !f->lm_clamped) {
+         * the tail).  A clamped Last-Modified is built again in each new second. */
+        if (rc == 0 && same_file(f, &st) && (!f->lm_clamped || f->lm == mk_clock.now)) {
             close(fd);
             f->checked_sec = mk_clock.mono_sec;
             lru_touch(fc, f);
