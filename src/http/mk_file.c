@@ -280,8 +280,7 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
     f->mime = mk_mime_lookup(fc->cfg.mime, name, strlen(name), fc->cfg.default_mime);
     f->etag_len = (uint8_t)mk_file_etag(st, f->etag, sizeof(f->etag));
     /* Last-Modified is never later than Date: a file dated in the future says "now". */
-    f->lm_clamped = f->mtime > mk_clock.now;
-    f->lm = f->lm_clamped ? mk_clock.now : f->mtime;
+    f->lm = f->mtime > mk_clock.now ? mk_clock.now : f->mtime;
     mk_http_date_format(f->lm, f->last_modified);
     f->last_modified[MK_HTTP_DATE_LEN] = '\0';
     f->checked_sec = mk_clock.mono_sec;
@@ -359,8 +358,9 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
     rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
     if (f) {
         /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take
-         * the tail).  A clamped Last-Modified is built again in each new second. */
-        if (rc == 0 && same_file(f, &st) && (!f->lm_clamped || f->lm == mk_clock.now)) {
+         * the tail).  A clamped Last-Modified (lm != mtime) is built again in each new
+         * second. */
+        if (rc == 0 && same_file(f, &st) && (f->lm == f->mtime || f->lm == mk_clock.now)) {
             close(fd);
             f->checked_sec = mk_clock.mono_sec;
             lru_touch(fc, f);

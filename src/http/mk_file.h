@@ -39,7 +39,6 @@ struct mk_file {
     long ctime_nsec;
     time_t lm;           /* the time Last-Modified says: mtime, or the clock when mtime is
                             ahead of it (never later than Date, RFC 9110 8.8.2.1) */
-    bool lm_clamped;     /* lm is the clock, not mtime: built again in each new second */
     const char *mime;
     char *data;          /* file bytes for small files, else NULL; preceded by
                             MK_FILE_HEAD_ROOM bytes the HTTP layer writes a response head
