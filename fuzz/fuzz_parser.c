@@ -284,6 +284,53 @@ static void check_consistent(const struct outcome *full, const struct outcome *o
     }
 }
 
+/* A chunked body after an accepted head: the decoder must end the same way however the
+ * bytes arrive, consume exactly what belongs to the body, and never pass its limit. */
+static void check_chunked(const uint8_t *body, size_t len, uint64_t *rng)
+{
+    uint64_t limit = 1 + fuzz_rand(rng) % 4096;
+    struct mk_http_chunked whole = {0};
+    size_t used_whole = 0;
+    char *copy = fuzz_dup(body, len);
+    int rc = mk_http_chunked_consume(&whole, copy, len, limit, &used_whole);
+
+    FUZZ_CHECK(rc == 1 || rc == 0 || rc == -400 || rc == -413, "chunked rc %d", rc);
+    FUZZ_CHECK(used_whole <= len, "chunked used %zu of %zu", used_whole, len);
+    if (rc == 0)
+        FUZZ_CHECK(used_whole == len, "chunked wants more after using %zu of %zu", used_whole,
+                   len);
+    if (rc == 1)
+        FUZZ_CHECK(used_whole >= 5 && memcmp(copy + used_whole - 2, "\r\n", 2) == 0,
+                   "chunked body of %zu bytes does not end in CRLF", used_whole);
+    if (rc != -413)
+        FUZZ_CHECK(whole.total <= limit, "chunked total %llu past the limit %llu",
+                   (unsigned long long)whole.total, (unsigned long long)limit);
+
+    /* the same bytes in random pieces */
+    struct mk_http_chunked ck = {0};
+    size_t at = 0;
+    int r = 0;
+    while (at < len) {
+        size_t step = 1 + (size_t)(fuzz_rand(rng) % 32);
+        size_t n = step < len - at ? step : len - at;
+        size_t used = 0;
+        r = mk_http_chunked_consume(&ck, copy + at, n, limit, &used);
+        FUZZ_CHECK(used <= n, "piece: used %zu of %zu", used, n);
+        at += used;
+        if (r != 0)
+            break;
+        FUZZ_CHECK(used == n, "piece: wants more after using %zu of %zu", used, n);
+    }
+    if (len == 0)
+        r = 0;
+    if (r != rc || (rc == 1 && at != used_whole)) {
+        fuzz_dump("chunked body", body, len);
+        FUZZ_CHECK(0, "chunked: whole gives %d after %zu bytes, pieces give %d after %zu", rc,
+                   used_whole, r, at);
+    }
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t h = fuzz_hash(data, size), rng = h;
@@ -331,8 +378,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(full.status == 400 || full.status == 413 || full.status == 414 ||
                        full.status == 501 || full.status == 505,
                    "unexpected error status %u", full.status);
-    if (full.rc > 0)
+    if (full.rc > 0) {
         check_accepted(&full, data, size);
+        if (full.req.chunked)
+            check_chunked(data + full.rc, size - (size_t)full.rc, &rng);
+    }
 
     cuts = malloc((size + 2) * sizeof(*cuts));
     if (!cuts)

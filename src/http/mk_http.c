@@ -40,25 +40,23 @@ static __thread const struct mk_http_config *cfg;
 static __thread char server_header[128];
 static __thread size_t server_header_len;
 
-enum { CHUNK_SIZE, CHUNK_EXT, CHUNK_SIZE_LF, CHUNK_DATA, CHUNK_DATA_CR, CHUNK_DATA_LF,
-       CHUNK_TRAILER, CHUNK_TRAILER_LF, CHUNK_DONE };
-
 struct mk_http_session {
-    struct mk_http_request req;
+    /* The connection's input, kept from one request to the next (pipelining). */
     char *buf;          /* input (cap + MK_BODY_ROOM), decoded path (cap), response head */
     uint32_t cap;
     uint32_t len;       /* input bytes held */
     uint32_t pos;       /* first input byte not consumed by the current request */
     uint32_t last_len;  /* parser resume point */
     uint32_t hdr_cap;
+    struct mk_http_session *next_free;
+
+    /* One request and its response: every field from `req` to the end is zeroed before
+     * the next pipelined request (session_next_request), so none can leak into it. */
+    struct mk_http_request req;
 
     /* request body being skipped */
     uint64_t body_left;
-    uint64_t body_total;
-    uint64_t chunk_size;
-    uint8_t chunk_state;
-    uint8_t chunk_digits;
-    uint32_t trailer_len;
+    struct mk_http_chunked chunked;
 
     /* response */
     struct iovec iov[5];
@@ -82,7 +80,6 @@ struct mk_http_session {
     uint64_t bytes_sent;
     uint64_t body_len;  /* body bytes of the response (for the access log) */
     const struct mk_vhost *vh;
-    struct mk_http_session *next_free;
 };
 
 struct mk_http_worker {
@@ -136,6 +133,13 @@ static struct mk_http_session *session_new(struct mk_http_worker *hw, bool large
     s->cap = cap;
     s->hdr_cap = cap + MK_HDR_EXTRA;
     return s;
+}
+
+/* Forget the request just answered; the input buffer and its unread bytes stay.  The file
+ * and the range set must have been released. */
+static void session_next_request(struct mk_http_session *s)
+{
+    memset(&s->req, 0, sizeof(*s) - offsetof(struct mk_http_session, req));
 }
 
 static void release_file(struct mk_http_worker *hw, struct mk_http_session *s)
@@ -810,21 +814,10 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         /* Pipelined bytes: keep the session and parse them next. */
         uint32_t left = s->len - s->pos;
         memmove(s->buf, s->buf + s->pos, left);
-        memset(&s->req, 0, sizeof(s->req));
         s->len = left;
         s->pos = 0;
         s->last_len = 0;
-        s->parsed = false;
-        s->head_only = false;
-        s->continue_sent = false;
-        s->begun = false;
-        s->status = 0;
-        s->bytes_sent = 0;
-        s->body_len = 0;
-        s->vh = NULL;
-        s->iovcnt = s->iovpos = 0;
-        s->co_head = 0;
-        s->file_off = s->file_end = 0;
+        session_next_request(s);
         set_state(c, MK_HTTP_READ_HEAD);
         mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_REQ_INCOMPLETE);
         return;
@@ -1068,108 +1061,11 @@ static struct mk_http_session *session_grow(struct mk_conn *c, struct mk_http_se
  * 0 when more is needed, or a negative status on a framing error. */
 static int consume_chunked(struct mk_http_session *s)
 {
-    while (s->pos < s->len) {
-        unsigned char ch = (unsigned char)s->buf[s->pos];
-        switch (s->chunk_state) {
-        case CHUNK_SIZE: {
-            int d = (ch >= '0' && ch <= '9') ? ch - '0'
-                  : ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') ? (ch | 0x20) - 'a' + 10 : -1;
-            if (d >= 0) {
-                if (++s->chunk_digits > 15)
-                    return -400; /* overflow */
-                s->chunk_size = s->chunk_size * 16 + (uint64_t)d;
-                s->pos++;
-                break;
-            }
-            if (s->chunk_digits == 0)
-                return -400;
-            if (ch == ';' || ch == ' ' || ch == '\t')
-                s->chunk_state = CHUNK_EXT;
-            else if (ch == '\r')
-                s->chunk_state = CHUNK_SIZE_LF;
-            else if (ch == '\n')
-                goto size_done;
-            else
-                return -400;
-            s->pos++;
-            break;
-        }
-        case CHUNK_EXT:
-            if (ch == '\r')
-                s->chunk_state = CHUNK_SIZE_LF;
-            else if (ch == '\n')
-                goto size_done;
-            else if (ch < 0x20 && ch != '\t')
-                return -400;
-            s->pos++;
-            break;
-        case CHUNK_SIZE_LF:
-            if (ch != '\n')
-                return -400;
-        size_done:
-            s->pos++;
-            s->body_total += s->chunk_size;
-            if (s->body_total > cfg->max_request_size)
-                return -413;
-            s->chunk_digits = 0;
-            if (s->chunk_size == 0) {
-                s->chunk_state = CHUNK_TRAILER;
-                s->trailer_len = 0;
-            } else {
-                s->chunk_state = CHUNK_DATA;
-            }
-            break;
-        case CHUNK_DATA: {
-            uint64_t n = MK_MIN(s->chunk_size, (uint64_t)(s->len - s->pos));
-            s->pos += (uint32_t)n;
-            s->chunk_size -= n;
-            if (s->chunk_size == 0)
-                s->chunk_state = CHUNK_DATA_CR;
-            break;
-        }
-        case CHUNK_DATA_CR:
-            if (ch == '\r')
-                s->chunk_state = CHUNK_DATA_LF;
-            else if (ch == '\n')
-                s->chunk_state = CHUNK_SIZE;
-            else
-                return -400; /* data not followed by CRLF */
-            s->pos++;
-            break;
-        case CHUNK_DATA_LF:
-            if (ch != '\n')
-                return -400;
-            s->pos++;
-            s->chunk_state = CHUNK_SIZE;
-            break;
-        case CHUNK_TRAILER:
-            /* trailer fields are skipped; an empty line ends the body */
-            if (ch == '\r' && s->trailer_len == 0) {
-                s->chunk_state = CHUNK_TRAILER_LF;
-            } else if (ch == '\n') {
-                if (s->trailer_len == 0) {
-                    s->pos++;
-                    s->chunk_state = CHUNK_DONE;
-                    return 1;
-                }
-                s->trailer_len = 0;
-            } else if (ch != '\r') {
-                if (++s->trailer_len > 8192 || ch == 0)
-                    return -400;
-            }
-            s->pos++;
-            break;
-        case CHUNK_TRAILER_LF:
-            if (ch != '\n')
-                return -400;
-            s->pos++;
-            s->chunk_state = CHUNK_DONE;
-            return 1;
-        default:
-            return 1;
-        }
-    }
-    return s->chunk_state == CHUNK_DONE;
+    size_t used;
+    int rc = mk_http_chunked_consume(&s->chunked, s->buf + s->pos, s->len - s->pos,
+                                     cfg->max_request_size, &used);
+    s->pos += (uint32_t)used;
+    return rc;
 }
 
 static int consume_body(struct mk_http_session *s)
@@ -1203,7 +1099,7 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
     }
     if (r->chunked || (r->content_length != MK_HTTP_CL_NONE && r->content_length > 0)) {
         s->body_left = r->chunked ? 0 : r->content_length;
-        s->chunk_state = CHUNK_SIZE;
+        memset(&s->chunked, 0, sizeof(s->chunked));
         set_state(c, MK_HTTP_READ_BODY);
         return;
     }

@@ -73,6 +73,23 @@ bool mk_http_header_next(const char *buf, const struct mk_http_request *req, siz
 /* Validate a Host header value (RFC 9110 7.2 + the guide's rules): returns 0 or -1. */
 int mk_http_host_check(mk_str_t host);
 
+/* A chunked request body (RFC 9112 7.1), checked and skipped: the server keeps no body.
+ * Zero it before the body's first byte. */
+struct mk_http_chunked {
+    uint64_t size;  /* chunk-size being read, then the chunk's data bytes still to come */
+    uint64_t total; /* body bytes so far: data as announced, plus every framing byte */
+    uint8_t state;
+    bool digits;    /* the chunk-size being read has a digit */
+};
+
+/* Consume up to n bytes of a chunked body.  *used is set to the bytes that belong to it.
+ * Returns 1 when the body ended (after its final CRLF), 0 when all n bytes were consumed
+ * and more are needed, -400 on any byte the grammar does not allow (CRLF is required
+ * everywhere in the framing, trailer lines included; a bare LF is an error), or -413 as
+ * soon as total would pass limit. */
+int mk_http_chunked_consume(struct mk_http_chunked *ck, const char *p, size_t n, uint64_t limit,
+                            size_t *used);
+
 /* Method name for enum mk_http_method. */
 const char *mk_http_method_name(int method);
 

@@ -1368,4 +1368,143 @@ MK_TEST(differential_whole_vs_resumed)
     guard_region_free(&gi);
 }
 
+
+/* ---- chunked bodies ------------------------------------------------------------------------ */
+
+/* Feed body in pieces of at most `step` bytes (0: whole), each piece at a guard page so no
+ * byte past it is read.  Returns the final status and sets *used_total. */
+static int chunked_run(const char *body, size_t len, uint64_t limit, size_t step,
+                       size_t *used_total)
+{
+    struct mk_http_chunked ck = {0};
+    size_t off = 0;
+    int rc = 0;
+
+    while (off < len) {
+        size_t n = step && len - off > step ? step : len - off;
+        char *g = guard_copy(body + off, n);
+        size_t used = 0;
+        rc = mk_http_chunked_consume(&ck, g, n, limit, &used);
+        guard_free(g, n);
+        off += used;
+        if (rc != 0 || used != n)
+            break;
+    }
+    *used_total = off;
+    return rc;
+}
+
+/* Every way of cutting the body into two reads, and byte by byte, must end like the whole. */
+static void chunked_expect(const char *name, const char *body, size_t len, uint64_t limit,
+                           int want, size_t want_used)
+{
+    char rep[200];
+    size_t used;
+    mk_test_context("%s: \"%s\"", name, mk_test_repr(body, len, rep, sizeof(rep)));
+    int rc = chunked_run(body, len, limit, 0, &used);
+    CHECKF(rc == want, "whole: %d, expected %d", rc, want);
+    if (want == 1)
+        CHECKF(used == want_used, "whole: used %zu of %zu, expected %zu", used, len, want_used);
+    rc = chunked_run(body, len, limit, 1, &used);
+    CHECKF(rc == want, "byte by byte: %d, expected %d", rc, want);
+    if (want == 1)
+        CHECKF(used == want_used, "byte by byte: used %zu, expected %zu", used, want_used);
+    for (size_t cut = 1; cut < len; cut++) {
+        struct mk_http_chunked ck = {0};
+        size_t u1 = 0, u2 = 0;
+        int r1 = mk_http_chunked_consume(&ck, body, cut, limit, &u1);
+        int r2 = r1 == 0 ? mk_http_chunked_consume(&ck, body + cut, len - cut, limit, &u2) : r1;
+        if (r2 != want || (want == 1 && u1 + u2 != want_used)) {
+            CHECKF(0, "cut at %zu: %d (used %zu), expected %d", cut, r2, u1 + u2, want);
+            break;
+        }
+    }
+    mk_test_context(NULL);
+}
+
+#define CK_OK(body) chunked_expect("valid", body, sizeof(body) - 1, 1 << 20, 1, sizeof(body) - 1)
+#define CK_BAD(body) chunked_expect("invalid", body, sizeof(body) - 1, 1 << 20, -400, 0)
+
+MK_TEST(chunked_valid)
+{
+    CK_OK("0\r\n\r\n");
+    CK_OK("5\r\nhello\r\n0\r\n\r\n");
+    CK_OK("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    CK_OK("A\r\n0123456789\r\n0\r\n\r\n");
+    CK_OK("a\r\n0123456789\r\n000\r\n\r\n");
+    CK_OK("0000000000000000000000003\r\nabc\r\n0\r\n\r\n"); /* 1*HEXDIG: zeros are free */
+    CK_OK("5;name=val\r\nhello\r\n0\r\n\r\n");
+    CK_OK("5;name\r\nhello\r\n0;last\r\n\r\n");
+    CK_OK("5 ; a = b ;c;d=\"q \\\" s\"\r\nhello\r\n0\r\n\r\n");
+    CK_OK("5\t;\ta\r\nhello\r\n0\r\n\r\n");
+    CK_OK("5;a=\"\"\r\nhello\r\n0\r\n\r\n");
+    CK_OK("0\r\nX-Trailer: 1\r\n\r\n");
+    CK_OK("0\r\nA: 1\r\nB:\r\nC: \xff\t x\r\n\r\n");
+    CK_OK("3\r\n\r\n\r\r\n0\r\n\r\n"); /* data bytes are not framing */
+    /* the body ends at its final CRLF: what follows is the next request */
+    chunked_expect("valid, then a request", "0\r\n\r\nGET / HTTP/1.1\r\n", 21, 1 << 20, 1, 5);
+}
+
+MK_TEST(chunked_invalid)
+{
+    CK_BAD("\r\nhello\r\n0\r\n\r\n");  /* no size */
+    CK_BAD("zz\r\nhello\r\n0\r\n\r\n");
+    CK_BAD("-1\r\na\r\n0\r\n\r\n");
+    CK_BAD("0x1\r\na\r\n0\r\n\r\n");
+    CK_BAD("+1\r\na\r\n0\r\n\r\n");
+    CK_BAD("10000000000000000\r\n"); /* 2^64 */
+    CK_BAD("fffffffffffffffff0\r\n");
+    /* bare LF anywhere in the framing */
+    CK_BAD("3\nabc\r\n0\r\n\r\n");
+    CK_BAD("3\r\nabc\n0\r\n\r\n");
+    CK_BAD("3;x\nabc\r\n0\r\n\r\n");
+    CK_BAD("0\n\r\n");
+    CK_BAD("0\r\n\n");
+    CK_BAD("0\r\nX: a\n\r\n");
+    /* bare CR, or data not followed by CRLF */
+    CK_BAD("3\rabc\r\n0\r\n\r\n");
+    CK_BAD("5\r\nhelloXX0\r\n\r\n");
+    CK_BAD("5\r\nhello0\r\n\r\n");
+    CK_BAD("3\r\nabc\r\r\n0\r\n\r\n");
+    /* chunk-ext grammar */
+    CK_BAD("3 junk\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3 \r\nabc\r\n0\r\n\r\n");   /* BWS must lead to ';' */
+    CK_BAD("3;\r\nabc\r\n0\r\n\r\n");   /* ';' needs a name */
+    CK_BAD("3;a=\r\nabc\r\n0\r\n\r\n"); /* '=' needs a value */
+    CK_BAD("3;a b\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3;a=b c\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3;a=\"b\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3;a=\"b\"c\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3;a=\"b\x01\"\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3;a@b\r\nabc\r\n0\r\n\r\n");
+    CK_BAD("3;a=b\x7f\r\nabc\r\n0\r\n\r\n");
+    /* trailer fields */
+    CK_BAD("0\r\nnocolon\r\n\r\n");
+    CK_BAD("0\r\n: v\r\n\r\n");
+    CK_BAD("0\r\nX : v\r\n\r\n");
+    CK_BAD("0\r\n X: v\r\n\r\n");   /* obs-fold / leading space */
+    CK_BAD("0\r\nX: a\rb\r\n\r\n");
+    CK_BAD("0\r\nX: a\x00" "b\r\n\r\n");
+    CK_BAD("0\r\nX: a\r\n b\r\n\r\n");
+    CK_BAD("0\r\n\r\r\n");
+}
+
+MK_TEST(chunked_limit)
+{
+    /* data as announced plus framing: 413 before the data is sent */
+    chunked_expect("limit", "10\r\n", 4, 10, -413, 0);
+    chunked_expect("limit exact", "3\r\nabc\r\n0\r\n\r\n", 13, 13, 1, 13);
+    chunked_expect("limit minus one", "3\r\nabc\r\n0\r\n\r\n", 13, 12, -413, 0);
+    /* endless extensions, trailers or leading zeros are bounded too */
+    char big[3000];
+    memset(big, '0', sizeof(big));
+    chunked_expect("zeros", big, sizeof(big), 2048, -413, 0);
+    memcpy(big, "1;", 2);
+    memset(big + 2, 'x', sizeof(big) - 2);
+    chunked_expect("extension", big, sizeof(big), 2048, -413, 0);
+    memcpy(big, "0\r\nX: ", 6);
+    memset(big + 6, 'v', sizeof(big) - 6);
+    chunked_expect("trailer", big, sizeof(big), 2048, -413, 0);
+}
+
 MK_TEST_MAIN("test_parser")
