@@ -132,3 +132,16 @@ def test_keepalive_then_slow_reader_closed():
 
 def test_slow_reader_sending_bytes_closed():
     stalled_reader_closed(trickle=True)
+
+
+def test_408_carries_date_and_server():
+    # RFC 9110 6.6.1: an origin server with a clock MUST send Date in every 4xx.
+    c = SRV.client()
+    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+    assert c.is_closed(BOUND), "still open %.0f s after Timeout 2" % BOUND
+    head = c.buf.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    eq(head[0], "HTTP/1.1 408 Request Timeout", "status line")
+    names = [h.split(":", 1)[0].lower() for h in head[1:]]
+    for want in ("date", "server", "content-length", "connection"):
+        assert want in names, "408 without %s: %r" % (want, head)
+    assert c.buf.endswith(b"\r\n\r\n"), "408 with a body or cut short: %r" % c.buf
