@@ -390,33 +390,75 @@ static void respond_empty(struct mk_conn *c, struct mk_http_session *s, int stat
     start_write(c, s);
 }
 
-/* 301 to the same path with a trailing slash, built from the Host header as sent. */
+/* Bytes of a request target that RFC 3986 does not allow in a URI but the request line
+ * accepts, as browsers send them unescaped: a Location carries them percent-encoded. */
+static inline bool uri_unsafe(unsigned char ch)
+{
+    switch (ch) {
+    case '\\': case '"': case '<': case '>': case '^': case '`': case '{': case '|': case '}':
+    case '[': case ']':
+        return true;
+    default:
+        return false;
+    }
+}
+
+static size_t uri_escaped_len(mk_str_t v)
+{
+    size_t n = v.len;
+    for (size_t i = 0; i < v.len; i++)
+        n += uri_unsafe((unsigned char)v.p[i]) ? 2 : 0;
+    return n;
+}
+
+static void hb_put_uri(struct hbuf *b, mk_str_t v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.p[i];
+        if (uri_unsafe(ch)) {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            hb_put(b, e, 3);
+        } else {
+            hb_put(b, v.p + i, 1);
+        }
+    }
+}
+
+/* 301 to the same path with a trailing slash: http://<Host as sent><path as sent>/?<query>.
+ * Without a Host (HTTP/1.0) the Location is the path alone, and a path that starts with
+ * "//" loses its extra slashes: "//evil.example/x" would be read as another host. */
 static void respond_redirect(struct mk_conn *c, struct mk_http_session *s)
 {
     const struct mk_http_request *r = &s->req;
     struct hbuf b = {hdr_buf(s), 0, s->hdr_cap};
-    size_t room = r->host.len + r->path.len + r->query.len + 16;
-    char *loc = b.p + b.cap - room;
+    mk_str_t path = r->path;
 
-    /* The path as it was sent (still percent-encoded), a slash, and the query kept. */
-    struct hbuf l = {loc, 0, room};
-    if (r->host.p) {
-        HB_LIT(&l, "http://");
-        hb_put(&l, r->host.p, r->host.len);
-    }
-    hb_put(&l, r->path.p, r->path.len);
-    HB_LIT(&l, "/");
-    if (r->query.p) {
-        HB_LIT(&l, "?");
-        hb_put(&l, r->query.p, r->query.len);
-    }
-    b.cap -= l.cap;
+    if (!r->host.p)
+        while (path.len > 1 && path.p[1] == '/')
+            path = mk_str(path.p + 1, path.len - 1);
+    size_t need = (r->host.p ? 7 + r->host.len : 0) + uri_escaped_len(path) + 1 +
+                  (r->query.p ? 1 + uri_escaped_len(r->query) : 0);
 
     s->status = 301;
     decide_keepalive(c, s);
     put_status_line(&b, 301);
+    if (need + 256 > b.cap - b.len) {
+        /* Only a target of many escaped bytes in a head near MaxRequestSize gets here. */
+        respond_error(c, s, 414, NULL);
+        return;
+    }
     HB_LIT(&b, "Location: ");
-    hb_put(&b, l.p, l.len);
+    if (r->host.p) {
+        HB_LIT(&b, "http://");
+        hb_put(&b, r->host.p, r->host.len);
+    }
+    hb_put_uri(&b, path);
+    HB_LIT(&b, "/");
+    if (r->query.p) {
+        HB_LIT(&b, "?");
+        hb_put_uri(&b, r->query);
+    }
     HB_LIT(&b, "\r\nContent-Length: 0\r\n");
     put_connection(c, s, &b);
     s->iovcnt = s->iovpos = 0;

@@ -171,6 +171,31 @@ def test_dir_redirect_keeps_the_query():
     eq(r.headers.get("Location"), "http://example/dir/?", "Location, empty query")
 
 
+def test_redirect_long_host_and_path_location_complete():
+    # The Location is as long as Host and path together; it used to come out empty.
+    host, path = "a" * 9000, "/" * 9000 + "dir"
+    r = SRV.request(req("GET", path, host=host))
+    eq(r.status_line, "HTTP/1.1 301 Moved Permanently", "status")
+    eq(r.headers.get("Location"), "http://%s%s/" % (host, path), "Location")
+
+
+def test_redirect_without_host_is_not_scheme_relative():
+    # HTTP/1.0 without Host: the Location is the path alone, and "//evil.example/..." would
+    # send the client to another host; "\" is read as "/" by browsers, so it is escaped.
+    for target, want in [(b"//evil.example/../dir", "/evil.example/../dir/"),
+                         (b"///evil.example/../dir", "/evil.example/../dir/"),
+                         (b"/\\evil.example/../dir", "/%5Cevil.example/../dir/"),
+                         (b"/dir?x=<\"|>", "/dir/?x=%3C%22%7C%3E")]:
+        r = SRV.request(b"GET " + target + b" HTTP/1.0\r\n\r\n")
+        eq(r.status_line, "HTTP/1.1 301 Moved Permanently", "status for %r" % target)
+        eq(r.headers.get("Location"), want, "Location for %r" % target)
+
+
+def test_redirect_escapes_bytes_uris_forbid():
+    r = SRV.request(b"GET /dir?a={b}|`^[] HTTP/1.1\r\nHost: example\r\n\r\n")
+    eq(r.headers.get("Location"), "http://example/dir/?a=%7Bb%7D%7C%60%5E%5B%5D", "Location")
+
+
 def test_redirect_keeps_connection_usable():
     c = SRV.client()
     c.send(req("GET", "/dir", host="example") + req("GET", "/one.txt"))
