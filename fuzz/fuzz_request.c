@@ -625,6 +625,8 @@ struct head {
     uint64_t cl;
     const char *crange;
     size_t crange_len;
+    const char *boundary; /* of a multipart/byteranges response */
+    size_t boundary_len;
 };
 
 static bool ieq_prefix(const char *p, size_t n, const char *lit)
@@ -670,15 +672,18 @@ static void check_slice(const char *body, uint64_t a, uint64_t b, uint64_t size)
                f->path);
 }
 
-static void check_multipart(const char *body, uint64_t len)
+static void check_multipart(const char *body, uint64_t len, const struct head *h)
 {
     const char *p = body, *end = body + len;
-    static const char delim[] = "\r\n--" MK_RANGE_BOUNDARY;
+    char delim[64];
     int parts = 0;
 
+    FUZZ_CHECK(h->boundary_len == MK_RANGE_BOUNDARY_LEN, "multipart: boundary of %zu bytes",
+               h->boundary_len);
+    int dl = snprintf(delim, sizeof(delim), "\r\n--%.*s", (int)h->boundary_len, h->boundary);
     for (;;) {
         FUZZ_CHECK(starts_with(p, (size_t)(end - p), delim), "multipart: no delimiter");
-        p += sizeof(delim) - 1;
+        p += dl;
         if (starts_with(p, (size_t)(end - p), "--\r\n")) {
             FUZZ_CHECK(p + 4 == end, "multipart: bytes after the closing delimiter");
             FUZZ_CHECK(parts >= 2, "multipart with %d part(s)", parts);
@@ -749,8 +754,10 @@ static unsigned check_responses(const char *o, size_t n, const uint8_t *in, size
             } else if (ieq_prefix(line, ll, "content-range:")) {
                 h.crange = v;
                 h.crange_len = vl;
-            } else if (ieq_prefix(line, ll, "content-type: multipart/byteranges")) {
+            } else if (ieq_prefix(line, ll, "content-type: multipart/byteranges; boundary=")) {
                 h.multipart = true;
+                h.boundary = line + strlen("content-type: multipart/byteranges; boundary=");
+                h.boundary_len = (size_t)(eol - h.boundary);
             }
             line = eol + 2;
         }
@@ -780,7 +787,7 @@ static unsigned check_responses(const char *o, size_t n, const uint8_t *in, size
                     FUZZ_CHECK(memcmp(body, f->data, h.cl) == 0, "200 body differs from %s",
                                f->path);
                 } else if (h.status == 206 && h.multipart) {
-                    check_multipart(body, h.cl);
+                    check_multipart(body, h.cl, &h);
                 } else if (h.status == 206) {
                     uint64_t a, b, size;
                     FUZZ_CHECK(h.crange && starts_with(h.crange, h.crange_len, "bytes ") &&

@@ -141,7 +141,7 @@ static int make_time(int year, int mon, int day, int h, int mi, int s, time_t *o
     return 0;
 }
 
-int mk_http_date_parse(const char *p, size_t len, time_t *out)
+int mk_http_date_parse(const char *p, size_t len, time_t now, time_t *out)
 {
     int day, year, h, m, s, mon;
 
@@ -169,7 +169,16 @@ int mk_http_date_parse(const char *p, size_t len, time_t *out)
             (mon = parse_month(c + 5)) < 0 ||
             parse_num(c + 9, 2, &year) || parse_time(c + 12, &h, &m, &s))
             return -1;
-        year += year < 70 ? 2000 : 1900;
+        /* Two digits: the year with those last digits in the century around now, and a
+         * year more than 50 years ahead is the one a century earlier (RFC 9110 5.6.7). */
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        int cur = tm.tm_year + 1900;
+        year += cur - cur % 100;
+        if (year > cur + 50)
+            year -= 100;
+        else if (year <= cur - 50)
+            year += 100;
         return make_time(year, mon, day, h, m, s, out);
     }
     return -1;

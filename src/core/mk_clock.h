@@ -29,7 +29,8 @@ uint64_t mk_clock_ns(void);
 void mk_http_date_format(time_t t, char *dst);
 
 /* Parse an HTTP-date (IMF-fixdate, RFC 850 and asctime forms).  Returns -1 when invalid,
- * including impossible dates such as 30 Feb. */
-int mk_http_date_parse(const char *p, size_t len, time_t *out);
+ * including impossible dates such as 30 Feb.  now places the two-digit years of the RFC 850
+ * form: within 50 years of it, never more than 50 ahead. */
+int mk_http_date_parse(const char *p, size_t len, time_t now, time_t *out);
 
 #endif

@@ -491,7 +491,7 @@ static bool etag_in_list(mk_str_t list, const struct mk_file *f, bool weak)
 
 static bool parse_date(mk_str_t v, time_t *t)
 {
-    return v.p && mk_http_date_parse(v.p, v.len, t) == 0;
+    return v.p && mk_http_date_parse(v.p, v.len, mk_clock.now, t) == 0;
 }
 
 /* Returns 0 to go on, or the status to answer (304 / 412). */
@@ -569,8 +569,9 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
         return;
     }
 
-    if (r->range.p && (r->method == MK_METHOD_GET || r->method == MK_METHOD_HEAD) &&
-        if_range_ok(r, f)) {
+    /* GET is the only method with range handling: a Range on HEAD (or POST) is ignored,
+     * so HEAD answers what a plain GET would (RFC 9110 14.2, a MUST). */
+    if (r->range.p && r->method == MK_METHOD_GET && if_range_ok(r, f)) {
         struct mk_range_set *rs = NULL;
         int rc = mk_range_parse(r->range, f->size, &rs);
         if (rc == 416) {
@@ -607,13 +608,11 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             put_connection(c, s, &b);
             s->iovcnt = s->iovpos = 0;
             iov_add(s, b.p, b.len);
-            if (!s->head_only) {
-                if (f->data)
-                    iov_add(s, f->data + first, last - first + 1);
-                else {
-                    s->file_off = first;
-                    s->file_end = last + 1;
-                }
+            if (f->data) {
+                iov_add(s, f->data + first, last - first + 1);
+            } else {
+                s->file_off = first;
+                s->file_end = last + 1;
             }
             s->iov_private = true;
             start_write(c, s);
@@ -629,7 +628,7 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             HB_LIT(&b, "\r\nETag: ");
             hb_put(&b, f->etag, f->etag_len);
             HB_LIT(&b, "\r\nContent-Type: multipart/byteranges; boundary=");
-            hb_put(&b, MK_RANGE_BOUNDARY, sizeof(MK_RANGE_BOUNDARY) - 1);
+            hb_put(&b, rs->boundary, MK_RANGE_BOUNDARY_LEN);
             HB_LIT(&b, "\r\nContent-Length: ");
             s->body_len = mk_range_multipart_length(rs, f->mime, f->size);
             hb_u64(&b, s->body_len);
@@ -638,13 +637,8 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             s->iovcnt = s->iovpos = 0;
             iov_add(s, b.p, b.len);
             s->iov_private = true;
-            if (!s->head_only) {
-                s->ranges = rs;
-                rs->next = 0;
-                rs->part_hdr = NULL;
-            } else {
-                mk_range_free(rs);
-            }
+            s->ranges = rs;
+            rs->next = 0;
             start_write(c, s);
             return;
         }

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "../core/mk_core.h"
 
@@ -11,9 +13,42 @@ void mk_range_free(struct mk_range_set *rs)
     free(rs);
 }
 
+/* A byte position: digits only.  A number too large for any file saturates instead of
+ * failing, so "0-99999999999999999999" is clamped like any end past the file, and a start
+ * that large is merely unsatisfiable. */
 static int parse_u64(const char *p, const char *end, uint64_t *v)
 {
-    return mk_str_to_u64(mk_str(p, (size_t)(end - p)), UINT64_MAX / 2, v);
+    if (mk_str_to_u64(mk_str(p, (size_t)(end - p)), UINT64_MAX / 2, v) == 0)
+        return 0;
+    for (const char *q = p; q < end; q++)
+        if (*q < '0' || *q > '9')
+            return -1;
+    if (p == end)
+        return -1;
+    *v = UINT64_MAX / 2;
+    return 0;
+}
+
+static void new_boundary(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[MK_RANGE_BOUNDARY_LEN / 2];
+
+    if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        /* Only before the kernel's pool is initialised (early boot): unique, if guessable. */
+        static __thread uint64_t seq;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint32_t b = (uint32_t)++seq ^ (uint32_t)(uintptr_t)&seq;
+        memcpy(r, &a, 8);
+        memcpy(r + 8, &b, 4);
+    }
+    for (size_t i = 0; i < sizeof(r); i++) {
+        out[2 * i] = hex[r[i] >> 4];
+        out[2 * i + 1] = hex[r[i] & 15];
+    }
+    out[MK_RANGE_BOUNDARY_LEN] = '\0';
 }
 
 int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
@@ -81,29 +116,29 @@ int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
     struct mk_range_set *rs = mk_xcalloc(1, sizeof(*rs));
     rs->n = n;
     memcpy(rs->r, tmp, (size_t)n * sizeof(tmp[0]));
+    if (n > 1)
+        new_boundary(rs->boundary);
     *out = rs;
     return 206;
 }
 
-static size_t part_header(char *buf, size_t cap, const char *mime, const struct mk_range *r,
-                          uint64_t size)
+static size_t part_header(char *buf, size_t cap, const char *boundary, const char *mime,
+                          const struct mk_range *r, uint64_t size)
 {
     int n = snprintf(buf, cap,
-                     "\r\n--" MK_RANGE_BOUNDARY "\r\nContent-Type: %s\r\n"
+                     "\r\n--%s\r\nContent-Type: %s\r\n"
                      "Content-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                     mime, (unsigned long long)r->first, (unsigned long long)r->last,
+                     boundary, mime, (unsigned long long)r->first, (unsigned long long)r->last,
                      (unsigned long long)size);
     return n < 0 ? 0 : MK_MIN((size_t)n, cap);
 }
 
-static const char closing[] = "\r\n--" MK_RANGE_BOUNDARY "--\r\n";
-
 uint64_t mk_range_multipart_length(const struct mk_range_set *rs, const char *mime, uint64_t size)
 {
     char tmp[512];
-    uint64_t total = sizeof(closing) - 1;
+    uint64_t total = strlen(rs->boundary) + 8; /* "\r\n--" boundary "--\r\n" */
     for (int i = 0; i < rs->n; i++)
-        total += part_header(tmp, sizeof(tmp), mime, &rs->r[i], size) +
+        total += part_header(tmp, sizeof(tmp), rs->boundary, mime, &rs->r[i], size) +
                  (rs->r[i].last - rs->r[i].first + 1);
     return total;
 }
@@ -112,13 +147,13 @@ int mk_range_next_part(struct mk_range_set *rs, const char *mime, uint64_t size,
                        size_t cap, size_t *len, uint64_t *off, uint64_t *end)
 {
     if (rs->next >= rs->n) {
-        memcpy(buf, closing, sizeof(closing) - 1);
-        *len = sizeof(closing) - 1;
+        int k = snprintf(buf, cap, "\r\n--%s--\r\n", rs->boundary);
+        *len = k < 0 ? 0 : MK_MIN((size_t)k, cap);
         *off = *end = 0;
         return 0;
     }
     const struct mk_range *r = &rs->r[rs->next++];
-    *len = part_header(buf, cap, mime, r, size);
+    *len = part_header(buf, cap, rs->boundary, mime, r, size);
     *off = r->first;
     *end = r->last + 1;
     return 1;

@@ -8,7 +8,10 @@
 #include "../core/mk_str.h"
 
 #define MK_RANGE_MAX 16 /* more ranges than this are answered with the whole file (200) */
-#define MK_RANGE_BOUNDARY "MONKEY_BYTERANGES_3d6b9f"
+/* A multipart/byteranges boundary: 24 hex digits from the kernel's random source, new for
+ * each response.  A file cannot be made to contain the boundary of a response it will be
+ * served in (RFC 2046 5.1.1: the boundary must not occur in the parts). */
+#define MK_RANGE_BOUNDARY_LEN 24
 
 struct mk_range {
     uint64_t first, last; /* inclusive */
@@ -17,7 +20,7 @@ struct mk_range {
 struct mk_range_set {
     int n;
     int next;             /* next part to send */
-    const char *part_hdr; /* unused by callers; reserved */
+    char boundary[MK_RANGE_BOUNDARY_LEN + 1]; /* set when n > 1 */
     struct mk_range r[MK_RANGE_MAX];
 };
 

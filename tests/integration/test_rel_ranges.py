@@ -140,6 +140,19 @@ def test_if_unmodified_since_past_412():
        U.S412, "If-Unmodified-Since a day before the file")
 
 
+def test_if_unmodified_since_rfc850_two_digit_year():
+    # RFC 9110 5.6.7: a two-digit year is the one within 50 years of now, never more than 50
+    # ahead.  Exactly 50 years ahead stays ahead (after the file: 200); 51 years ahead is read
+    # as 49 years ago (before the file, modified in 2020: 412).
+    year = time.gmtime().tm_year
+    assert year < 2069, "the 412 case needs a year 49 years ago to be before 2020"
+    ahead = "Sunday, 31-Dec-%02d 23:59:59 GMT" % ((year + 50) % 100)
+    check_full(get(headers=[("If-Unmodified-Since", ahead)]), "If-Unmodified-Since %s" % ahead)
+    back = "Sunday, 01-Jan-%02d 00:00:00 GMT" % ((year + 51) % 100)
+    eq(get(headers=[("If-Unmodified-Since", back)]).status_line, U.S412,
+       "If-Unmodified-Since %s" % back)
+
+
 def test_if_unmodified_since_equal_200():
     check_full(get(headers=[("If-Unmodified-Since", mkt.http_date(MTIME))]), "equal date")
 
@@ -306,6 +319,18 @@ def test_multiple_ranges_two_206_multipart():
     check_multipart(rng("bytes=100-199, 900-"), [(100, 199), (900, 999)])
 
 
+def test_multipart_boundary_new_for_each_response():
+    # RFC 2046 5.1.1: the boundary must not occur in the parts; a fixed one could be planted
+    # in a file.  Each response draws its own.
+    seen = set()
+    for _ in range(5):
+        ct = rng("bytes=0-4,10-14").headers.get("Content-Type", "")
+        m = re.match(r"^multipart/byteranges; boundary=([0-9a-f]{24})$", ct)
+        assert m, "Content-Type %r" % ct
+        assert m.group(1) not in seen, "boundary %s used twice" % m.group(1)
+        seen.add(m.group(1))
+
+
 # -- 200 overlapping ranges, 1000 tiny ranges: 200 or 416, never more bytes than the file --------
 
 def check_bounded(r, what):
@@ -333,6 +358,21 @@ def test_range_end_past_size_clamped():
     check_206(rng("bytes=990-5000"), 990, 999)
     check_206(rng("bytes=500-1000"), 500, 999)
     check_206(rng("bytes=0-99999999999"), 0, 999)
+    # past 64 bits too: the end saturates and is clamped like any other
+    check_206(rng("bytes=0-18446744073709551615"), 0, 999)
+    check_206(rng("bytes=10-999999999999999999999999"), 10, 999)
+    check_416(rng("bytes=999999999999999999999999-"))
+
+
+# -- HEAD: Range is ignored (RFC 9110 14.2: range handling is defined for GET only) --------------
+
+def test_head_ignores_range():
+    for spec in ["bytes=0-4", "bytes=0-4,10-14", "bytes=5000-"]:
+        r = get(headers=[("Range", spec)], method="HEAD")
+        eq(r.status_line, U.S200, "HEAD with Range: %s: status" % spec)
+        eq(r.headers.get("Content-Length"), str(SIZE), "HEAD with Range: %s: Content-Length" % spec)
+        assert "Content-Range" not in r.headers, "HEAD with Range: %s: %r" % (spec, r)
+        eq(r.body, b"", "HEAD body")
 
 
 # -- unknown unit (M): ignored -------------------------------------------------------------------

@@ -7,13 +7,22 @@
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
+/* The "now" the RFC 850 two-digit years are read against in most tests: 1994, so 70-99 are
+ * 19xx and 00-44 are 20xx. */
+#define NOW_1994 ((time_t)784111777)
+
 /* Parse at a guard page: the parser must read only len bytes. */
-static int parse(const char *p, size_t len, time_t *out)
+static int parse_at(const char *p, size_t len, time_t now, time_t *out)
 {
     char *g = guard_copy(p, len);
-    int r = mk_http_date_parse(g, len, out);
+    int r = mk_http_date_parse(g, len, now, out);
     guard_free(g, len);
     return r;
+}
+
+static int parse(const char *p, size_t len, time_t *out)
+{
+    return parse_at(p, len, NOW_1994, out);
 }
 
 static const struct {
@@ -218,6 +227,38 @@ MK_TEST(round_trip)
     CHECKF(bad == LLONG_MIN, "round trip failed at %lld", bad);
 }
 
+/* RFC 9110 5.6.7: a two-digit year that would be more than 50 years in the future is the
+ * most recent past year with those digits. */
+MK_TEST(rfc850_two_digit_years)
+{
+    static const struct {
+        int now_year;
+        const char *date;
+        int year;
+    } cases[] = {
+        {2026, "Thursday, 01-Jan-70 00:00:00 GMT", 2070}, /* 44 years ahead: kept */
+        {2026, "Wednesday, 01-Jan-76 00:00:00 GMT", 2076}, /* exactly 50 ahead: kept */
+        {2026, "Saturday, 01-Jan-77 00:00:00 GMT", 1977},  /* 51 ahead: a century back */
+        {2026, "Sunday, 06-Nov-94 08:49:37 GMT", 1994},
+        {2026, "Monday, 01-Jan-24 00:00:00 GMT", 2024},
+        {1994, "Thursday, 01-Jan-70 00:00:00 GMT", 1970},
+        {1994, "Saturday, 01-Jan-44 00:00:00 GMT", 2044},
+        {1994, "Monday, 01-Jan-45 00:00:00 GMT", 1945},
+        {2090, "Friday, 01-Jan-10 00:00:00 GMT", 2110},    /* 80 years back is not "recent" */
+        {2090, "Sunday, 01-Jan-40 00:00:00 GMT", 2140},
+        {2090, "Monday, 01-Jan-41 00:00:00 GMT", 2041},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tm at = {.tm_year = cases[i].now_year - 1900, .tm_mon = 5, .tm_mday = 1};
+        time_t now = timegm(&at), t = 0;
+        int r = parse_at(cases[i].date, strlen(cases[i].date), now, &t);
+        struct tm got;
+        gmtime_r(&t, &got);
+        CHECKF(r == 0 && got.tm_year + 1900 == cases[i].year, "in %d, \"%s\" read as %d (rc %d)",
+               cases[i].now_year, cases[i].date, got.tm_year + 1900, r);
+    }
+}
+
 MK_TEST(clock_update)
 {
     mk_clock_update();
@@ -225,7 +266,8 @@ MK_TEST(clock_update)
     CHECK(mk_clock.now >= now - 2 && mk_clock.now <= now + 2);
     CHECK_EQ_INT(strlen(mk_clock.date), MK_HTTP_DATE_LEN);
     time_t back;
-    CHECK(mk_http_date_parse(mk_clock.date, MK_HTTP_DATE_LEN, &back) == 0 && back == mk_clock.now);
+    CHECK(mk_http_date_parse(mk_clock.date, MK_HTTP_DATE_LEN, mk_clock.now, &back) == 0 &&
+          back == mk_clock.now);
     uint64_t a = mk_clock_ns(), b = mk_clock_ns();
     CHECK(b >= a);
 }

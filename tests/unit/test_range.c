@@ -60,6 +60,12 @@ static const struct want table[] = {
     {"bytes=0-", 0, 416, 0, {{0}}},
     {"bytes=0-0", 0, 416, 0, {{0}}},
     {"bytes=-5", 0, 416, 0, {{0}}},
+    /* positions too large for 64 bits saturate: a start past any file, an end clamped */
+    {"bytes=99999999999999999999999-", 10, 416, 0, {{0}}},
+    {"bytes=0-18446744073709551615", 10, 206, 1, {{0, 9}}},
+    {"bytes=2-99999999999999999999999", 10, 206, 1, {{2, 9}}},
+    {"bytes=-99999999999999999999999", 10, 206, 1, {{0, 9}}},
+    {"bytes=99999999999999999999999-3", 10, 200, 0, {{0}}},
     /* invalid: the header is ignored */
     {"bytes=5-1", 10, 200, 0, {{0}}},
     {"bytes=0-1,5-1", 10, 200, 0, {{0}}},
@@ -80,7 +86,6 @@ static const struct want table[] = {
     {"bytes=0x1-2", 10, 200, 0, {{0}}},
     {"bytes=1 -2", 10, 200, 0, {{0}}},
     {"bytes=0-1;3-4", 10, 200, 0, {{0}}},
-    {"bytes=99999999999999999999999-", 10, 200, 0, {{0}}},
     {"bytes=0-1,garbage", 10, 200, 0, {{0}}},
     /* overlapping: never send more than the file */
     {"bytes=0-4,3-6", 10, 200, 0, {{0}}},
@@ -184,7 +189,9 @@ static void check_multipart(const char *h, uint64_t size, const char *mime)
                 snprintf(first_hdr, sizeof(first_hdr), "%.*s", (int)len, buf);
             parts++;
         } else {
-            CHECK_EQ_STR(buf, len, "\r\n--" MK_RANGE_BOUNDARY "--\r\n");
+            char closing[64];
+            snprintf(closing, sizeof(closing), "\r\n--%s--\r\n", rs->boundary);
+            CHECK_EQ_STR(buf, len, closing);
             CHECK(off == end);
         }
         total += len + (end - off);
@@ -198,9 +205,9 @@ static void check_multipart(const char *h, uint64_t size, const char *mime)
 
     char want[512];
     snprintf(want, sizeof(want),
-             "\r\n--" MK_RANGE_BOUNDARY "\r\nContent-Type: %s\r\nContent-Range: bytes "
+             "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
              "%" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
-             mime, rs->r[0].first, rs->r[0].last, size);
+             rs->boundary, mime, rs->r[0].first, rs->r[0].last, size);
     CHECK_EQ_STR(first_hdr, strlen(first_hdr), want);
     mk_range_free(rs);
     mk_test_context(NULL);
@@ -215,6 +222,25 @@ MK_TEST(multipart_length)
     check_multipart("bytes=1-1,3-3,5-5,7-7,9-9,11-11,13-13,15-15,17-17,19-19,21-21,23-23,25-25,"
                     "27-27,29-29,31-31",
                     1000000000000ULL, "video/mp4");
+}
+
+/* Each multipart response draws its own boundary: 24 hex digits, never the same twice in
+ * a row (a fixed one could be planted in a file to forge parts). */
+MK_TEST(multipart_boundary_fresh)
+{
+    char seen[8][MK_RANGE_BOUNDARY_LEN + 1];
+    for (int i = 0; i < 8; i++) {
+        struct mk_range_set *rs;
+        if (!CHECK_EQ_INT(rparse("bytes=0-1,4-5", 10, &rs), 206))
+            return;
+        CHECK_EQ_INT(strlen(rs->boundary), MK_RANGE_BOUNDARY_LEN);
+        CHECKF(strspn(rs->boundary, "0123456789abcdef") == MK_RANGE_BOUNDARY_LEN,
+               "boundary \"%s\"", rs->boundary);
+        memcpy(seen[i], rs->boundary, sizeof(seen[i]));
+        for (int k = 0; k < i; k++)
+            CHECKF(strcmp(seen[k], seen[i]) != 0, "boundary %s drawn twice", seen[i]);
+        mk_range_free(rs);
+    }
 }
 
 MK_TEST_MAIN("test_range")
