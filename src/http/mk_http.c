@@ -860,6 +860,15 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
     }
     session_free(hw, s);
     c->session = NULL;
+    if (mk_unlikely(__atomic_load_n(&c->worker->stopping, __ATOMIC_RELAXED) ==
+                    MK_STOP_SHUTDOWN)) {
+        /* This response promised keep-alive before the server began to stop, and nothing
+         * more has arrived: idle now, so closed now, like the connections that were idle
+         * when the stop began.  Kept, it would hold the exit back until KeepAliveTimeout
+         * or GracePeriod. */
+        mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
+        return;
+    }
     mk_sched_timer_set(c, MK_TLIST_KEEPALIVE, MK_TIMEOUT_KEEPALIVE);
 }
 

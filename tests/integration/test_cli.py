@@ -219,6 +219,33 @@ def test_sigterm_lets_inflight_response_finish():
         s.kill()
 
 
+def test_sigterm_closes_a_keepalive_connection_once_its_response_is_sent():
+    # The response was promised keep-alive before the signal.  Once it is sent the
+    # connection is idle and must be closed at once, as idle ones are when the stop begins;
+    # it used to be kept until KeepAliveTimeout (or GracePeriod), and the exit with it.
+    # 64 MiB (sparse) so the body cannot all sit in socket buffers when the signal comes.
+    s = mkt.Server(conf={"KeepAliveTimeout": "60", "GracePeriod": "60"}).start()
+    size = 64 << 20
+    with open(os.path.join(s.docroot, "huge.bin"), "wb") as f:
+        f.truncate(size)
+    try:
+        c = s.client()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.send(req("GET", "/huge.bin"))
+        status, _, headers = c.recv_head()
+        eq(status, "HTTP/1.1 200 OK", "status")
+        assert "Connection" not in headers, "response not keep-alive: %r" % headers
+        time.sleep(0.3)  # the server waits for the client to read
+        s.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # and sees the stop while the body is still on its way
+        body = c._read_exact(size, time.monotonic() + 60)
+        eq((len(body), body.count(0)), (size, size), "in-flight body")
+        assert c.is_closed(10), "connection still open 10 s after its response (limit 60 s)"
+        eq(s.wait(10), 0, "exit status after SIGTERM (KeepAliveTimeout and GracePeriod 60)")
+    finally:
+        s.kill()
+
+
 # -- daemon mode -------------------------------------------------------------------------------
 
 def is_monkey(pid):
