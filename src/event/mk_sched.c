@@ -227,8 +227,12 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
         mk_die("too many Listen entries");
     for (int i = 0; i < cfg->nlisten; i++)
         shared[i] = -1;
+    /* Worker ids go on across reloads (the first generation is 0..workers-1, the next one
+     * continues from there), so a trace never shows two threads as the same worker, nor a
+     * worker's totals going back to zero.  Only the main thread gets here. */
+    static int worker_ids;
     for (int w = 0; w < cfg->workers; w++) {
-        ws[w].id = w;
+        ws[w].id = worker_ids++;
         ws[w].cfg = cfg;
         ws[w].epfd = -1;
         ws[w].wake_fd = -1;
@@ -462,6 +466,8 @@ void mk__sched_listeners_pause(struct mk_worker *w, bool pause)
     w->accept_paused = pause;
 }
 
+static uint64_t conn_ids; /* the last connection id given, for the whole process */
+
 /* Answer a connection the server cannot take with a short 503, without reading. */
 static void over_capacity(int fd)
 {
@@ -469,6 +475,9 @@ static void over_capacity(int fd)
                                "Content-Length: 0\r\n"
                                "Connection: Close\r\n\r\n";
     MK_TRACE(scheduler, fd, "OVER_CAPACITY");
+    /* Never registered, so no conn_accept/conn_close: the refusal is an INFO event of its
+     * own, with no connection id. */
+    MK_TRACE(error, 0, MK_ESITE_LIMIT, 0, 503);
     if (send(fd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
         /* The client is gone already: nothing to do. */
     }
@@ -482,7 +491,9 @@ struct mk_conn *mk__sched_conn_add(struct mk_worker *w, int fd, const union mk_s
     c->fd = fd;
     c->worker = w;
     c->gen = ++w->gen ? w->gen : ++w->gen; /* 0 is reserved for listeners */
-    c->id = ++w->conn_seq * (uint64_t)w->cfg->workers + (uint64_t)w->id; /* 0 = no connection */
+    /* Unique for the life of the process, across reloads and their new workers (traces
+     * join events on it); 0 = no connection.  One relaxed atomic add per accept. */
+    c->id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
     c->start_ns = mk_clock_ns(); /* precise: conn_close reports the lifetime */
     if (peer)
         memcpy(&c->peer, peer, plen < sizeof(*peer) ? plen : sizeof(*peer));

@@ -149,7 +149,6 @@ struct mk_worker {
 
     uint32_t active;
     uint64_t accepted, nclosed, requests;
-    uint64_t conn_seq;
     uint32_t gen;
     uint32_t last_tick;
 

@@ -817,22 +817,30 @@ static void log_request(struct mk_conn *c, struct mk_http_session *s)
  * state change out of MK_HTTP_WRITE (nothing traced happens between the two points, so
  * they are recorded together: one combined test on the request path). */
 __attribute__((cold, noinline)) static void trace_request_end_cold(struct mk_conn *c,
-                                                                   struct mk_http_session *s)
+                                                                   struct mk_http_session *s,
+                                                                   bool keep)
 {
     if (MK_TRACE_ENABLED(request_end))
         MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
-                    mk_clock_ns() - s->start_ns, !s->close_after);
-    if (MK_TRACE_ENABLED(epoll_state) && !s->close_after)
+                    mk_clock_ns() - s->start_ns, keep);
+    if (MK_TRACE_ENABLED(epoll_state) && keep)
         MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE"); /* out of MK_HTTP_WRITE */
 }
 
 static void finish_request(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
+    /* A response promised keep-alive before the server began to stop, with nothing more
+     * received: the connection is idle now, so it is closed now, like those that were
+     * idle when the stop began.  Kept, it would hold the exit back until KeepAliveTimeout
+     * or GracePeriod. */
+    bool stop_close = !s->close_after && s->pos >= s->len &&
+                      mk_unlikely(__atomic_load_n(&c->worker->stopping, __ATOMIC_RELAXED) ==
+                                  MK_STOP_SHUTDOWN);
 
     log_request(c, s);
     if (MK_TRACE_ENABLED(request_end) | MK_TRACE_ENABLED(epoll_state))
-        trace_request_end_cold(c, s);
+        trace_request_end_cold(c, s, !s->close_after && !stop_close);
     s->begun = false;
     c->requests++;
     c->worker->requests++;
@@ -843,6 +851,10 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
     }
     if (s->close_after) {
         close_or_linger(c, s, s->status >= 400 ? MK_CLOSE_ERROR_STATUS : MK_CLOSE_DONE);
+        return;
+    }
+    if (stop_close) {
+        mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
         return;
     }
     set_state(c, MK_HTTP_IDLE); /* "SET: CHANGE" was traced with request_end */
@@ -860,15 +872,6 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
     }
     session_free(hw, s);
     c->session = NULL;
-    if (mk_unlikely(__atomic_load_n(&c->worker->stopping, __ATOMIC_RELAXED) ==
-                    MK_STOP_SHUTDOWN)) {
-        /* This response promised keep-alive before the server began to stop, and nothing
-         * more has arrived: idle now, so closed now, like the connections that were idle
-         * when the stop began.  Kept, it would hold the exit back until KeepAliveTimeout
-         * or GracePeriod. */
-        mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
-        return;
-    }
     mk_sched_timer_set(c, MK_TLIST_KEEPALIVE, MK_TIMEOUT_KEEPALIVE);
 }
 
@@ -1037,7 +1040,7 @@ static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,
     s->len = s->pos = 0;
     MK_TRACE(epoll_state, c->fd, "SET: CHANGE"); /* out of MK_HTTP_WRITE */
     set_state(c, MK_HTTP_LINGER);
-    mk_sched_timer_set(c, MK_TLIST_LINGER, MK_TIMEOUT_WRITE);
+    mk_sched_timer_set(c, MK_TLIST_LINGER, MK_TIMEOUT_LINGER); /* response sent: no stall */
 }
 
 static int do_linger(struct mk_conn *c, struct mk_http_session *s)
@@ -1230,7 +1233,9 @@ static int step_read_body(struct mk_conn *c)
     for (;;) {
         int rc = consume_body(s);
         if (rc < 0) {
-            MK_TRACE(error, c->id, MK_ESITE_PARSE, 0, -rc);
+            /* 413: the body passed MaxRequestSize (a limit, as for a Content-Length that
+             * announces too much); 400: its chunked framing is broken. */
+            MK_TRACE(error, c->id, rc == -413 ? MK_ESITE_LIMIT : MK_ESITE_PARSE, 0, -rc);
             s->pos = s->len;
             respond_error(c, s, -rc, NULL);
             return MK_OK;
@@ -1386,11 +1391,15 @@ static void http_on_timeout(struct mk_conn *c)
 static void http_on_close(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
-    if (s && s->begun && MK_TRACE_ENABLED(request_end)) {
+    if (s && s->begun) {
         /* The connection ends in the middle of this request (reset, timeout, shutdown):
-         * every request_begin still gets its request_end, with what was sent. */
-        MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
-                    mk_clock_ns() - s->start_ns, 0);
+         * every request_begin still gets its request_end, with what was sent, and the
+         * request counts in conn_close and worker_stats like any other. */
+        if (MK_TRACE_ENABLED(request_end))
+            MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
+                        mk_clock_ns() - s->start_ns, 0);
+        c->requests++;
+        c->worker->requests++;
     }
     if (c->session) {
         session_free(hw_of(c), c->session);

@@ -10,7 +10,6 @@
     X(MK_CLOSE_DONE, "done")                                                                       \
     X(MK_CLOSE_ERROR_STATUS, "error_status")                                                       \
     X(MK_CLOSE_TIMEOUT, "timeout")                                                                 \
-    X(MK_CLOSE_OVER_CAPACITY, "over_capacity")                                                     \
     X(MK_CLOSE_SHUTDOWN, "shutdown")                                                               \
     X(MK_CLOSE_IO_ERROR, "io_error")
 
@@ -19,7 +18,8 @@
     X(MK_TIMEOUT_CONN_PENDING, "conn_pending")                                                     \
     X(MK_TIMEOUT_REQ_INCOMPLETE, "req_incomplete")                                                 \
     X(MK_TIMEOUT_KEEPALIVE, "keepalive")                                                           \
-    X(MK_TIMEOUT_WRITE, "write_stalled")
+    X(MK_TIMEOUT_WRITE, "write_stalled")                                                          \
+    X(MK_TIMEOUT_LINGER, "linger")
 
 /* Where an error happened (error.site). */
 #define MK_ERROR_SITES(X)                                                                          \

@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -741,10 +742,129 @@ def test_build_info():
         raise AssertionError("`monkey -b` says: %r" % text[-400:])
 
 
+def test_ids_unique_across_reload():
+    """conn_id is unique for the life of the process and worker ids go on across a SIGHUP
+    reload (the new workers used to restart both at their first values); a listener poll
+    cancelled by the reload is not traced as an EPOLLERR (io_uring)."""
+    srv = server({"Workers": "1", "GracePeriod": "1"}).start()
+    try:
+        with Session("reload") as s:
+            requests(srv.port, 6, per_conn=2)
+            srv.send_signal(signal.SIGHUP)
+            if not wait_until(lambda: "reload: configuration re-read" in srv.log_text(), 10):
+                raise AssertionError("no reload: %s" % srv.log_tail())
+            time.sleep(0.3)
+            requests(srv.port, 6, per_conn=2)
+            time.sleep(1.5)  # the old worker's grace period ends
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        acc = [e for e in ev if e.name == "conn_accept"]
+        ids = [e["conn_id"] for e in acc]
+        if len(ids) != 6 or len(set(ids)) != 6 or 0 in ids:
+            raise AssertionError("conn_accept ids across a reload: %s" % ids)
+        workers = [e["worker"] for e in acc]
+        if workers[:3] == workers[3:] or len(set(workers[:3])) != 1 or len(set(workers[3:])) != 1:
+            raise AssertionError("worker ids before/after the reload: %s" % workers)
+        errs = [e for e in ev if e.name == "epoll" and e["event"] == "EPOLLERR"]
+        if errs:
+            raise AssertionError("EPOLLERR traced without a socket error: %s" % errs[:2])
+        closes = {e["conn_id"]: e["requests"] for e in ev if e.name == "conn_close"}
+        if sorted(closes) != sorted(ids) or set(closes.values()) != {2}:
+            raise AssertionError("conn_close per connection: %s" % closes)
+    finally:
+        srv.stop(check_fds=False)
+
+
+def test_refusals_and_abandoned_requests():
+    """INFO session: a connection refused over MaxConnections is an error event (503, site
+    limit, conn_id 0); a request the client resets in its middle still has its request_end,
+    and its conn_close counts it."""
+    srv = server({"Workers": "1", "MaxConnections": "1"}).start()
+    size = 64 << 20  # sparse: cannot all sit in the socket buffers
+    with open(os.path.join(srv.docroot, "huge.bin"), "wb") as f:
+        f.truncate(size)
+    try:
+        with Session("refuse", loglevel="INFO") as s:
+            hold = mkt.Client(srv.port)
+            hold.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            hold.send(mkt.req("GET", "/huge.bin"))
+            hold.recv_head()
+            extra = mkt.Client(srv.port)
+            extra.sock.settimeout(5)
+            got = b""
+            try:
+                while True:
+                    b = extra.sock.recv(4096)
+                    if not b:
+                        break
+                    got += b
+            except OSError:
+                pass
+            extra.close()
+            if not got.startswith(b"HTTP/1.1 503"):
+                raise AssertionError("over MaxConnections: %r" % got[:100])
+            # reset in the middle of the response
+            hold.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            hold.close()
+            wait_until(lambda: False, 0.5)
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        refused = [e for e in ev if e.name == "error" and e["status"] == 503]
+        if len(refused) != 1 or refused[0]["conn_id"] != 0 or refused[0]["site"][0] != "limit":
+            raise AssertionError("503 refusal events: %s" % refused)
+        ends = [e for e in ev if e.name == "request_end"]
+        closes = [e for e in ev if e.name == "conn_close"]
+        if len(ends) != 1 or ends[0]["keepalive"] != 0 or ends[0]["bytes_sent"] >= size:
+            raise AssertionError("request_end of the reset request: %s" % ends)
+        if len(closes) != 1 or closes[0]["requests"] != 1 or closes[0]["reason"][0] != "peer_reset":
+            raise AssertionError("conn_close of the reset connection: %s" % closes)
+    finally:
+        srv.stop(check_fds=False)
+
+
+def test_shutdown_ends_keepalive_response_with_keepalive_0():
+    """SIGTERM while a keep-alive response is on its way: once sent, the connection is
+    closed at once (reason shutdown), and request_end says keepalive 0, not 1."""
+    srv = server({"Workers": "1", "KeepAliveTimeout": "60", "GracePeriod": "60"}).start()
+    size = 64 << 20
+    with open(os.path.join(srv.docroot, "huge.bin"), "wb") as f:
+        f.truncate(size)
+    try:
+        with Session("term", loglevel="INFO") as s:
+            c = mkt.Client(srv.port)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            c.send(mkt.req("GET", "/huge.bin"))
+            c.recv_head()
+            time.sleep(0.3)
+            srv.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            c._read_exact(size, time.monotonic() + 60)
+            if not c.is_closed(10):
+                raise AssertionError("connection still open 10 s after its response")
+            c.close()
+            if srv.wait(10) != 0:
+                raise AssertionError("server did not exit 0 within 10 s of SIGTERM")
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        ends = [e for e in ev if e.name == "request_end"]
+        closes = [e for e in ev if e.name == "conn_close"]
+        if len(ends) != 1 or ends[0]["keepalive"] != 0 or ends[0]["bytes_sent"] < size:
+            raise AssertionError("request_end: %s" % ends)
+        if len(closes) != 1 or closes[0]["reason"][0] != "shutdown":
+            raise AssertionError("conn_close: %s" % closes)
+    finally:
+        srv.stop(check_fds=False)
+
+
 TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
          test_loglevel_info, test_io_uring_one_send_per_small_response,
          test_sessions_under_load, test_untraced_build_has_no_lttng,
-         test_runs_without_provider, test_build_info]
+         test_runs_without_provider, test_build_info, test_ids_unique_across_reload,
+         test_refusals_and_abandoned_requests,
+         test_shutdown_ends_keepalive_response_with_keepalive_0]
 
 
 # ---------------------------------------------------------------------------------------------
