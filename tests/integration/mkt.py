@@ -620,6 +620,13 @@ class Server:
             pass
         return ", ".join(out)
 
+    def sparse_file(self, name, size):
+        """A sparse file of size zero bytes in the docroot (too large to sit in socket
+        buffers: a response from it stays in flight); returns its size."""
+        with open(os.path.join(self.docroot, name), "wb") as f:
+            f.truncate(size)
+        return size
+
     def send_signal(self, sig):
         os.kill(self.pid, sig)
 

@@ -225,9 +225,7 @@ def test_sigterm_closes_a_keepalive_connection_once_its_response_is_sent():
     # it used to be kept until KeepAliveTimeout (or GracePeriod), and the exit with it.
     # 64 MiB (sparse) so the body cannot all sit in socket buffers when the signal comes.
     s = mkt.Server(conf={"KeepAliveTimeout": "60", "GracePeriod": "60"}).start()
-    size = 64 << 20
-    with open(os.path.join(s.docroot, "huge.bin"), "wb") as f:
-        f.truncate(size)
+    size = s.sparse_file("huge.bin", 64 << 20)
     try:
         c = s.client()
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)

@@ -781,9 +781,7 @@ def test_refusals_and_abandoned_requests():
     limit, conn_id 0); a request the client resets in its middle still has its request_end,
     and its conn_close counts it."""
     srv = server({"Workers": "1", "MaxConnections": "1"}).start()
-    size = 64 << 20  # sparse: cannot all sit in the socket buffers
-    with open(os.path.join(srv.docroot, "huge.bin"), "wb") as f:
-        f.truncate(size)
+    size = srv.sparse_file("huge.bin", 64 << 20)
     try:
         with Session("refuse", loglevel="INFO") as s:
             hold = mkt.Client(srv.port)
@@ -828,9 +826,7 @@ def test_shutdown_ends_keepalive_response_with_keepalive_0():
     """SIGTERM while a keep-alive response is on its way: once sent, the connection is
     closed at once (reason shutdown), and request_end says keepalive 0, not 1."""
     srv = server({"Workers": "1", "KeepAliveTimeout": "60", "GracePeriod": "60"}).start()
-    size = 64 << 20
-    with open(os.path.join(srv.docroot, "huge.bin"), "wb") as f:
-        f.truncate(size)
+    size = srv.sparse_file("huge.bin", 64 << 20)
     try:
         with Session("term", loglevel="INFO") as s:
             c = mkt.Client(srv.port)
