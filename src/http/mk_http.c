@@ -1198,12 +1198,19 @@ static int step_read_head(struct mk_conn *c)
                 if (s->cap < cfg->max_request_size) {
                     s = session_grow(c, s);
                 } else {
-                    /* Past MaxRequestSize: 414 when even the request line is not complete. */
-                    s->req.status = memchr(s->buf, '\n', s->len) ? 413 : 414;
-                    MK_TRACE(error, c->id, MK_ESITE_LIMIT, 0, s->req.status);
+                    /* Past MaxRequestSize: 414 when even the request line is not complete.
+                     * One parse of the whole buffer from its start recovers what of the
+                     * request line there is (session_grow and the resumed parses do not
+                     * keep it), for request_begin and HEAD; the fields stay unread. */
+                    uint16_t status = memchr(s->buf, '\n', s->len) ? 413 : 414;
+                    (void)mk_http_parse_request(s->buf, s->len, 0, cfg->max_request_size,
+                                                &s->req);
+                    s->req.status = status;
+                    MK_TRACE(error, c->id, MK_ESITE_LIMIT, 0, status);
                     s->pos = s->len;
                     trace_request_begin(c, s);
-                    respond_error(c, s, s->req.status, NULL);
+                    s->head_only = s->req.method == MK_METHOD_HEAD;
+                    respond_error(c, s, status, NULL);
                     return MK_OK;
                 }
             }

@@ -855,12 +855,59 @@ def test_shutdown_ends_keepalive_response_with_keepalive_0():
         srv.stop(check_fds=False)
 
 
+def test_oversized_head_request_begin():
+    """A head past MaxRequestSize: request_begin of the 413 still names the method, URI and
+    version (the buffer grew and the parse resumed in between, which used to lose them);
+    the 414's names the method with an empty URI; a HEAD's 413 has no body."""
+    srv = server({"Workers": "1"}).start()
+    limit = 32 * 1024
+    try:
+        with Session("big", loglevel="INFO") as s:
+            line = b"GET /some/where HTTP/1.1\r\nHost: big.example\r\n"
+            filler = b"X-Fill: " + b"a" * 1000 + b"\r\n"
+            c = mkt.Client(srv.port)
+            c.send(line)
+            time.sleep(0.05)  # the request line alone in the first read
+            for _ in range(limit // len(filler) + 2):
+                c.send(filler)
+            r = c.recv_response()
+            if r.status != 413:
+                raise AssertionError("oversized head: %s" % r.status_line)
+            c.close()
+            c = mkt.Client(srv.port)
+            c.send(b"HEAD /h HTTP/1.1\r\nHost: big.example\r\n" + filler * 40)
+            r = c.recv_response(head=True)
+            if r.status != 413 or c.buf:
+                raise AssertionError("HEAD 413: %s, %r after the head" % (r.status_line, c.buf[:40]))
+            c.close()
+            c = mkt.Client(srv.port)
+            c.send(b"GET /" + b"u" * (limit + 100))
+            r = c.recv_response()
+            if r.status != 414:
+                raise AssertionError("oversized request line: %s" % r.status_line)
+            c.close()
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        begins = [e for e in ev if e.name == "request_begin"]
+        got = [(e["method"][0], e["uri"], e["protocol"][0]) for e in begins]
+        want = [("GET", "/some/where", "HTTP/1.1"), ("HEAD", "/h", "HTTP/1.1"), ("GET", "", "unknown")]
+        if got != want:
+            raise AssertionError("request_begin of the 413/414: %s" % got)
+        errors = [(e["site"][0], e["status"]) for e in ev if e.name == "error"]
+        if errors != [("limit", 413), ("limit", 413), ("limit", 414)]:
+            raise AssertionError("error events: %s" % errors)
+    finally:
+        srv.stop()
+
+
 TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
          test_loglevel_info, test_io_uring_one_send_per_small_response,
          test_sessions_under_load, test_untraced_build_has_no_lttng,
          test_runs_without_provider, test_build_info, test_ids_unique_across_reload,
          test_refusals_and_abandoned_requests,
-         test_shutdown_ends_keepalive_response_with_keepalive_0]
+         test_shutdown_ends_keepalive_response_with_keepalive_0,
+         test_oversized_head_request_begin]
 
 
 # ---------------------------------------------------------------------------------------------
