@@ -586,7 +586,8 @@ void mk__sched_accept(struct mk_worker *w, struct mk_listener *l)
         /* A new socket is writable, and with TCP_DEFER_ACCEPT its request is usually
          * already readable: serve it now rather than after the next epoll_wait. */
         c->rd_ready = true;
-        MK_TRACE(scheduler, fd, "GET_CONNECTION");
+        if (MK__SCHED_TRACE_DISPATCH_ON) /* the spec's lookup of the new connection */
+            mk__sched_trace_dispatch(fd, 0, w->fdt[fd], w->fdt[fd] == c);
         w->proto->on_ready(c);
     }
     l->more = w->uring != NULL; /* a full batch: more may wait in the queue */
@@ -624,8 +625,7 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
     uint32_t ev = e->events;
 
     if (gen == 0) {
-        if (MK_TRACE_ENABLED(epoll))
-            mk__sched_trace_events(fd, ev);
+        /* The worker's own descriptors are not traced: the tick is "TIMEOUT CHECK". */
         if (fd == w->wake_fd || fd == w->tick_fd) {
             uint64_t v;
             if (read(fd, &v, sizeof(v)) < 0) {
@@ -633,6 +633,8 @@ static void dispatch(struct mk_worker *w, struct epoll_event *e)
             }
             return;
         }
+        if (MK_TRACE_ENABLED(epoll))
+            mk__sched_trace_events(fd, ev);
         for (int i = 0; i < w->nlisteners; i++)
             if (w->listeners[i].fd == fd) {
                 /* Not when out of descriptors: another listener of this batch paused them all. */

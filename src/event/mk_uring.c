@@ -310,8 +310,9 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
         return;
     if (type == UD_LISTEN || type == UD_BASE) {
         /* A cancelled poll (accepting paused, stopping) is our doing, not an event of the
-         * socket: nothing to trace.  Any other negative result is an error on it. */
-        if (MK_TRACE_ENABLED(epoll) && res != -ECANCELED)
+         * socket: nothing to trace.  Any other negative result is an error on it.  The
+         * worker's own wake/tick descriptors are not traced: the tick is "TIMEOUT CHECK". */
+        if (MK_TRACE_ENABLED(epoll) && res != -ECANCELED && type == UD_LISTEN)
             mk__sched_trace_events(fd, res > 0 ? (uint32_t)res : EPOLLERR);
         if (type == UD_BASE) {
             uint64_t v;

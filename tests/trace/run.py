@@ -417,7 +417,7 @@ def test_spec_workflow():
 
 SPEC_SEQUENCE = ["epoll_state GET: NOT FOUND", "epoll_state SET: NEW",
                  "scheduler ADD_CLIENT_REUSEPORT", "scheduler REGISTERED",
-                 "scheduler GET_CONNECTION",
+                 "epoll_state GET", "scheduler GET_CONNECTION",
                  # into MK_HTTP_WRITE for the answer, and out of it (kept alive) after it
                  "epoll_state SET: CHANGE", "epoll_state SET: CHANGE",
                  "epoll_state DELETE", "scheduler DELETE_CLIENT"]
@@ -440,6 +440,13 @@ def check_seed_sequence(events, text, pid):
     if not listener:
         raise AssertionError("no listener `epoll EPOLLIN` before fd %d's events:\n%s"
                              % (fd, shown))
+    # Readiness is traced for the listener and the connection only: the workers' own
+    # descriptors (the tick's timerfd, the wake-up eventfd) are not (the tick is TIMEOUT CHECK).
+    flags = ("EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "EPOLLHUP", "EPOLLERR")
+    other = [e.raw for e in events if e.name == "epoll" and e["event"] in flags
+             and e["fd"] not in (fd, listener[-1]["fd"])]
+    if other:
+        raise AssertionError("readiness traced for other descriptors:\n%s" % "\n".join(other[:5]))
     _, miss = subsequence(lines, SPEC_SEQUENCE)
     if miss:
         raise AssertionError("`%s` missing from fd %d's sequence; got:\n%s" % (miss, fd, shown))
