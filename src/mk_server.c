@@ -74,12 +74,13 @@ static int split_words(const char *v, char **out, int max, int *n)
 static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *vh, char *err,
                      size_t errlen)
 {
+    /* First: a site that fails to load is still freed, and fd 0 is not ours to close. */
+    vh->docroot_fd = -1;
     struct mk_conf *c = mk_conf_load(path, err, errlen);
     int docroot_line = 0;
     if (!c)
         return -1;
     vh->file = mk_xstrdup(path);
-    vh->docroot_fd = -1;
     for (struct mk_conf_section *s = c->sections; s; s = s->next) {
         bool host = !strcasecmp(s->name, "HOST");
         bool pages = !strcasecmp(s->name, "ERROR_PAGES");

@@ -429,3 +429,27 @@ def test_out_of_fds_pauses_every_listener_at_once_epoll():
 @mkt.timeout(60)
 def test_out_of_fds_pauses_every_listener_at_once_io_uring():
     out_of_fds_pauses_every_listener_at_once("io_uring")
+
+
+@mkt.timeout(60)
+def test_failed_reload_leaves_the_server_as_it_was():
+    """A site file that fails to load on SIGHUP leaves everything in place.  It used to
+    close fd 0 (the half-loaded site's document root fd was 0 from calloc), so after
+    bad, good, bad reloads the live site's root, by then on fd 0, was closed: 404s."""
+    with mkt.Server(conf={"Workers": "1"}) as s:
+        site = os.path.join(s.confdir, "sites", "default")
+        good = open(site).read()
+        fd0 = os.readlink("/proc/%d/fd/0" % s.pid)
+        for n, text in enumerate([good + "oops no indent\n", good, good + "oops no indent\n"]):
+            with open(site, "w") as f:
+                f.write(text)
+            before = s.log_text().count("reload:")
+            s.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while s.log_text().count("reload:") == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert s.log_text().count("reload:") > before, s.log_tail()
+            if n != 1:
+                assert "stays in place" in s.log_text().split("reload:")[-1], s.log_tail()
+            eq(os.readlink("/proc/%d/fd/0" % s.pid), fd0, "fd 0 after reload %d" % n)
+            eq(s.get("/hello.txt").status, 200, "after reload %d" % n)
