@@ -198,6 +198,27 @@ static bool same_addr(const struct mk_listen_addr *a, const struct mk_listen_add
     return a->len == b->len && memcmp(&a->addr, &b->addr, a->len) == 0;
 }
 
+/* Whether another process listens on a: SO_REUSEPORT would otherwise let a second server
+ * bind the same address and take half of its connections without a word.  A probe socket
+ * without SO_REUSEPORT (with SO_REUSEADDR, so TIME_WAIT does not count) cannot bind then. */
+static int probe_exclusive(const struct mk_listen_addr *a)
+{
+    int one = 1, zero = 0, rc = 0;
+    int fd = socket(a->addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0; /* open_listener reports it */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->addr.sa.sa_family == AF_INET6) {
+        int v6only = IN6_IS_ADDR_UNSPECIFIED(&a->addr.in6.sin6_addr) ? 0 : 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(int));
+    }
+    if (bind(fd, &a->addr.sa, a->len) < 0 && errno == EADDRINUSE)
+        rc = -1;
+    close(fd);
+    errno = EADDRINUSE;
+    return rc;
+}
+
 /* A listening socket of the running workers for the same address, to share (reload). */
 static int reuse_listener(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
                           const struct mk_listen_addr *a, int w)
@@ -210,6 +231,17 @@ static int reuse_listener(const struct mk_worker *old, const struct mk_sched_con
             return dup(l->fd);
     }
     return -1;
+}
+
+static bool held_by_old(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
+                        const struct mk_listen_addr *a)
+{
+    for (int w = 0; old && w < old_cfg->workers; w++)
+        for (int i = 0; i < old[w].nlisteners; i++)
+            if (old[w].listeners[i].fd >= 0 &&
+                same_addr(&old_cfg->listen[old[w].listeners[i].addr_index], a))
+                return true;
+    return false;
 }
 
 int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
@@ -231,22 +263,46 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
      * continues from there), so a trace never shows two threads as the same worker, nor a
      * worker's totals going back to zero.  Only the main thread gets here. */
     static int worker_ids;
+    bool same_mode = old && cfg->reuseport == old_cfg->reuseport;
+    int per = same_mode && cfg->reuseport && old_cfg->workers > cfg->workers
+                  ? (old_cfg->workers + cfg->workers - 1) / cfg->workers
+                  : 1;
     for (int w = 0; w < cfg->workers; w++) {
         ws[w].id = worker_ids++;
         ws[w].cfg = cfg;
         ws[w].epfd = -1;
         ws[w].wake_fd = -1;
         ws[w].tick_fd = -1;
-        ws[w].listeners = mk_xcalloc((size_t)cfg->nlisten, sizeof(struct mk_listener));
-        ws[w].nlisteners = cfg->nlisten;
+        ws[w].listeners = mk_xcalloc((size_t)(cfg->nlisten * per), sizeof(struct mk_listener));
+        ws[w].nlisteners = 0;
         for (int i = 0; i < cfg->nlisten; i++) {
-            int fd = cfg->reuseport == (old_cfg && old_cfg->reuseport)
-                         ? reuse_listener(old, old_cfg, &cfg->listen[i], cfg->reuseport ? w : 0)
-                         : -1;
+            int fd = -1;
+            if (same_mode && cfg->reuseport) {
+                /* Each SO_REUSEPORT socket has its own accept queue, which closing it would
+                 * reset: with fewer workers than before, a worker takes over the sockets
+                 * of the old workers w, w + workers, ... (no connection is lost). */
+                for (int k = w; k < old_cfg->workers; k += cfg->workers) {
+                    int d = reuse_listener(old, old_cfg, &cfg->listen[i], k);
+                    if (d < 0)
+                        continue;
+                    if (fd >= 0) {
+                        ws[w].listeners[ws[w].nlisteners].fd = fd;
+                        ws[w].listeners[ws[w].nlisteners++].addr_index = i;
+                    }
+                    fd = d;
+                }
+            } else if (same_mode) {
+                fd = reuse_listener(old, old_cfg, &cfg->listen[i], 0);
+            }
             if (fd >= 0) {
                 /* shared with the previous generation of workers: no connection is lost */
             } else if (cfg->reuseport) {
-                fd = open_listener(&cfg->listen[i], true);
+                /* Not already ours (worker 0 opened it, or the old workers hold it):
+                 * make sure no other process listens there. */
+                fd = w > 0 || held_by_old(old, old_cfg, &cfg->listen[i]) ||
+                             probe_exclusive(&cfg->listen[i]) == 0
+                         ? open_listener(&cfg->listen[i], true)
+                         : -1;
             } else {
                 /* One socket shared by every worker, woken with EPOLLEXCLUSIVE. */
                 if (shared[i] < 0)
@@ -267,8 +323,8 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
                 free(ws);
                 return -1;
             }
-            ws[w].listeners[i].fd = fd;
-            ws[w].listeners[i].addr_index = i;
+            ws[w].listeners[ws[w].nlisteners].fd = fd;
+            ws[w].listeners[ws[w].nlisteners++].addr_index = i;
         }
     }
     for (int i = 0; i < cfg->nlisten; i++)

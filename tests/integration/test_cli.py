@@ -180,6 +180,16 @@ def test_port_in_use_fails():
         assert p.stderr, "no message on stderr for a port in use"
 
 
+def test_second_server_on_the_same_port_fails():
+    """Each worker's SO_REUSEPORT socket used to let a second Monkey bind the port of a
+    running one and take about half of its connections, silently."""
+    with mkt.Server(conf={"Workers": "2"}) as s:
+        p = bad_config("[SERVER]\n    Listen 127.0.0.1:%d\n    Workers 2\n" % s.port)
+        assert p.returncode != 0, "a second server started on a port in use: %r" % out(p)
+        assert b"in use" in p.stderr, "stderr: %r" % p.stderr
+        eq(s.get("/one.txt").status, 200, "the first server still serves")
+
+
 # -- signals -----------------------------------------------------------------------------------
 
 def stop_with(sig):

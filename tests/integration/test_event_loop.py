@@ -453,3 +453,51 @@ def test_failed_reload_leaves_the_server_as_it_was():
                 assert "stays in place" in s.log_text().split("reload:")[-1], s.log_tail()
             eq(os.readlink("/proc/%d/fd/0" % s.pid), fd0, "fd 0 after reload %d" % n)
             eq(s.get("/hello.txt").status, 200, "after reload %d" % n)
+
+
+def fewer_workers_on_reload_loses_no_queued_connection(loop):
+    """Workers 3 -> 1 by SIGHUP: each old worker's SO_REUSEPORT socket has its own accept
+    queue, and closing it reset the connections queued there (33 of 60 in the review).
+    The remaining worker now takes those sockets over."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "3", "Timeout": "30"}) as s:
+        if loop == "io_uring" and uring_unavailable(s):
+            raise mkt.Skip("io_uring not available here: " + uring_unavailable(s))
+        # Connected but silent: TCP_DEFER_ACCEPT keeps them in the accept queues.
+        socks = [socket.create_connection(("127.0.0.1", s.port), timeout=20) for _ in range(60)]
+        try:
+            conf = os.path.join(s.confdir, "monkey.conf")
+            text = open(conf).read()
+            assert "Workers 3" in text, text
+            with open(conf, "w") as f:
+                f.write(text.replace("Workers 3", "Workers 1"))
+            s.send_signal(signal.SIGHUP)
+            wait_reload_logged(s)
+            time.sleep(0.5)
+            got = {}
+            for k in socks:
+                try:
+                    k.sendall(b"GET /one.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while True:
+                        b = k.recv(4096)
+                        if not b:
+                            break
+                        data += b
+                    key = data.split(b"\r\n", 1)[0].decode() or "closed without an answer"
+                except OSError as e:
+                    key = type(e).__name__
+                got[key] = got.get(key, 0) + 1
+            eq(got, {"HTTP/1.1 200 OK": 60}, "%s: the 60 queued connections" % loop)
+        finally:
+            for k in socks:
+                k.close()
+
+
+@mkt.timeout(90)
+def test_fewer_workers_on_reload_loses_no_queued_connection_epoll():
+    fewer_workers_on_reload_loses_no_queued_connection("epoll")
+
+
+@mkt.timeout(90)
+def test_fewer_workers_on_reload_loses_no_queued_connection_io_uring():
+    fewer_workers_on_reload_loses_no_queued_connection("io_uring")
