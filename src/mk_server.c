@@ -1,5 +1,6 @@
 #include "mk_server.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,20 +31,45 @@ static const char *const builtin_mime[][2] = {
     {"wasm", "application/wasm"}, {"woff2", "font/woff2"}, {"mp4", "video/mp4"},
 };
 
-static char *path_join(const char *dir, const char *p)
-{
-    char buf[PATH_MAX];
-    if (p[0] == '/')
-        return mk_xstrdup(p);
-    snprintf(buf, sizeof(buf), "%s/%s", dir, p);
-    return mk_xstrdup(buf);
-}
-
 #define ERR(...)                                                                                   \
     do {                                                                                           \
         snprintf(err, errlen, __VA_ARGS__);                                                        \
         return -1;                                                                                 \
     } while (0)
+
+/* Never cut: a path too long for the system fails where it is opened, by its name. */
+static char *path_join(const char *dir, const char *p)
+{
+    if (p[0] == '/')
+        return mk_xstrdup(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *out = mk_xmalloc(n);
+    snprintf(out, n, "%s/%s", dir, p);
+    return out;
+}
+
+/* A key given twice in a section, or a section given twice in a file, is refused, naming
+ * both lines: which one should win is the writer's to say.  multi: keys that may repeat. */
+static int check_repeats(const struct mk_conf *c, const char *const *multi, char *err,
+                         size_t errlen)
+{
+    for (const struct mk_conf_section *s = c->sections; s; s = s->next) {
+        for (const struct mk_conf_section *t = c->sections; t != s; t = t->next)
+            if (!strcasecmp(t->name, s->name))
+                ERR("%s:%d: [%s] again (it was opened at line %d)", c->path, s->line, s->name,
+                    t->line);
+        for (const struct mk_conf_entry *e = s->entries; e; e = e->next) {
+            bool may = false;
+            for (const char *const *m = multi; *m && !may; m++)
+                may = !strcasecmp(*m, e->key);
+            for (const struct mk_conf_entry *f = s->entries; f != e && !may; f = f->next)
+                if (!strcasecmp(f->key, e->key))
+                    ERR("%s:%d: %s is already set at line %d", c->path, e->line, e->key,
+                        f->line);
+        }
+    }
+    return 0;
+}
 
 static int open_docroot(struct mk_vhost *vh, const char *file, int line, char *err, size_t errlen)
 {
@@ -81,6 +107,9 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
     if (!c)
         return -1;
     vh->file = mk_xstrdup(path);
+    static const char *const site_multi[] = {"ServerName", NULL};
+    if (check_repeats(c, site_multi, err, errlen) < 0)
+        goto fail;
     for (struct mk_conf_section *s = c->sections; s; s = s->next) {
         bool host = !strcasecmp(s->name, "HOST");
         bool pages = !strcasecmp(s->name, "ERROR_PAGES");
@@ -104,7 +133,7 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
                 long st;
                 char *end;
                 st = strtol(e->key, &end, 10);
-                if (*end || st < 400 || st > 599) {
+                if (*end || !isdigit((unsigned char)e->key[0]) || st < 400 || st > 599) {
                     snprintf(err, errlen, "%s:%d: error page status must be 400-599, got '%s'",
                              path, e->line, e->key);
                     goto fail;
@@ -239,6 +268,11 @@ static int add_listen(struct mk_server *srv, const char *v, const char *file, in
     if (mk_listen_parse(v, MK_DEFAULT_PORT, &srv->sched.listen[srv->sched.nlisten]) < 0)
         ERR("%s:%d: Listen: invalid address '%s' (expected PORT, ADDR:PORT or [ADDR6]:PORT)",
             file, line, v);
+    const struct mk_listen_addr *a = &srv->sched.listen[srv->sched.nlisten];
+    for (int i = 0; i < srv->sched.nlisten; i++)
+        if (srv->sched.listen[i].len == a->len &&
+            !memcmp(&srv->sched.listen[i].addr, &a->addr, a->len))
+            ERR("%s:%d: Listen: %s is already listed", file, line, a->text);
     srv->sched.nlisten++;
     return 0;
 }
@@ -255,6 +289,9 @@ static int load_main(struct mk_server *srv, char *err, size_t errlen)
     c = mk_conf_load(path, err, errlen);
     if (!c)
         return -1;
+    static const char *const main_multi[] = {"Listen", NULL};
+    if (check_repeats(c, main_multi, err, errlen) < 0)
+        goto out;
     bool seen_server = false;
     for (struct mk_conf_section *sec = c->sections; sec; sec = sec->next) {
         if (strcasecmp(sec->name, "SERVER") != 0) {
@@ -315,7 +352,7 @@ static int load_main(struct mk_server *srv, char *err, size_t errlen)
                     goto out;
                 h->hide_version = b;
             } else if (!strcasecmp(k, "DefaultMimeType")) {
-                if (!strchr(e->value, '/')) {
+                if (!mk_mime_type_valid(e->value)) {
                     snprintf(err, errlen, "%s:%d: DefaultMimeType: '%s' is not a media type",
                              path, e->line, e->value);
                     goto out;

@@ -1,5 +1,6 @@
 #include "mk_conf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -198,9 +199,11 @@ int mk_conf_get_int(const struct mk_conf *c, const struct mk_conf_entry *e, long
     char *end;
     long v;
 
+    /* Plain decimal digits, with a '-' at most: strtol would also take "+15" and " 15". */
+    const char *d = e->value + (e->value[0] == '-');
     errno = 0;
     v = strtol(e->value, &end, 10);
-    if (errno || end == e->value || *end != '\0') {
+    if (errno || !isdigit((unsigned char)*d) || *end != '\0') {
         set_err(err, errlen, c->path, e->line, "%s: expected a number, got '%s'", e->key, e->value);
         return -1;
     }

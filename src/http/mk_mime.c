@@ -1,5 +1,6 @@
 #include "mk_mime.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +43,66 @@ static int cmp_entry(const void *a, const void *b)
     return strcasecmp(x->ext, y->ext);
 }
 
+static const char *token_end(const char *p)
+{
+    while (*p && (isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p)))
+        p++;
+    return p;
+}
+
+static const char *skip_ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+bool mk_mime_type_valid(const char *type)
+{
+    /* media-type = type "/" subtype parameters (RFC 9110 8.3.1); parameters =
+     * *( OWS ";" OWS [ token "=" ( token / quoted-string ) ] ) */
+    const char *p = token_end(type), *q;
+    if (p == type || *p != '/')
+        return false;
+    q = token_end(++p);
+    if (q == p)
+        return false;
+    for (p = q;;) {
+        p = skip_ows(p);
+        if (!*p)
+            return true;
+        if (*p++ != ';')
+            return false;
+        p = skip_ows(p);
+        if (!*p || *p == ';')
+            continue;
+        q = token_end(p);
+        if (q == p || *q != '=')
+            return false;
+        p = q + 1;
+        if (*p != '"') {
+            q = token_end(p);
+            if (q == p)
+                return false;
+            p = q;
+            continue;
+        }
+        for (p++; *p != '"'; p++) {
+            if (*p == '\\')
+                p++;
+            if (!*p || ((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+                return false;
+        }
+        p++;
+    }
+}
+
 int mk_mime_add(struct mk_mime_table *t, const char *ext, const char *type)
 {
     if (!*ext || strlen(ext) > 32 || strchr(ext, '.') || strchr(ext, '/'))
         return -1;
-    if (!*type || !strchr(type, '/'))
+    if (!mk_mime_type_valid(type))
         return -1;
-    for (const char *p = type; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return -1;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 64;
         t->v = mk_xrealloc(t->v, t->cap * sizeof(*t->v));

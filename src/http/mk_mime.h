@@ -2,6 +2,7 @@
 #ifndef MK_MIME_H
 #define MK_MIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mk_mime_table;
@@ -9,6 +10,9 @@ struct mk_mime_table;
 struct mk_mime_table *mk_mime_load(const char *path, char *err, size_t errlen);
 struct mk_mime_table *mk_mime_new(void);
 int mk_mime_add(struct mk_mime_table *t, const char *ext, const char *type);
+/* Whether type is a media type as RFC 9110 8.3.1 writes it ("text/html; charset=utf-8"):
+ * what is sent as Content-Type must be one (no CR, no stray space). */
+bool mk_mime_type_valid(const char *type);
 void mk_mime_free(struct mk_mime_table *t);
 
 /* Type for a file name (by its last extension, case-insensitive), or dflt. */

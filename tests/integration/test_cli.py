@@ -164,6 +164,45 @@ def test_config_bad_site_file():
     expect_config_error(p, "sites/default", 3, "unknown key in a site file")
 
 
+def test_config_repeats_refused():
+    """A key set twice (which one wins?), a section opened twice, the same Listen address
+    twice: each refused, naming its line (they used to be taken silently, the last one
+    winning, and a repeated Indexfile leaked its first list)."""
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    Workers 1\n    Indexfile a\n"
+                   "    Workers 3\n")
+    expect_config_error(p, "monkey.conf", 5, "Workers twice")
+    assert b"line 3" in p.stderr, p.stderr
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n[SERVER]\n    Workers 1\n")
+    expect_config_error(p, "monkey.conf", 3, "[SERVER] twice")
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    Listen 127.0.0.1:{port}\n")
+    expect_config_error(p, "monkey.conf", 3, "the same Listen twice")
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
+                             "    DocumentRoot /tmp\n")
+    expect_config_error(p, "sites/default", 4, "DocumentRoot twice")
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
+                             "[ERROR_PAGES]\n    404 a.html\n    404 b.html\n")
+    expect_config_error(p, "sites/default", 6, "an error page twice")
+
+
+def test_config_values_that_were_taken_wrongly():
+    """A DefaultMimeType with a CR in it made every response malformed; "+404" and "+15"
+    passed as numbers; a relative path longer than PATH_MAX was cut to a shorter,
+    existing one."""
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    DefaultMimeType text/plain\rX-I: 1\n")
+    expect_config_error(p, "monkey.conf", 3, "DefaultMimeType with a CR")
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    DefaultMimeType text/a b\n")
+    expect_config_error(p, "monkey.conf", 3, "DefaultMimeType with a space")
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    Timeout +15\n")
+    expect_config_error(p, "monkey.conf", 3, "Timeout +15")
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
+                             "[ERROR_PAGES]\n    +404 a.html\n")
+    expect_config_error(p, "sites/default", 5, "error page +404")
+    # www + 4100 slashes + does-not-exist: cut at PATH_MAX it named www, which exists
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot www"
+                             + "/" * 4100 + "does-not-exist\n")
+    expect_config_error(p, "sites/default", 3, "a DocumentRoot past PATH_MAX")
+
+
 def test_config_dir_missing():
     p = mkt.run_monkey(["-c", "/nonexistent/monkey-conf-dir"])
     assert p.returncode != 0, "missing configuration directory accepted"

@@ -263,7 +263,7 @@ MK_TEST(get_int)
         mk_conf_free(c);
     }
     static const char *const bad[] = {"abc", "12x", "0x10", "1.5", "99999999999999999999999",
-                                      "1 2", "101", "-6",   "--1"};
+                                      "1 2", "101", "-6",   "--1", "+15", "+0", "-", "-+1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mk_conf *c = one_entry(bad[i]);
         if (!c)

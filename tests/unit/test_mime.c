@@ -97,6 +97,33 @@ MK_TEST(add_refuses_bad_entries)
     mk_mime_free(NULL);
 }
 
+/* What is sent as Content-Type must be a media type (RFC 9110 8.3.1): DefaultMimeType and
+ * monkey.mime are both checked with it. */
+MK_TEST(media_type_syntax)
+{
+    static const char *const good[] = {
+        "text/plain", "application/octet-stream", "image/svg+xml", "a/b",
+        "text/html; charset=utf-8", "text/html;charset=UTF-8", "text/html ; a=b ;c=d",
+        "text/plain; name=\"a b; \\\"c\\\"\"", "text/plain;", "text/plain;;a=b", "x/y ",
+        "vnd.!#$%&'*+-.^_`|~/z",
+    };
+    static const char *const bad[] = {
+        "", "/", "text", "text/", "/plain", "text/a b", "text /plain", "text/ plain",
+        "text/plain\rX-Injected: 1", "text/plain\r\nX: 1", "text/plain\n", "text/plain; a",
+        "text/plain; a=", "text/plain; =b", "text/plain; a=\"open", "text/plain; a=\"\r\"",
+        "text/plain; a=b c", "text/pl@in", "t\x7f/x", "text/plain,text/html", "\x80/x",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECKF(mk_mime_type_valid(good[i]), "\"%s\" refused", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECKF(!mk_mime_type_valid(bad[i]), "\"%s\" accepted", bad[i]);
+    struct mk_mime_table *t = mk_mime_new();
+    CHECK(mk_mime_add(t, "abc", "text/a b") < 0);
+    CHECK_EQ_INT(mk_mime_add(t, "txt", "text/plain; charset=utf-8"), 0);
+    CHECK_MIME(t, "a.txt", "text/plain; charset=utf-8");
+    mk_mime_free(t);
+}
+
 MK_TEST(many_entries)
 {
     /* past the initial capacity, every entry is still found */
