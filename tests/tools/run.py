@@ -448,6 +448,45 @@ def test_summary_text():
     expect("DISCARDED" not in out, "discard warning without discards")
 
 
+def text_slowest_conns(out):
+    """The conn ids of the text summary's "slowest connections" list, in order."""
+    lines = out.splitlines()
+    head = [k for k, ln in enumerate(lines) if ln.startswith("  slowest connections")]
+    expect(len(head) == 1, "no slowest connections list in the text summary:\n" + out[-3000:])
+    ids = []
+    for ln in lines[head[0] + 1:]:
+        m = re.match(r"^    (?:pid \S+ )?conn (\d+) \(", ln)
+        if not m:
+            break
+        ids.append(int(m.group(1)))
+    return ids
+
+
+def test_summary_text_top_lists_the_connections_json_lists():
+    # --top N: the text lists as many slowest connections as --json does, in the same order
+    # (default 10, at most 64); the text once stopped at 8 whatever --top said.
+    f = recorded()
+    for top in (None, 3, 8, 9, 20, 64):
+        extra = () if top is None else ("--top", top)
+        _, out, _ = tool("summary", *extra, f["trace"])
+        ids = text_slowest_conns(out)
+        jids = [x["conn_id"] for x in summary_json(f["trace"], extra=extra)
+                ["connections"]["slowest"]]
+        want = min(10 if top is None else top, f["conns"])
+        expect(len(ids) == want and ids == jids,
+               "--top %s: the text lists %d connections %r, --json %d %r, expected %d"
+               % (top, len(ids), ids, len(jids), jids, want))
+    # the cap of 64, on a trace of more connections than that
+    trace, _ = gen("top64", "--conns", 200, "--requests", 1)
+    for top in (64, 100):
+        _, out, _ = tool("summary", "--top", top, trace)
+        ids = text_slowest_conns(out)
+        jids = [x["conn_id"] for x in summary_json(trace, extra=("--top", top))
+                ["connections"]["slowest"]]
+        expect(len(ids) == 64 and ids == jids, "--top %d on 200 connections: the text lists %d, "
+               "--json %d (the cap is 64)" % (top, len(ids), len(jids)))
+
+
 def conn_id_of_port(trace, port):
     j = summary_json(trace, extra=("--top", "64"))
     expect(len(j["connections"]["slowest"]) == min(64, j["connections"]["accepted"]),
@@ -793,6 +832,7 @@ TESTS = [
     test_make_installs_the_tool,
     test_summary_counts_match_the_load,
     test_summary_text,
+    test_summary_text_top_lists_the_connections_json_lists,
     test_conn_follows_the_slow_connection,
     test_conn_by_fd,
     test_conn_timeout_connection,

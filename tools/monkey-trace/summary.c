@@ -234,8 +234,8 @@ static void print_text(FILE *f, struct mt_stats *s, int top_n)
         fprintf(f, "  refused over capacity (503 without a connection): %" PRIu64 "\n",
                 s->over_capacity);
 
-    struct mt_slow *sl[8];
-    int nsl = mt_stats_slowest_conns(s, sl, top_n < 8 ? top_n : 8);
+    struct mt_slow *sl[MT_SLOW_MAX];
+    int nsl = mt_stats_slowest_conns(s, sl, top_n < MT_SLOW_MAX ? top_n : MT_SLOW_MAX);
     if (nsl) {
         fprintf(f, "  slowest connections (slowest request, or the time open when none "
                    "completed; follow one with `monkey-trace conn TRACE --conn-id ID`):\n");
