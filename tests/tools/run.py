@@ -738,9 +738,60 @@ def test_top_on_a_live_session():
     expect(rates and max(rates) > 100, "request rate never shown near 200/s: %r" % rates)
     expect(max(rates) < 400, "request rate too high: %r" % rates)
     expect("the live session ended" in out, "no end message:\n" + out[-500:])
+    heads = [ln for ln in out.splitlines() if ln.startswith("monkey-trace top ")]
+    expect(heads and heads[-1].endswith("[session ended]") and
+           not any("[" in h for h in heads[:-1]), "block headers: %r" % heads[-3:])
     m = re.findall(r"total: (\d+) requests", out)
     expect(m and int(m[-1]) == sent, "top counted %s requests, sent %d" % (m[-1:], sent))
     expect(re.search(r"^w[01]\s", out, re.M), "no per-worker line")
+
+
+def test_top_duration_is_not_the_session_end():
+    # --duration S runs out while the session goes on recording: the last block and the last
+    # line say so, not "[session ended]" / "the live session ended".
+    ensure_sessiond()
+    host = socket.gethostname()
+    with Relayd() as rd:
+        srv = mkt.Server(conf=SERVER_CONF).start()
+        top = None
+        try:
+            with Session("dur", pids=[srv.pid], url=rd.url, live_us=100000) as s:
+                url = "net://127.0.0.1:%d/host/%s/%s" % (rd.live, host, s.name)
+                top = subprocess.Popen([TOOL, "top", url, "--interval", "0.5", "--duration", "3"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+                t0 = time.monotonic()
+                c = fresh(srv)
+                while top.poll() is None and time.monotonic() - t0 < 30:
+                    expect(get(c, "/one.txt") == 200, "not 200")
+                    time.sleep(0.02)
+                c.close()
+                try:
+                    out, err = top.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError("top --duration 3 still running after 60 s")
+                took = time.monotonic() - t0
+                # the session is still there, still recording
+                _, listing, _ = s.lttng("list", s.name)
+                expect(re.search(r"^Recording session \S+: \[active\]", listing, re.M),
+                       "the session is not recording any more:\n" + listing[:500])
+                s.destroy()
+        finally:
+            if top and top.poll() is None:
+                top.kill()
+                top.communicate()
+            srv.stop(check_fds=False)
+    out = out.decode("utf-8", "replace")
+    note(out[-2000:])
+    expect(top.returncode == 0, "top exited %d: %s" % (top.returncode, err.decode()[-500:]))
+    expect(2.5 < took < 20, "top --duration 3 ended after %.1f s" % took)
+    heads = [ln for ln in out.splitlines() if ln.startswith("monkey-trace top ")]
+    expect(heads and heads[-1].endswith("[duration reached]"),
+           "last block header %r, expected [duration reached]" % heads[-1:])
+    expect("[session ended]" not in out and "the live session ended" not in out,
+           "--duration reported as the session's end:\n" + out[-600:])
+    last = out.rstrip("\n").splitlines()[-1]
+    expect("--duration 3" in last, "last line %r" % last)
 
 
 def test_discarded_events_are_reported_loudly():
@@ -842,6 +893,7 @@ TESTS = [
     test_report_is_wellformed_xhtml_with_charts,
     test_two_servers_one_relayd,
     test_top_on_a_live_session,
+    test_top_duration_is_not_the_session_end,
     test_discarded_events_are_reported_loudly,
     test_benchmark_summary,
 ]

@@ -2,7 +2,8 @@
  *
  * Rates are computed on the events' own timestamps over the last complete seconds (live
  * delivery comes in bursts, every live timer period), the p99 over the last 10 seconds.
- * It ends when the session is destroyed (the relay daemon then ends the live stream). */
+ * It ends when the session is destroyed (the relay daemon then ends the live stream), when
+ * --duration runs out, or on SIGINT/SIGTERM; the last block says which. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,14 @@ struct tworker {
     uint64_t requests;
 };
 
+/* why top ended: the label of the last block and the last line */
+enum top_end { TOP_SESSION_ENDED, TOP_DURATION, TOP_SIGNAL, TOP_ERROR };
+
 struct top_ctx {
     const char *url;
     double interval;
-    int64_t deadline;
+    int64_t deadline, max_seconds;
+    bool deadline_hit;
     bool tty;
     int64_t started, last_draw;
     int64_t now_ts; /* latest event time */
@@ -166,7 +171,15 @@ static void top_discarded(void *ctx, uint64_t count, int64_t ts)
     t->discarded += count ? count : 1;
 }
 
-static void draw(struct top_ctx *t, bool final)
+static const char *const end_label[] = {
+    [TOP_SESSION_ENDED] = "  [session ended]",
+    [TOP_DURATION] = "  [duration reached]",
+    [TOP_SIGNAL] = "  [interrupted]",
+    [TOP_ERROR] = "  [read error]",
+};
+
+/* final: < 0 for a refresh, else the enum top_end of the last block */
+static void draw(struct top_ctx *t, int final)
 {
     char b1[32], b2[32], pl[96];
     int64_t cur = t->now_ts / 1000000000LL;
@@ -202,7 +215,7 @@ static void draw(struct top_ctx *t, bool final)
         fputc('\n', stdout);
     t->frames++;
     printf("monkey-trace top  %s  (+%.0f s)%s\n", t->url,
-           (double)(mt_now_ns() - t->started) / 1e9, final ? "  [session ended]" : "");
+           (double)(mt_now_ns() - t->started) / 1e9, final >= 0 ? end_label[final] : "");
     printf("requests/s: %llu (%d s average %.1f)   p99: %s   p50: %s (last %d s)\n",
            (unsigned long long)req, RATE_SECS, (double)avg / RATE_SECS,
            h.n ? mt_fmt_ns(mt_hist_pct(&h, 99), b1, sizeof(b1)) : "-",
@@ -236,11 +249,13 @@ static void draw(struct top_ctx *t, bool final)
 static void top_tick(void *ctx, int64_t now)
 {
     struct top_ctx *t = ctx;
-    if (t->deadline && now >= t->deadline)
+    if (t->deadline && now >= t->deadline && !mt_interrupted) {
+        t->deadline_hit = true;
         mt_interrupted = 1;
+    }
     if ((double)(now - t->last_draw) / 1e9 >= t->interval) {
         t->last_draw = now;
-        draw(t, false);
+        draw(t, -1);
     }
 }
 
@@ -253,8 +268,10 @@ int mt_cmd_top(struct mt_common *c, double interval, int64_t max_seconds)
     t.interval = interval;
     t.tty = isatty(1);
     t.started = t.last_draw = mt_now_ns();
-    if (max_seconds > 0)
+    if (max_seconds > 0) {
+        t.max_seconds = max_seconds;
         t.deadline = t.started + max_seconds * 1000000000LL;
+    }
     mt_ct_init(&t.conns);
     for (int i = 0; i < RING; i++)
         t.ring[i].sec = -1;
@@ -262,8 +279,28 @@ int mt_cmd_top(struct mt_common *c, double interval, int64_t max_seconds)
     struct mt_sink sink = {.ctx = &t, .event = top_event, .discarded = top_discarded,
                            .tick = top_tick};
     int rc = mt_read(&c->ro, &sink, &rs);
-    draw(&t, true);
-    printf("%s\n", mt_interrupted ? "stopped" : "the live session ended");
+    /* mt_read stops on the end of the live stream (the session was destroyed), on
+     * mt_interrupted (set by top_tick at the deadline, or by a signal) or on an error */
+    enum top_end end = rc ? TOP_ERROR
+                       : t.deadline_hit ? TOP_DURATION
+                       : mt_interrupted ? TOP_SIGNAL
+                                        : TOP_SESSION_ENDED;
+    draw(&t, (int)end);
+    switch (end) {
+    case TOP_SESSION_ENDED:
+        printf("the live session ended\n");
+        break;
+    case TOP_DURATION:
+        printf("stopped after --duration %lld s; the session may still be recording\n",
+               (long long)t.max_seconds);
+        break;
+    case TOP_SIGNAL:
+        printf("stopped by a signal\n");
+        break;
+    case TOP_ERROR:
+        printf("stopped on a read error\n");
+        break;
+    }
     mt_ct_free(&t.conns);
     return rc ? 2 : 0;
 }
