@@ -542,6 +542,18 @@ static int parse_transfer_encoding(mk_str_t v, struct mk_http_request *req)
 }
 
 /* Act on one header field.  name and value are already validated; value is trimmed. */
+/* The precondition fields and Range, given twice, are refused (400) rather than read one
+ * way or the other: If-None-Match: A then If-None-Match: B answered 200 or 304 by their
+ * order (the last one won), where a cache in front may have combined them (RFC 9110 5.3),
+ * and the other four are not lists at all.  nginx refuses them too. */
+static int once(struct mk_http_request *req, mk_str_t *slot, mk_str_t value)
+{
+    if (slot->p)
+        return fail(req, 400);
+    *slot = value;
+    return 0;
+}
+
 static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value, bool *te_seen)
 {
     switch (name.len) {
@@ -559,8 +571,8 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
         }
         return 0;
     case 5:
-        if (MK_STR_IEQ(name, "range") && !req->range.p)
-            req->range = value;
+        if (MK_STR_IEQ(name, "range"))
+            return once(req, &req->range, value);
         return 0;
     case 6:
         if (MK_STR_IEQ(name, "expect")) {
@@ -574,9 +586,9 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
         return 0;
     case 8:
         if (MK_STR_IEQ(name, "if-match"))
-            req->if_match = value;
-        else if (MK_STR_IEQ(name, "if-range"))
-            req->if_range = value;
+            return once(req, &req->if_match, value);
+        if (MK_STR_IEQ(name, "if-range"))
+            return once(req, &req->if_range, value);
         return 0;
     case 10:
         if (MK_STR_IEQ(name, "connection")) {
@@ -593,7 +605,7 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
         return 0;
     case 13:
         if (MK_STR_IEQ(name, "if-none-match"))
-            req->if_none_match = value;
+            return once(req, &req->if_none_match, value);
         return 0;
     case 14:
         if (MK_STR_IEQ(name, "content-length")) {
@@ -608,7 +620,7 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
         return 0;
     case 17:
         if (MK_STR_IEQ(name, "if-modified-since"))
-            req->if_modified_since = value;
+            return once(req, &req->if_modified_since, value);
         else if (MK_STR_IEQ(name, "transfer-encoding")) {
             *te_seen = true;
             return parse_transfer_encoding(value, req);
@@ -616,7 +628,7 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
         return 0;
     case 19:
         if (MK_STR_IEQ(name, "if-unmodified-since"))
-            req->if_unmodified_since = value;
+            return once(req, &req->if_unmodified_since, value);
         return 0;
     default:
         return 0;

@@ -114,3 +114,16 @@ def test_range_big_file():
     r = rng("bytes=%d-" % (mkt.BIG_SIZE - 10), "/big.bin")
     eq(r.status, 206, "status")
     eq(r.body, SRV.files["/big.bin"][-10:], "body")
+
+
+def test_repeated_preconditions_are_400():
+    """Two If-None-Match lines used to be read as the last one alone: the answer (200 or
+    304) depended on their order."""
+    etag = get("/range.txt").headers.get("ETag")
+    for name, values in (("If-None-Match", [etag, '"zz"']), ("If-Match", [etag, '"zz"']),
+                         ("Range", ["bytes=0-1", "bytes=2-3"])):
+        for order in (values, values[::-1]):
+            c = SRV.client()
+            c.send(req("GET", "/range.txt", headers=[(name, v) for v in order]))
+            r = c.recv_response()
+            eq(r.status, 400, "%s twice: %r" % (name, order))

@@ -1141,6 +1141,18 @@ static const struct bad_case header_cases[] = {
     BAD("IPv6 unclosed", RL "Host: [::1\r\n\r\n", 400),
     BAD("IPv6 empty", RL "Host: []\r\n\r\n", 400),
     BAD("IPv6 bad char", RL "Host: [::g]\r\n\r\n", 400),
+    /* preconditions and Range given twice: 400, not "the last (or first) one wins" */
+    BAD("two If-None-Match", RL "Host: h\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n\r\n",
+        400),
+    BAD("two If-Match", RL "Host: h\r\nIf-Match: \"a\"\r\nif-match: \"b\"\r\n\r\n", 400),
+    BAD("two If-Range", RL "Host: h\r\nIf-Range: \"a\"\r\nIf-Range: \"a\"\r\n\r\n", 400),
+    BAD("two If-Modified-Since", RL "Host: h\r\nIf-Modified-Since: x\r\nIf-Modified-Since: y\r\n\r\n",
+        400),
+    BAD("two If-Unmodified-Since",
+        RL "Host: h\r\nIf-Unmodified-Since: x\r\nIF-UNMODIFIED-SINCE: y\r\n\r\n", 400),
+    BAD("two Range", RL "Host: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n", 400),
+    BAD("an empty If-None-Match, then another", RL "Host: h\r\nIf-None-Match:\r\nIf-None-Match: *\r\n\r\n",
+        400),
     /* absolute-form does not excuse the Host header field rules (RFC 9112 3.2: a server MUST
      * answer 400 to more than one Host field or an invalid Host value) */
     BAD("absolute-form, two Host", "GET http://h/ HTTP/1.1\r\nHost: h\r\nHost: x\r\n\r\n", 400),
