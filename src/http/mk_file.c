@@ -22,8 +22,12 @@ struct mk_file_cache {
     struct mk_file *hash[MK_FILE_HASH_SIZE];
     struct mk_file *lru_head, *lru_tail; /* head: most recently used */
     uint32_t nentries;
+    uint32_t nfds; /* cached entries holding an fd */
     size_t mem;
 };
+
+/* resolve(): out of descriptors (EMFILE, ENFILE); never leaves this file */
+#define MK_FILE_NO_FD (-1000)
 
 static int openat2_state; /* 0: try openat2, -1: the kernel has none (ENOSYS) */
 
@@ -34,8 +38,9 @@ static int open_flags(void)
 }
 
 /* Fallback for kernels without openat2: walk the path one component at a time with
- * O_NOFOLLOW, so no link is followed at all (SymLink on is then treated as off). */
-static int open_walk(int dirfd, const char *rel)
+ * O_NOFOLLOW, so no link is followed at all (SymLink on is then treated as off).  The
+ * directories on the way are opened O_PATH: searching them needs no read permission. */
+static int open_walk(int dirfd, const char *rel, int flags)
 {
     char comp[NAME_MAX + 1];
     int cur = dirfd;
@@ -56,7 +61,9 @@ static int open_walk(int dirfd, const char *rel)
         comp[n] = '\0';
         if (n == 0)
             strcpy(comp, ".");
-        fd = openat(cur, comp, open_flags() | O_NOFOLLOW | (slash ? O_DIRECTORY : 0));
+        fd = openat(cur, comp,
+                    slash && slash[1] ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+                                      : flags | O_NOFOLLOW | (slash ? O_DIRECTORY : 0));
         int e = errno;
         if (cur != dirfd)
             close(cur);
@@ -71,7 +78,7 @@ static int open_walk(int dirfd, const char *rel)
     }
 }
 
-int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
+static int open_beneath(int dirfd, const char *path, bool symlink, int flags)
 {
     const char *rel = path;
     while (*rel == '/')
@@ -82,7 +89,7 @@ int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
     /* Relaxed atomics: every worker may learn at once that the kernel lacks openat2. */
     if (__atomic_load_n(&openat2_state, __ATOMIC_RELAXED) >= 0) {
         struct open_how how = {
-            .flags = (uint64_t)open_flags(),
+            .flags = (uint64_t)flags,
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
                        (symlink ? 0 : RESOLVE_NO_SYMLINKS),
         };
@@ -91,7 +98,12 @@ int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
             return fd;
         __atomic_store_n(&openat2_state, -1, __ATOMIC_RELAXED);
     }
-    return open_walk(dirfd, rel);
+    return open_walk(dirfd, rel, flags);
+}
+
+int mk_file_open_beneath(int dirfd, const char *path, bool symlink)
+{
+    return open_beneath(dirfd, path, symlink, open_flags());
 }
 
 static int errno_status(int e)
@@ -107,6 +119,9 @@ static int errno_status(int e)
     case EXDEV:
     case ENXIO:
         return -403;
+    case EMFILE:
+    case ENFILE:
+        return MK_FILE_NO_FD;
     default:
         return -500;
     }
@@ -118,32 +133,47 @@ static int resolve(const struct mk_file_cache_config *cfg, const struct mk_vhost
                    size_t name_cap)
 {
     int fd = mk_file_open_beneath(vh->docroot_fd, path, cfg->symlink);
-    if (fd < 0)
+    if (fd < 0 && errno == EACCES) {
+        /* Maybe a directory that may be searched but not read (0711): its index files are
+         * still served, as a file in it is.  O_PATH needs no read permission. */
+        fd = open_beneath(vh->docroot_fd, path, cfg->symlink, O_PATH | O_CLOEXEC);
+        if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISDIR(st->st_mode))) {
+            close(fd);
+            return -403;
+        }
+        if (fd < 0)
+            return -403;
+    } else if (fd < 0) {
         return errno_status(errno);
-    if (fstat(fd, st) < 0) {
+    } else if (fstat(fd, st) < 0) {
         close(fd);
         return -500;
     }
-    snprintf(name, name_cap, "%s", path);
+    if (snprintf(name, name_cap, "%s", path) >= (int)name_cap) {
+        close(fd);
+        return -404;
+    }
     if (S_ISDIR(st->st_mode)) {
-        if (len == 0 || path[len - 1] != '/') {
-            close(fd);
+        close(fd);
+        if (len == 0 || path[len - 1] != '/')
             return -301;
-        }
-        int dfd = fd;
+        /* The index is opened from the document root, not from the directory: a link
+         * SymLink on lets through is confined to the root, as for any other file. */
         fd = -1;
         for (int i = 0; i < cfg->nindex; i++) {
-            int f = mk_file_open_beneath(dfd, cfg->indexfiles[i], cfg->symlink);
+            if (snprintf(name, name_cap, "%s%s", path, cfg->indexfiles[i]) >= (int)name_cap)
+                continue;
+            int f = mk_file_open_beneath(vh->docroot_fd, name, cfg->symlink);
+            if (f < 0 && (errno == EMFILE || errno == ENFILE))
+                return MK_FILE_NO_FD;
             if (f < 0)
                 continue;
             if (fstat(f, st) == 0 && S_ISREG(st->st_mode)) {
                 fd = f;
-                snprintf(name, name_cap, "%s%s", path, cfg->indexfiles[i]);
                 break;
             }
             close(f);
         }
-        close(dfd);
         if (fd < 0)
             return -403; /* a directory without an index file: no listings */
     }
@@ -247,6 +277,8 @@ static void cache_remove(struct mk_file_cache *fc, struct mk_file *f)
     fc->nentries--;
     if (f->data)
         fc->mem -= f->size;
+    if (f->fd >= 0)
+        fc->nfds--;
     f->cached = false;
     mk_file_release(fc, f);
 }
@@ -356,6 +388,17 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
     }
 
     rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
+    if (rc == MK_FILE_NO_FD) {
+        /* Out of descriptors: give back every cached one not in use, and try once more. */
+        for (struct mk_file *g = fc->lru_tail, *prev; g; g = prev) {
+            prev = g->lru_prev;
+            if (g->fd >= 0 && g != f)
+                cache_remove(fc, g);
+        }
+        rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
+        if (rc == MK_FILE_NO_FD)
+            rc = -500;
+    }
     if (f) {
         /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take
          * the tail).  A clamped Last-Modified (lm != mtime) is built again in each new
@@ -374,6 +417,12 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         return rc;
 
     f = file_new(fc, fd, &st, name);
+    if (f->fd >= 0 && fc->nfds >= fc->cfg.max_fds) {
+        *out = f; /* uncached: released (and closed) with its response */
+        return 0;
+    }
+    if (f->fd >= 0)
+        fc->nfds++;
     if (f->data)
         fc->mem += f->size;
     f->hash = h;
@@ -398,6 +447,8 @@ struct mk_file_cache *mk_file_cache_new(const struct mk_file_cache_config *cfg)
     fc->cfg = *cfg;
     if (!fc->cfg.max_entries)
         fc->cfg.max_entries = 1;
+    if (!fc->cfg.max_fds || fc->cfg.max_fds > fc->cfg.max_entries)
+        fc->cfg.max_fds = fc->cfg.max_entries;
     return fc;
 }
 

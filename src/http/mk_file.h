@@ -73,6 +73,9 @@ struct mk_file_cache_config {
     int nindex;
     bool symlink;
     uint32_t max_entries;
+    uint32_t max_fds;    /* entries holding an open fd (0: max_entries); past it, files are
+                            served uncached: the cache must not take the descriptors that
+                            connections need */
     size_t small_max;    /* files up to this size are kept in memory */
     size_t mem_max;      /* bytes of file data per worker */
 };

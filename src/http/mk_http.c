@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -1320,6 +1321,17 @@ static void http_run(struct mk_conn *c)
 
 /* ---- scheduler hooks ---------------------------------------------------------------------- */
 
+/* A worker's cache keeps at most an eighth of its share of RLIMIT_NOFILE open: the rest is
+ * for connections (and a file opened past the cap is served uncached). */
+static uint32_t file_cache_fds(int workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    uint64_t n = (uint64_t)rl.rlim_cur / 8 / (uint64_t)(workers > 0 ? workers : 1);
+    return n < 4 ? 4 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 static void *http_worker_init(struct mk_worker *w)
 {
     struct mk_http_worker *hw = mk_xcalloc(1, sizeof(*hw));
@@ -1331,6 +1343,7 @@ static void *http_worker_init(struct mk_worker *w)
         .nindex = cfg->nindex,
         .symlink = cfg->symlink,
         .max_entries = cfg->file_cache_entries,
+        .max_fds = file_cache_fds(w->cfg->workers),
         .small_max = cfg->file_cache_small,
         .mem_max = 64u << 20,
     };

@@ -4,11 +4,14 @@ open fd count where it was (Monkey once leaked an fd per error page).
 Counts leave out the fds of the server's per-worker open-file cache (mkt.Server.conn_fds);
 that cache may hold at most one fd per file and worker."""
 
+import os
 import socket
+import subprocess
 import struct
 
 import mkt
 from mkt import eq, req
+from test_event_loop import soft_nofile, uring_unavailable
 
 
 def baseline(s):
@@ -75,3 +78,45 @@ def test_reset_during_big_response():
         r = s.get("/big.bin")
         assert r.body == s.files["/big.bin"], "big file after resets differs"
         check_back(s, base, "after 20 resets during a large response")
+
+
+def many_large_files_under_a_low_fd_limit(loop):
+    """300 different files over the in-memory size, with the server's fd limit at 200: the
+    open-file cache used to keep one fd per file until none was left, then answer 500 to
+    everything (even the small files) until its entries expired 30 s later.  It now keeps
+    at most an eighth of the limit, and gives its fds back when an open fails with EMFILE."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1"}) as s:
+        if loop == "io_uring":
+            if uring_unavailable(s):
+                raise mkt.Skip("io_uring not available here: " + uring_unavailable(s))
+        d = os.path.join(s.docroot, "many")
+        os.makedirs(d)
+        for i in range(300):
+            with open(os.path.join(d, "f%d.bin" % i), "wb") as f:
+                f.truncate(100000)
+        start_limit = soft_nofile(s.pid)
+        # Lowered under the cache's cap (an eighth of the limit at start-up): opens then
+        # fail with EMFILE, and the cache must give its fds back.
+        subprocess.run(["prlimit", "--pid", str(s.pid), "--nofile=100:"], check=True,
+                       timeout=10)
+        got = {}
+        for i in range(300):
+            r = s.get("/many/f%d.bin" % i)
+            got[r.status] = got.get(r.status, 0) + 1
+            if r.status == 200:
+                eq(len(r.body), 100000, "f%d.bin" % i)
+        eq(got, {200: 300}, "%s: statuses of 300 large files" % loop)
+        eq(s.get("/hello.txt").status, 200, "%s: a small file after them" % loop)
+        n = len([t for t in s.fd_targets() if "/many/" in t])
+        assert n <= start_limit // 8, "%s: %d cached fds for a limit of %d at start-up" % (
+            loop, n, start_limit)
+
+
+@mkt.timeout(120)
+def test_many_large_files_under_a_low_fd_limit_epoll():
+    many_large_files_under_a_low_fd_limit("epoll")
+
+
+@mkt.timeout(120)
+def test_many_large_files_under_a_low_fd_limit_io_uring():
+    many_large_files_under_a_low_fd_limit("io_uring")

@@ -3,6 +3,7 @@ import os
 import pwd
 import shutil
 import tempfile
+import time
 
 import mkt
 from mkt import req
@@ -92,3 +93,33 @@ def test_unknown_user_fails():
     assert p.returncode != 0, "started with an unknown User"
     assert b"no-such-user-mk" in p.stderr, p.stderr
     shutil.rmtree(s.dir, ignore_errors=True)
+
+
+def test_search_only_directory_serves_its_index():
+    """A directory that may be searched but not listed (0711), the document root itself or
+    one inside it: its index file is served (it was 403, while the same file asked for by
+    name was 200), and without its slash it is a 301.  Only a server that is not root
+    sees the difference."""
+    need_root()
+    www = world_readable_docroot()
+    xonly = os.path.join(www, "xonly")
+    os.makedirs(xonly)
+    for d, body in ((www, b"root index\n"), (xonly, b"xonly index\n")):
+        with open(os.path.join(d, "index.html"), "wb") as f:
+            f.write(body)
+        os.chmod(os.path.join(d, "index.html"), 0o644)
+    os.chmod(xonly, 0o711)
+    os.chmod(www, 0o711)
+    s = mkt.Server(conf={"User": "nobody"}, host={"DocumentRoot": www})
+    try:
+        with s:
+            eq(s.get("/xonly/").body, b"xonly index\n", "GET /xonly/")
+            eq(s.get("/xonly").status, 301, "GET /xonly")
+            eq(s.get("/xonly/index.html").body, b"xonly index\n", "GET /xonly/index.html")
+            eq(s.get("/").body, b"root index\n", "GET / with a 0711 root")
+            eq(s.get("/one.txt").body, b"x", "GET /one.txt")
+            os.chmod(os.path.join(xonly, "index.html"), 0o600)
+            time.sleep(1.1)  # the open-file cache checks again after a second
+            eq(s.get("/xonly/").status, 403, "an index nobody may read")
+    finally:
+        shutil.rmtree(os.path.dirname(www), ignore_errors=True)

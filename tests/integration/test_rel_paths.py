@@ -52,6 +52,9 @@ def prepare(srv):
         os.symlink(target, os.path.join(d, name))
     os.makedirs(os.path.join(d, "linkidx"))
     os.symlink("../../secret.txt", os.path.join(d, "linkidx", "index.html"))
+    # an index that leaves its directory but not the root
+    os.makedirs(os.path.join(d, "linkidx2"))
+    os.symlink("../hello.txt", os.path.join(d, "linkidx2", "index.html"))
 
 
 def setup_module():
@@ -191,6 +194,7 @@ def test_symlink_inside_refused_by_default():
 
 def test_symlinked_index_file_refused():
     get(SRV, "/linkidx/", LINK_REFUSED)
+    get(SRV, "/linkidx2/", LINK_REFUSED)
 
 
 @mkt.timeout(60)
@@ -203,6 +207,8 @@ def test_symlink_on_inside_works_outside_refused():
         get(s, "/dir/up.txt", U.S200, body=hello)
         get(s, "/indir/page.html", U.S200, body=s.files["/dir/page.html"])
         get(s, "/indir/", U.S200, body=mkt.DIR_INDEX_HTML)
+        # confined to the root, not to the index's own directory (it was 403)
+        get(s, "/linkidx2/", U.S200, body=hello)
         for t in ["/out.txt", "/outabs.txt", "/dir/deep.txt", "/outdir/s.txt", "/outdir/",
                   "/linkidx/"]:
             get(s, t, LINK_REFUSED)

@@ -17,7 +17,9 @@
 #include "mk_test.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -622,6 +624,114 @@ MK_TEST(file_cache_revalidation)
     mk_file_release(fc, f);
     mk_file_cache_free(fc);
     mk_mime_free(mime);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    for (struct dirent *de; (de = readdir(d));)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+static void remove_files(const char *fmt, int n)
+{
+    char rel[64], p[256];
+    for (int i = 0; i < n; i++) {
+        snprintf(rel, sizeof(rel), fmt, i);
+        snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
+        unlink(p);
+    }
+}
+
+static struct mk_file_cache *fd_cache(uint32_t max_fds)
+{
+    struct mk_file_cache_config cfg = {
+        .default_mime = "application/octet-stream",
+        .max_entries = 64,
+        .max_fds = max_fds,
+        .small_max = 0, /* every file keeps its fd */
+        .mem_max = 0,
+    };
+    return mk_file_cache_new(&cfg);
+}
+
+/* The cache holds at most max_fds open files; past it a file is served uncached, its fd
+ * closed with its last reference.  It used to keep one fd per large file until the fd
+ * limit, then answer 500 to everything for 30 s. */
+MK_TEST(file_cache_fd_cap)
+{
+    setup();
+    struct mk_vhost vh = test_vhost();
+    struct mk_file_cache *fc = fd_cache(2);
+    char path[32];
+    mk_clock_update();
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof(path), "root/cap%d.txt", i);
+        put_file(path, "0123456789");
+    }
+    int base = open_fds();
+    struct mk_file *held[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof(path), "/cap%d.txt", i);
+        int rc = mk_file_get(fc, &vh, path, strlen(path), &held[i]);
+        if (!CHECKF(rc == 0 && held[i]->fd >= 0, "%s: %d", path, rc))
+            held[i] = NULL;
+    }
+    CHECK_EQ_INT(open_fds(), base + 6); /* all in use */
+    for (int i = 0; i < 6; i++)
+        if (held[i])
+            mk_file_release(fc, held[i]);
+    CHECK_EQ_INT(open_fds(), base + 2); /* the two cached ones stay */
+    /* a cached one is still found (the same entry, no new fd) */
+    struct mk_file *f;
+    if (CHECK(mk_file_get(fc, &vh, "/cap0.txt", 9, &f) == 0)) {
+        CHECK_EQ_INT(open_fds(), base + 2);
+        mk_file_release(fc, f);
+    }
+    mk_file_cache_free(fc);
+    CHECK_EQ_INT(open_fds(), base);
+    remove_files("root/cap%d.txt", 6);
+}
+
+/* Out of descriptors, the cache gives back those it holds and opens the file again. */
+MK_TEST(file_cache_emfile_evicts)
+{
+    setup();
+    struct mk_vhost vh = test_vhost();
+    struct mk_file_cache *fc = fd_cache(100);
+    char path[32];
+    mk_clock_update();
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "root/ev%d.txt", i);
+        put_file(path, "0123456789");
+    }
+    struct mk_file *f;
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "/ev%d.txt", i);
+        if (CHECK(mk_file_get(fc, &vh, path, strlen(path), &f) == 0))
+            mk_file_release(fc, f);
+    }
+    /* every descriptor number up to the limit taken: the next open fails with EMFILE */
+    struct rlimit old, rl;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int probe = dup(0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)probe; /* the lowest free number: 0..probe-1 are all open */
+    close(probe);
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    CHECK(dup(0) < 0 && errno == EMFILE);
+    int rc = mk_file_get(fc, &vh, "/ev4.txt", 8, &f);
+    CHECKF(rc == 0, "/ev4.txt with no descriptor left: %d", rc);
+    if (rc == 0)
+        mk_file_release(fc, f);
+    setrlimit(RLIMIT_NOFILE, &old);
+    mk_file_cache_free(fc);
+    remove_files("root/ev%d.txt", 5);
 }
 
 MK_TEST(zz_cleanup)
