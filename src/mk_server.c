@@ -15,6 +15,7 @@
 #include "core/mk_conf.h"
 #include "core/mk_core.h"
 #include "core/mk_logfile.h"
+#include "http/mk_http_parser.h"
 #include "http/mk_mime.h"
 
 #define MK_MAX_LISTEN 32
@@ -97,6 +98,25 @@ static int split_words(const char *v, char **out, int max, int *n)
     return 0;
 }
 
+/* A ServerName is compared with the Host's name part, without its port or final dot,
+ * case-insensitively: a name that could never match is refused rather than ignored.  The
+ * final dot is dropped here too ("example.com." names example.com). */
+static int check_server_name(char *name, const char *path, int line, char *err, size_t errlen)
+{
+    size_t n = strlen(name);
+    if (n > 1 && name[n - 1] == '.')
+        name[--n] = '\0';
+    if (strchr(name, '*'))
+        ERR("%s:%d: ServerName '%s': wildcard names are not supported", path, line, name);
+    const char *close = name[0] == '[' ? strchr(name, ']') : NULL;
+    if (close ? close[1] != '\0' : strchr(name, ':') != NULL)
+        ERR("%s:%d: ServerName '%s': a name has no port (it matches on every Listen port)",
+            path, line, name);
+    if (mk_http_host_check(mk_str(name, n)) < 0)
+        ERR("%s:%d: ServerName '%s' is not a host name", path, line, name);
+    return 0;
+}
+
 static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *vh, char *err,
                      size_t errlen)
 {
@@ -121,10 +141,14 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
         }
         for (struct mk_conf_entry *e = s->entries; e; e = e->next) {
             if (host && !strcasecmp(e->key, "ServerName")) {
+                int first = vh->nnames;
                 if (split_words(e->value, vh->names, MK_VHOST_MAX_NAMES, &vh->nnames) < 0) {
                     snprintf(err, errlen, "%s:%d: ServerName: too many names", path, e->line);
                     goto fail;
                 }
+                for (int k = first; k < vh->nnames; k++)
+                    if (check_server_name(vh->names[k], path, e->line, err, errlen) < 0)
+                        goto fail;
             } else if (host && !strcasecmp(e->key, "DocumentRoot")) {
                 free(vh->docroot);
                 vh->docroot = path_join(srv->confdir, e->value);
@@ -228,6 +252,18 @@ static int load_sites(struct mk_server *srv, char *err, size_t errlen)
         }
         free(names[i]);
     }
+    /* One name, one site: the second would never be chosen. */
+    const struct mk_vhost *v = srv->http.vhosts;
+    for (int i = 0; rc == 0 && i < n; i++)
+        for (int k = 0; rc == 0 && k < v[i].nnames; k++)
+            for (int j = 0; rc == 0 && j <= i; j++)
+                for (int m = 0; m < (j < i ? v[j].nnames : k); m++)
+                    if (!strcasecmp(v[i].names[k], v[j].names[m])) {
+                        snprintf(err, errlen, "%s: ServerName '%s' is already a name of %s",
+                                 v[i].file, v[i].names[k], v[j].file);
+                        rc = -1;
+                        break;
+                    }
     return rc;
 }
 
@@ -285,7 +321,10 @@ static int load_main(struct mk_server *srv, char *err, size_t errlen)
     struct mk_sched_config *s = &srv->sched;
     int rc = -1;
 
-    snprintf(path, sizeof(path), "%s/%s", srv->confdir, srv->serverconf);
+    if (srv->serverconf[0] == '/')
+        snprintf(path, sizeof(path), "%s", srv->serverconf);
+    else
+        snprintf(path, sizeof(path), "%s/%s", srv->confdir, srv->serverconf);
     c = mk_conf_load(path, err, errlen);
     if (!c)
         return -1;

@@ -203,6 +203,53 @@ def test_config_values_that_were_taken_wrongly():
     expect_config_error(p, "sites/default", 3, "a DocumentRoot past PATH_MAX")
 
 
+def test_config_server_names_that_could_never_match():
+    """A ServerName with a port, a wildcard or a name another site already has was taken
+    and never matched (the Host's port and final dot are dropped before the lookup)."""
+    site = "[HOST]\n    ServerName %s\n    DocumentRoot {www}\n"
+    for name, what in (("example.com:2001", "port"), ("*.example.com", "wildcard"),
+                       ("[::1]:80", "port"), ("a/b", "host name")):
+        p = bad_config(site_text=site % ("localhost " + name))
+        expect_config_error(p, "sites/default", 2, "ServerName " + name)
+        assert what.encode() in p.stderr, p.stderr
+    d = mkt.tmpdir("dupname")
+    www = os.path.join(d, "www")
+    mkt.make_docroot(www)
+    mkt.write_confdir(d, [], None, {
+        "default": site.replace("{www}", www) % "localhost",
+        "other": site.replace("{www}", www) % "b.example A.example",
+        "third": site.replace("{www}", www) % "a.example",
+    }, raw_main="[SERVER]\n    Listen 127.0.0.1:%d\n" % mkt.free_port()
+                + ("    User root\n" if os.geteuid() == 0 else ""))
+    p = mkt.run_monkey(["-c", d], timeout=10)
+    assert p.returncode != 0, "two sites named a.example accepted"
+    assert b"sites/third: ServerName 'a.example' is already a name of" in p.stderr and \
+        b"sites/other" in p.stderr, p.stderr
+
+
+def test_server_name_with_a_final_dot_matches():
+    """ServerName other.example. never matched: the Host's final dot is dropped."""
+    other_root = mkt.tmpdir("dotwww")
+    with open(os.path.join(other_root, "who.txt"), "w") as f:
+        f.write("other")
+    with mkt.Server(sites={"other": "[HOST]\n    ServerName other.example.\n"
+                                    "    DocumentRoot %s\n" % other_root}) as s:
+        for host in ("other.example", "other.example.", "OTHER.example:80"):
+            r = s.request(req("GET", "/who.txt", host=host))
+            eq((r.status, r.body), (200, b"other"), "Host: " + host)
+
+
+def test_serverconf_absolute_path():
+    """-s /abs/file was joined to the configuration directory (DIR//abs/file)."""
+    s = mkt.Server(conf={"Workers": "1"})
+    main = os.path.join(s.confdir, "monkey.conf")
+    moved = os.path.join(s.dir, "elsewhere.conf")
+    os.rename(main, moved)
+    s.argv += ["-s", moved]
+    with s:
+        eq(s.get("/one.txt").body, b"x", "served with -s " + moved)
+
+
 def test_config_dir_missing():
     p = mkt.run_monkey(["-c", "/nonexistent/monkey-conf-dir"])
     assert p.returncode != 0, "missing configuration directory accepted"
