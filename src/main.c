@@ -153,6 +153,9 @@ static int drop_privileges(const char *user)
         mk_err("User '%s' does not exist", user);
         return -1;
     }
+    /* As nginx does: User owns the log files we created, so that they can be rotated by
+     * copy-and-truncate and recreated by SIGUSR1 in a directory User may write. */
+    mk_logfile_chown_created(pw->pw_uid);
     if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         mk_err("cannot switch to user '%s': %s", user, strerror(errno));
         return -1;
@@ -168,6 +171,14 @@ static int drop_privileges(const char *user)
     }
     mk_info("running as user %s (uid %ld, gid %ld)", user, (long)pw->pw_uid, (long)pw->pw_gid);
     return 0;
+}
+
+/* The error logs also hear about log files that SIGUSR1 could not reopen. */
+static void notice_to_error_logs(struct mk_server *srv)
+{
+    for (int i = 0; i < srv->http.nvhosts; i++)
+        if (srv->http.vhosts[i].errlog)
+            mk_logfile_set_notices(srv->http.vhosts[i].errlog);
 }
 
 /* Leave before the workers run, freeing what main() allocated (so that LeakSanitizer builds
@@ -353,6 +364,7 @@ int main(int argc, char **argv)
 
     if (mk_sched_start(workers, &srv->sched) < 0)
         return 1;
+    notice_to_error_logs(srv);
 
     mk_info("Monkey HTTP Server v%s, %d worker%s, pid %ld", MK_VERSION_STR, srv->sched.workers,
             srv->sched.workers == 1 ? "" : "s", (long)getpid());
@@ -376,6 +388,7 @@ int main(int argc, char **argv)
         if (sig == SIGHUP) {
             mk_info("SIGHUP: reloading the configuration");
             srv = reload(srv, &workers);
+            notice_to_error_logs(srv);
         }
     }
 

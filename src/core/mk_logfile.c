@@ -1,6 +1,7 @@
 #include "mk_logfile.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -9,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mk_core.h"
+#include "mk_log.h"
 
 #define MK_LOGFILE_MAX 64
 #define MK_LOGBUF_QUEUE_MAX 256 /* buffers waiting for the disk; beyond it lines are dropped */
@@ -21,6 +24,8 @@ struct mk_logfile {
     int fd;
     int id;
     unsigned long dropped;
+    bool created; /* by this process: handed to User with mk_logfile_chown_created() */
+    bool notices; /* an error log: also told when another file cannot be reopened */
 };
 
 struct pending {
@@ -42,9 +47,23 @@ static bool running, stopping;
 static int reopen_flag; /* under lock */
 static pthread_t writer;
 
-static int open_log(const char *path)
+/* Open for appending, never through a link.  *created says whether this call made the file
+ * (O_EXCL tells; a plain O_CREAT does not), so that only our own files are given to User. */
+static int open_log(const char *path, bool *created)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int fd = -1;
+
+    *created = false;
+    for (int tries = 0; fd < 0 && tries < 3; tries++) {
+        fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 || errno != ENOENT)
+            break;
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (fd >= 0)
+            *created = true;
+        else if (errno != EEXIST)
+            break; /* EEXIST: created by someone else meanwhile, open it as it is */
+    }
     if (fd >= 0) {
         struct stat st;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -72,7 +91,8 @@ struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: too many log files", path);
         goto out;
     }
-    int fd = open_log(path);
+    bool created;
+    int fd = open_log(path, &created);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
         goto out;
@@ -80,11 +100,37 @@ struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen)
     f = mk_xcalloc(1, sizeof(*f));
     f->path = mk_xstrdup(path);
     f->fd = fd;
+    f->created = created;
     f->id = nfiles;
     files[nfiles++] = f;
 out:
     pthread_mutex_unlock(&lock);
     return f;
+}
+
+void mk_logfile_set_notices(struct mk_logfile *f)
+{
+    pthread_mutex_lock(&lock);
+    f->notices = true;
+    pthread_mutex_unlock(&lock);
+}
+
+int mk_logfile_chown_created(uid_t uid)
+{
+    int failed = 0;
+
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < nfiles; i++) {
+        if (!files[i]->created)
+            continue;
+        if (fchown(files[i]->fd, uid, (gid_t)-1) < 0) { /* the owner only, as nginx */
+            mk_err("cannot give log file '%s' to uid %ld: %s", files[i]->path, (long)uid,
+                   strerror(errno));
+            failed = -1;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return failed;
 }
 
 int mk_logfile_id(const struct mk_logfile *f)
@@ -111,15 +157,46 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* A file that cannot be reopened (its directory is not writable by User, say) keeps its old
+ * descriptor, so no line is lost; the failure is said on stderr and in every error log, since
+ * in daemon mode stderr is /dev/null. */
+static void reopen_failed(const struct mk_logfile *f, int n, int e)
+{
+    char line[PATH_MAX + 256], date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+
+    mk_err("SIGUSR1: cannot reopen log file '%s': %s; lines still go to the file opened before",
+           f->path, strerror(e));
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    int len = snprintf(line, sizeof(line),
+                       "[%s] [error] cannot reopen log file '%s': %s; lines still go to the "
+                       "file opened before\n",
+                       date, f->path, strerror(e));
+    if (len < 0)
+        return;
+    if ((size_t)len >= sizeof(line))
+        len = (int)sizeof(line) - 1;
+    pthread_mutex_lock(&lock); /* notices is set by the thread that reloads */
+    for (int i = 0; i < n; i++)
+        if (files[i]->notices)
+            write_all(files[i]->fd, line, (size_t)len);
+    pthread_mutex_unlock(&lock);
+}
+
 static void do_reopen(void)
 {
     pthread_mutex_lock(&lock);
     int n = nfiles;
     pthread_mutex_unlock(&lock);
     for (int i = 0; i < n; i++) {
-        int fd = open_log(files[i]->path);
-        if (fd < 0)
-            continue; /* keep writing to the old file rather than lose lines */
+        bool created;
+        int fd = open_log(files[i]->path, &created);
+        if (fd < 0) {
+            reopen_failed(files[i], n, errno); /* keep writing to the old file */
+            continue;
+        }
         int old = files[i]->fd;
         files[i]->fd = fd;
         close(old);

@@ -4,11 +4,13 @@
  * buffer, or any buffer at the once-a-second tick, is handed to one writer thread that does
  * the write(2)s.  A worker therefore never waits on the disk, and the only lock is taken
  * once per buffer, not per line.  Files are created 0640 with O_NOFOLLOW; SIGUSR1 makes the
- * writer reopen them (logrotate's "create" mode). */
+ * writer reopen them (logrotate's "create" mode); a file that cannot be reopened keeps its old
+ * descriptor and the failure is logged. */
 #ifndef MK_LOGFILE_H
 #define MK_LOGFILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define MK_LOGBUF_SIZE (64 * 1024)
 
@@ -23,6 +25,14 @@ struct mk_logbuf {
 /* Open (or find, when the same path is named twice) a log file.  Start-up only. */
 struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen);
 int mk_logfile_id(const struct mk_logfile *f);
+
+/* f is an error log: the writer's own failures (a reopen refused) are written to it too. */
+void mk_logfile_set_notices(struct mk_logfile *f);
+
+/* Started as root, before becoming User: make User the owner of the files this process
+ * created (not the ones that existed), so that copy-and-truncate rotation works and a reopen
+ * after a rename works in a directory User may write.  -1 (logged) if one could not be given. */
+int mk_logfile_chown_created(uid_t uid);
 int mk_logfile_count(void);
 
 /* Writer thread. */

@@ -1,9 +1,12 @@
 """Access and error logs ([LOGGER]), SIGUSR1 reopening, and the files' safety rules."""
 import os
+import pwd
 import re
+import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 
 import mkt
@@ -147,3 +150,87 @@ def test_daemon_pidfile_removed_and_never_through_symlink():
     while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(pidfile), "pid file left behind after SIGTERM"
+
+
+# -- started as root, serving as User nobody -------------------------------------------------
+
+def nobody_logged_server(logdir):
+    """User nobody; documents and logs in directories under /tmp that nobody can reach."""
+    if os.geteuid() != 0:
+        raise mkt.Skip("needs root")
+    top = tempfile.mkdtemp(prefix="monkey-logs-", dir="/tmp")
+    os.chmod(top, 0o755)
+    www = os.path.join(top, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "one.txt"), "wb") as f:
+        f.write(b"x")
+    os.chmod(www, 0o755)
+    os.chmod(os.path.join(www, "one.txt"), 0o644)
+    d = os.path.join(top, logdir)
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    s = mkt.Server(conf={"User": "nobody"})
+    site = (mkt.section("HOST", [("ServerName", "127.0.0.1 localhost"), ("DocumentRoot", www)]) +
+            mkt.section("LOGGER", [("AccessLog", access), ("ErrorLog", error)]))
+    mkt.write_confdir(s.confdir, mkt.merge([("Listen", "127.0.0.1:%d" % s.port)] +
+                                           mkt.SERVER_DEFAULTS, {"User": "nobody"}),
+                      None, {"default": site})
+    return s, top, d, access, error
+
+
+def test_sigusr1_reopen_failure_reported_and_old_file_kept():
+    s, top, d, access, error = nobody_logged_server("root-owned")
+    try:
+        with s.start():
+            c = mkt.Client(s.port)
+            c.request(req("GET", "/one.txt"))
+            eq(len(wait_for_lines(access, 1)), 1, "first line")
+            os.rename(access, access + ".1")      # logrotate, in a directory nobody cannot write
+            s.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 5
+            want = "cannot reopen log file '%s': Permission denied" % access
+            while want not in s.log_text():
+                assert time.monotonic() < deadline, \
+                    "no report of the failed reopen on stderr:\n%s" % s.log_tail()
+                time.sleep(0.05)
+            c.request(req("GET", "/one.txt?second"))
+            c.close()
+            old = wait_for_lines(access + ".1", 2)
+            eq(len(old), 2, "lines in the file opened before (no line lost)")
+            assert b"?second" in old[1], old
+            assert not os.path.exists(access), "a file was created although the dir is root's"
+            # in daemon mode stderr is /dev/null: the error log says it too
+            errs = wait_for_lines(error, 1)
+            assert any(want.encode() in ln for ln in errs), "not in the error log: %r" % errs
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_log_files_given_to_user_and_recreated_by_sigusr1():
+    s, top, d, access, error = nobody_logged_server("nobody-owned")
+    nobody = pwd.getpwnam("nobody")
+    os.chown(d, nobody.pw_uid, nobody.pw_gid)  # README: the log directory writable by User
+    try:
+        with s.start():
+            for p in (access, error):
+                eq(os.stat(p).st_uid, nobody.pw_uid, "owner of " + p)
+            c = mkt.Client(s.port)
+            c.request(req("GET", "/one.txt"))
+            eq(len(wait_for_lines(access, 1)), 1, "first line")
+            os.rename(access, access + ".1")
+            s.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 5
+            while not os.path.exists(access):
+                assert time.monotonic() < deadline, "SIGUSR1 did not create a new access log"
+                time.sleep(0.05)
+            c.request(req("GET", "/one.txt?second"))
+            c.close()
+            new = wait_for_lines(access, 1)
+            eq(len(new), 1, "new file gets the new line")
+            assert b"?second" in new[0], new
+            eq(len(wait_for_lines(access + ".1", 1)), 1, "rotated file keeps the old line")
+            time.sleep(0.3)
+            assert "cannot reopen" not in s.log_text(), s.log_tail()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
