@@ -77,13 +77,38 @@ static void raise_nofile(void)
     }
 }
 
-static int daemonize(void)
+/* -D: the launching process waits on a pipe until the daemon says it serves (one byte,
+ * written by daemon_ready()) and exits 0, or exits 1 when the pipe closes without it (the
+ * daemon failed and said why on the stderr it still shares).  So `monkey -D && ...`, and
+ * systemd's Type=forking with PIDFile=, see a server that runs, with its pid file written. */
+#define MK_DAEMON_READY 'R'
+
+static int daemonize(int *ready_fd)
 {
+    int p[2];
+    char c;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
-    if (pid > 0)
-        _exit(0);
+    if (pid > 0) {
+        sigset_t none;
+        ssize_t n;
+        /* Ctrl-C while waiting stops the launcher, not the daemon (own session). */
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
+        close(p[1]);
+        do
+            n = read(p[0], &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && c == MK_DAEMON_READY)
+            _exit(0);
+        fprintf(stderr, "monkey: the daemon did not start\n");
+        _exit(1);
+    }
+    close(p[0]);
     if (setsid() < 0)
         return -1;
     /* Second fork: the daemon is not a session leader and can never reacquire a tty. */
@@ -95,37 +120,104 @@ static int daemonize(void)
     umask(027);
     if (chdir("/") < 0)
         return -1;
+    /* stderr stays the launcher's until daemon_ready(): start-up errors reach the terminal. */
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return -1;
     dup2(fd, 0);
     dup2(fd, 1);
-    dup2(fd, 2);
     if (fd > 2)
         close(fd);
+    *ready_fd = p[1];
     return 0;
 }
 
-/* The pid file is created without following links and is not world-readable. */
-static int write_pidfile(const char *path)
+/* The daemon serves: detach stderr, then release the launcher. */
+static void daemon_ready(int *ready_fd)
+{
+    const char c = MK_DAEMON_READY;
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        dup2(fd, 2);
+        if (fd != 2)
+            close(fd);
+    }
+    if (write(*ready_fd, &c, 1) != 1) {
+        /* The launcher is gone (killed while waiting): nobody to tell. */
+    }
+    close(*ready_fd);
+    *ready_fd = -1;
+}
+
+/* The pid file belongs to the process: written once at start-up (as root, before the
+ * privileges go) and kept open, so that at exit it can be emptied when unlink() is refused
+ * (a root-owned file in sticky /tmp, the server now User).  A reload does not move it. */
+static struct {
+    char *path;
+    int fd;
+} pidfile = {NULL, -1};
+
+/* Never through a link, never blocking (a FIFO), never truncating a file that is not ours
+ * alone: the checks come before any change; then 0640, whatever mode a stale file had. */
+static int pidfile_write(const char *path, char *err, size_t errlen)
 {
     char buf[32];
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-        close(fd);
-        errno = EEXIST;
+    const char *why = NULL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
+
+    if (fd < 0) {
+        why = errno == ELOOP   ? "it is a symbolic link"
+              : errno == ENXIO ? "not a regular file"
+                               : strerror(errno);
+        snprintf(err, errlen, "cannot write pid file '%s': %s", path, why);
         return -1;
     }
-    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    if (write(fd, buf, (size_t)n) != n) {
+    if (fstat(fd, &st) < 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (st.st_nlink != 1)
+        why = "it has other hard links";
+    else if (st.st_uid != geteuid())
+        why = "it belongs to another user";
+    else if (fchmod(fd, 0640) < 0 || ftruncate(fd, 0) < 0)
+        why = strerror(errno);
+    if (!why) {
+        errno = 0;
+        int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+        if (write(fd, buf, (size_t)n) != n)
+            why = strerror(errno ? errno : EIO);
+    }
+    if (why) {
+        snprintf(err, errlen, "cannot write pid file '%s': %s", path, why);
         close(fd);
         return -1;
     }
-    close(fd);
+    pidfile.path = mk_xstrdup(path);
+    pidfile.fd = fd;
     return 0;
+}
+
+/* At exit, or when start-up fails after the pid file was written: no stale pid remains. */
+static void pidfile_remove(void)
+{
+    if (pidfile.fd < 0)
+        return;
+    if (unlink(pidfile.path) < 0 && errno != ENOENT) {
+        int e = errno;
+        if (ftruncate(pidfile.fd, 0) == 0)
+            mk_warn("cannot remove pid file '%s': %s; emptied it instead", pidfile.path,
+                    strerror(e));
+        else
+            mk_err("cannot remove pid file '%s' (%s) nor empty it (%s)", pidfile.path, strerror(e),
+                   strerror(errno));
+    }
+    close(pidfile.fd);
+    pidfile.fd = -1;
+    free(pidfile.path);
+    pidfile.path = NULL;
 }
 
 /* Started as root, the server binds its ports and opens its files, then becomes `user`
@@ -191,6 +283,11 @@ static int early_exit(struct mk_server *srv, int rc)
     return rc;
 }
 
+static bool same_path(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* SIGHUP: read the configuration again and replace the workers.  The new workers share the
  * listening sockets of the old ones (same addresses) and start accepting before the old ones
  * stop, which then finish their in-flight responses.  A bad configuration changes nothing. */
@@ -210,6 +307,10 @@ static struct mk_server *reload(struct mk_server *cur, struct mk_worker **worker
         mk_err("reload: %s; the running configuration stays in place", err);
         goto fail;
     }
+    if (next->daemon && !same_path(next->pidfile, pidfile.path))
+        mk_warn("reload: PidFile changed to '%s': it takes effect at the next start; the pid "
+                "stays in '%s'",
+                next->pidfile ? next->pidfile : "(none)", pidfile.path ? pidfile.path : "(none)");
     if (mk_sched_listen_reuse(&next->sched, *workers, &cur->sched, &nw) < 0) {
         mk_err("reload: cannot listen; the running configuration stays in place");
         goto fail;
@@ -252,6 +353,7 @@ int main(int argc, char **argv)
     char abs[PATH_MAX];
     struct mk_worker *workers;
     const char *user_opt = NULL;
+    int ready_fd = -1;
     int opt;
 
     srv->serverconf = "monkey.conf";
@@ -345,25 +447,30 @@ int main(int argc, char **argv)
         mk_server_free(srv);
         return early_exit(srv, 1);
     }
-    if (srv->daemon && daemonize() < 0) {
+    if (srv->daemon && daemonize(&ready_fd) < 0) {
         mk_err("cannot run in the background: %s", strerror(errno));
         return 1;
     }
-    if (srv->daemon && srv->pidfile && write_pidfile(srv->pidfile) < 0) {
-        mk_err("cannot write pid file '%s': %s", srv->pidfile, strerror(errno));
+    if (srv->daemon && srv->pidfile && pidfile_write(srv->pidfile, err, sizeof(err)) < 0) {
+        mk_err("%s", err);
         return 1;
     }
-    if (drop_privileges(srv->user) < 0)
+    if (drop_privileges(srv->user) < 0) {
+        pidfile_remove();
         return 1;
+    }
     /* After daemonizing and dropping privileges, before any worker runs (see tracing.md). */
     mk_trace_init();
     if (mk_logfile_start() < 0) {
         mk_err("cannot start the log writer");
+        pidfile_remove();
         return 1;
     }
 
-    if (mk_sched_start(workers, &srv->sched) < 0)
+    if (mk_sched_start(workers, &srv->sched) < 0) {
+        pidfile_remove();
         return 1;
+    }
     notice_to_error_logs(srv);
 
     mk_info("Monkey HTTP Server v%s, %d worker%s, pid %ld", MK_VERSION_STR, srv->sched.workers,
@@ -372,6 +479,8 @@ int main(int argc, char **argv)
         mk_info("listening on http://%s/", srv->sched.listen[i].text);
     if (srv->docroot_only)
         mk_info("serving %s", srv->docroot_only);
+    if (ready_fd >= 0)
+        daemon_ready(&ready_fd);
 
     for (;;) {
         int sig;
@@ -394,8 +503,7 @@ int main(int argc, char **argv)
 
     mk_sched_stop(workers, &srv->sched, MK_STOP_SHUTDOWN);
     mk_logfile_stop();
-    if (srv->daemon && srv->pidfile)
-        unlink(srv->pidfile);
+    pidfile_remove();
     mk_server_free(srv);
     return early_exit(srv, 0);
 }
