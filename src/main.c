@@ -26,7 +26,7 @@ static void usage(FILE *out)
             "Usage: monkey [OPTION]...\n"
             "Monkey HTTP server: serves static files over HTTP/1.1.\n\n"
             "  -c, --configdir=DIR    configuration directory [%s]\n"
-            "  -s, --serverconf=FILE  main configuration file in DIR [monkey.conf]\n"
+            "  -s, --serverconf=FILE  main configuration file, relative to DIR [monkey.conf]\n"
             "  -p, --port=N           listen on port N instead of the configured ports\n"
             "  -w, --workers=N        worker threads (0 = one per CPU)\n"
             "  -o, --docroot=DIR      serve DIR with the defaults, no configuration files\n"
@@ -35,7 +35,8 @@ static void usage(FILE *out)
             "  -v, --version          print the version and exit\n"
             "  -b, --build            print build options and exit\n"
             "  -h, --help             print this help and exit\n\n"
-            "Signals: SIGTERM/SIGINT stop (in-flight responses finish first).\n",
+            "Signals: SIGTERM/SIGINT stop (in-flight responses finish first), SIGHUP\n"
+            "reloads the configuration, SIGUSR1 reopens the log files.\n",
             MK_SYSCONFDIR);
 }
 
