@@ -407,12 +407,19 @@ int main(int argc, char **argv)
 
     /* Absolute paths: the daemon changes directory to /. */
     if (srv->docroot_only) {
-        if (!realpath(srv->docroot_only, abs)) {
-            fprintf(stderr, "monkey: document root '%s': %s\n", srv->docroot_only, strerror(errno));
+        /* Made absolute but not resolved: a link a deploy swaps is followed (mk_file.c). */
+        char cwd[PATH_MAX];
+        if (srv->docroot_only[0] != '/' &&
+            (!getcwd(cwd, sizeof(cwd)) ||
+             snprintf(abs, sizeof(abs), "%s/%s", cwd, srv->docroot_only) >= (int)sizeof(abs))) {
+            fprintf(stderr, "monkey: document root '%s': %s\n", srv->docroot_only,
+                    strerror(errno ? errno : ENAMETOOLONG));
             return early_exit(srv, 1);
         }
-        free(srv->docroot_only);
-        srv->docroot_only = mk_xstrdup(abs);
+        if (srv->docroot_only[0] != '/') {
+            free(srv->docroot_only);
+            srv->docroot_only = mk_xstrdup(abs);
+        }
         srv->confdir = mk_xstrdup(".");
     } else {
         if (!realpath(confdir, abs)) {

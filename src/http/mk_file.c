@@ -24,6 +24,20 @@ struct mk_file_cache {
     uint32_t nentries;
     uint32_t nfds; /* cached entries holding an fd */
     size_t mem;
+    struct mk_file_root *roots; /* by vhost id */
+    int nroots;
+};
+
+/* A worker's view of a site's document root: the directory DocumentRoot names now.  A
+ * deploy that swaps a link ("current" -> a new release) is followed within a second, as
+ * edited files are; fd -1 means the root opened at start-up (vh->docroot_fd), kept when
+ * DocumentRoot cannot be looked at any more (removed, or not searchable by User). */
+struct mk_file_root {
+    int fd;
+    bool known;
+    dev_t dev;
+    ino_t ino;
+    uint32_t checked_sec;
 };
 
 /* resolve(): out of descriptors (EMFILE, ENFILE); never leaves this file */
@@ -127,16 +141,57 @@ static int errno_status(int e)
     }
 }
 
-/* Resolve a request path to an open regular file (following index files for directories). */
-static int resolve(const struct mk_file_cache_config *cfg, const struct mk_vhost *vh,
-                   const char *path, size_t len, int *fd_out, struct stat *st, char *name,
-                   size_t name_cap)
+static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh)
 {
-    int fd = mk_file_open_beneath(vh->docroot_fd, path, cfg->symlink);
+    if (vh->id >= fc->nroots) {
+        int n = vh->id + 1;
+        fc->roots = mk_xrealloc(fc->roots, (size_t)n * sizeof(*fc->roots));
+        memset(fc->roots + fc->nroots, 0, (size_t)(n - fc->nroots) * sizeof(*fc->roots));
+        for (int i = fc->nroots; i < n; i++)
+            fc->roots[i].fd = -1;
+        fc->nroots = n;
+    }
+    struct mk_file_root *r = &fc->roots[vh->id];
+    int cur = r->fd >= 0 ? r->fd : vh->docroot_fd;
+    if (r->checked_sec == mk_clock.mono_sec && r->known)
+        return cur;
+    r->checked_sec = mk_clock.mono_sec;
+    struct stat st;
+    if (!r->known) {
+        if (fstat(cur, &st) < 0)
+            return cur;
+        r->dev = st.st_dev;
+        r->ino = st.st_ino;
+        r->known = true;
+    }
+    if (!vh->docroot || stat(vh->docroot, &st) < 0 || !S_ISDIR(st.st_mode) ||
+        (st.st_dev == r->dev && st.st_ino == r->ino))
+        return cur;
+    int fd = open(vh->docroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return cur;
+    }
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = fd;
+    r->dev = st.st_dev;
+    r->ino = st.st_ino;
+    return fd;
+}
+
+/* Resolve a request path to an open regular file (following index files for directories). */
+static int resolve(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
+                   size_t len, int *fd_out, struct stat *st, char *name, size_t name_cap)
+{
+    const struct mk_file_cache_config *cfg = &fc->cfg;
+    int rootfd = root_fd(fc, vh);
+    int fd = mk_file_open_beneath(rootfd, path, cfg->symlink);
     if (fd < 0 && errno == EACCES) {
         /* Maybe a directory that may be searched but not read (0711): its index files are
          * still served, as a file in it is.  O_PATH needs no read permission. */
-        fd = open_beneath(vh->docroot_fd, path, cfg->symlink, O_PATH | O_CLOEXEC);
+        fd = open_beneath(rootfd, path, cfg->symlink, O_PATH | O_CLOEXEC);
         if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISDIR(st->st_mode))) {
             close(fd);
             return -403;
@@ -163,7 +218,7 @@ static int resolve(const struct mk_file_cache_config *cfg, const struct mk_vhost
         for (int i = 0; i < cfg->nindex; i++) {
             if (snprintf(name, name_cap, "%s%s", path, cfg->indexfiles[i]) >= (int)name_cap)
                 continue;
-            int f = mk_file_open_beneath(vh->docroot_fd, name, cfg->symlink);
+            int f = mk_file_open_beneath(rootfd, name, cfg->symlink);
             if (f < 0 && (errno == EMFILE || errno == ENFILE))
                 return MK_FILE_NO_FD;
             if (f < 0)
@@ -387,7 +442,7 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         return 0;
     }
 
-    rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
+    rc = resolve(fc, vh, path, len, &fd, &st, name, sizeof(name));
     if (rc == MK_FILE_NO_FD) {
         /* Out of descriptors: give back every cached one not in use, and try once more. */
         for (struct mk_file *g = fc->lru_tail, *prev; g; g = prev) {
@@ -395,7 +450,7 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
             if (g->fd >= 0 && g != f)
                 cache_remove(fc, g);
         }
-        rc = resolve(&fc->cfg, vh, path, len, &fd, &st, name, sizeof(name));
+        rc = resolve(fc, vh, path, len, &fd, &st, name, sizeof(name));
         if (rc == MK_FILE_NO_FD)
             rc = -500;
     }
@@ -470,5 +525,9 @@ void mk_file_cache_free(struct mk_file_cache *fc)
     if (!fc)
         return;
     mk_file_cache_flush(fc);
+    for (int i = 0; i < fc->nroots; i++)
+        if (fc->roots[i].fd >= 0)
+            close(fc->roots[i].fd);
+    free(fc->roots);
     free(fc);
 }

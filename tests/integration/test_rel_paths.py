@@ -5,7 +5,9 @@ Next to each document root lies a secret file (and a directory of them): no answ
 carry their content."""
 
 import os
+import shutil
 import threading
+import time
 
 import mkt
 from mkt import eq, req
@@ -311,3 +313,36 @@ def test_one_byte_file_content_length_1():
         r = c.recv_response()
         eq((r.status_line, r.headers.get("Content-Length"), r.body), (U.S200, "1", b"x"), "GET")
     U.drop(SRV, c)
+
+
+@mkt.timeout(60)
+def test_document_root_link_swap_is_followed():
+    """A deploy that points the DocumentRoot link at a new release (ln -sfn + mv -T) is
+    served within a second or two, and deleting the old release breaks nothing; it used to
+    keep serving the old tree until a reload, then 404."""
+    base = mkt.tmpdir("deploy")
+    for rel, body in (("rel1", b"v1\n"), ("rel2", b"v2\n")):
+        os.makedirs(os.path.join(base, rel))
+        with open(os.path.join(base, rel, "index.html"), "wb") as f:
+            f.write(body)
+    cur = os.path.join(base, "current")
+    os.symlink("rel1", cur)
+    s = mkt.Server(conf={"Workers": "2"}, host={"DocumentRoot": cur}).start()
+    try:
+        eq(s.get("/").body, b"v1\n", "before the swap")
+        os.symlink("rel2", cur + ".tmp")
+        os.rename(cur + ".tmp", cur)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and s.get("/").body != b"v2\n":
+            time.sleep(0.1)
+        eq(s.get("/").body, b"v2\n", "after the swap")
+        shutil.rmtree(os.path.join(base, "rel1"))
+        for _ in range(10):  # both workers, keep-alive or not
+            eq(s.get("/").body, b"v2\n", "old release deleted")
+            eq(s.get("/index.html").body, b"v2\n", "old release deleted, by name")
+        # Each worker holds the new root open (one fd each), nothing more: the start-up
+        # root (the deleted release) stays open for the process, as before.
+        roots = [t for t in s.fd_targets() if t == os.path.join(base, "rel2")]
+        assert len(roots) <= 2, "fds on the new root: %s" % s.fd_list()
+    finally:
+        s.stop(check_fds=False)

@@ -734,6 +734,69 @@ MK_TEST(file_cache_emfile_evicts)
     remove_files("root/ev%d.txt", 5);
 }
 
+/* DocumentRoot names a link that a deploy swaps to a new release: followed within a
+ * second (it used to stay on the directory opened at start-up until a reload, and 404 once
+ * that release was deleted); while DocumentRoot cannot be looked at, the last root stays. */
+MK_TEST(document_root_link_swap)
+{
+    setup();
+    char cur[256], tmp[256], p[256];
+    for (int i = 1; i <= 2; i++) {
+        snprintf(p, sizeof(p), "%s/rel%d", tmpdir, i);
+        mkdir(p, 0755);
+    }
+    put_file("rel1/v.txt", "one");
+    put_file("rel2/v.txt", "two");
+    snprintf(cur, sizeof(cur), "%s/current", tmpdir);
+    snprintf(tmp, sizeof(tmp), "%s/current.tmp", tmpdir);
+    CHECK(symlink("rel1", cur) == 0);
+    struct mk_vhost vh;
+    memset(&vh, 0, sizeof(vh));
+    vh.id = 3;
+    vh.docroot = cur;
+    vh.docroot_fd = open(cur, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct mk_file_cache_config cfg = {
+        .default_mime = "text/plain",
+        .max_entries = 16,
+        .small_max = 4096,
+        .mem_max = 1 << 20,
+    };
+    struct mk_file_cache *fc = mk_file_cache_new(&cfg);
+    struct mk_file *f;
+    mk_clock_update();
+    int base = open_fds();
+#define BODY_IS(want, what)                                                                        \
+    do {                                                                                           \
+        int rc_ = mk_file_get(fc, &vh, "/v.txt", 6, &f);                                           \
+        if (CHECKF(rc_ == 0, "%s: %d", what, rc_)) {                                               \
+            CHECKF(f->data && memcmp(f->data, want, 3) == 0, "%s: %.3s", what,                     \
+                   f->data ? f->data : "(fd)");                                                    \
+            mk_file_release(fc, f);                                                                \
+        }                                                                                          \
+    } while (0)
+    BODY_IS("one", "before the swap");
+    CHECK(symlink("rel2", tmp) == 0 && rename(tmp, cur) == 0);
+    BODY_IS("one", "the same second");
+    mk_clock.mono_sec++;
+    BODY_IS("two", "a second later");
+    snprintf(p, sizeof(p), "%s/rel1/v.txt", tmpdir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/rel1", tmpdir);
+    rmdir(p);
+    unlink(cur); /* no DocumentRoot for a moment: the last root stays */
+    mk_clock.mono_sec++;
+    BODY_IS("two", "DocumentRoot missing");
+    CHECK_EQ_INT(open_fds(), base + 1); /* the worker's own root fd */
+#undef BODY_IS
+    mk_file_cache_free(fc);
+    CHECK_EQ_INT(open_fds(), base);
+    close(vh.docroot_fd);
+    snprintf(p, sizeof(p), "%s/rel2/v.txt", tmpdir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/rel2", tmpdir);
+    rmdir(p);
+}
+
 MK_TEST(zz_cleanup)
 {
     char dir[64];
