@@ -5,6 +5,9 @@
  * ".." nor a symbolic link can leave the document root.  Kernels without openat2 get a
  * walk with O_NOFOLLOW on every component.
  *
+ * The root is the worker's own: at most once a second (when a file is opened) the
+ * DocumentRoot path is looked at again, so a link a deploy swaps is followed.
+ *
  * Cache: per worker, no locks.  An entry keeps what a response needs (fd or, for small
  * files, the bytes; size, mtime, ETag, Last-Modified, Content-Type, the header block) and
  * is revalidated once a second (when used) by opening the path again and comparing
@@ -13,7 +16,9 @@
  * A file modified in the last MK_FILE_RECENT seconds is checked on every request: no two
  * versions of one Last-Modified second are ever served a second or more after it, so a
  * client may take a Last-Modified as a strong validator (If-Range) as RFC 9110 8.8.2.2 lets
- * it when Date is a second or more later. */
+ * it when Date is a second or more later.  Entries holding an fd are capped (max_fds, an
+ * eighth of the worker's share of RLIMIT_NOFILE), and an open that fails with EMFILE
+ * gives the cached fds back and is tried again. */
 #ifndef MK_FILE_H
 #define MK_FILE_H
 
