@@ -506,6 +506,18 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
                 snprintf(colon, sizeof(text) - (size_t)(colon - text), ":%d", srv->port);
             snprintf(a->text, sizeof(a->text), "%s", text);
         }
+        /* "Listen 80" and "Listen 81" both become the same address: keep it once. */
+        int n = 0;
+        for (int i = 0; i < srv->sched.nlisten; i++) {
+            const struct mk_listen_addr *a = &srv->sched.listen[i];
+            bool dup = false;
+            for (int k = 0; k < n && !dup; k++)
+                dup = srv->sched.listen[k].len == a->len &&
+                      !memcmp(&srv->sched.listen[k].addr, &a->addr, a->len);
+            if (!dup)
+                srv->sched.listen[n++] = *a;
+        }
+        srv->sched.nlisten = n;
     }
     if (srv->workers >= 0)
         srv->sched.workers = srv->workers;

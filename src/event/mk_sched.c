@@ -233,15 +233,42 @@ static int reuse_listener(const struct mk_worker *old, const struct mk_sched_con
     return -1;
 }
 
-static bool held_by_old(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
-                        const struct mk_listen_addr *a)
+static uint16_t addr_port(const struct mk_listen_addr *a)
+{
+    return a->addr.sa.sa_family == AF_INET6 ? a->addr.in6.sin6_port : a->addr.in4.sin_port;
+}
+
+/* Whether the running workers listen on this port (any address): then a probe would only
+ * meet our own sockets ("Listen 127.0.0.1:80" reloaded as "Listen 80"). */
+static bool old_on_port(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
+                        uint16_t port)
 {
     for (int w = 0; old && w < old_cfg->workers; w++)
         for (int i = 0; i < old[w].nlisteners; i++)
             if (old[w].listeners[i].fd >= 0 &&
-                same_addr(&old_cfg->listen[old[w].listeners[i].addr_index], a))
+                addr_port(&old_cfg->listen[old[w].listeners[i].addr_index]) == port)
                 return true;
     return false;
+}
+
+/* Take over every socket old worker k has for address a (after a shrink it may hold
+ * several): appended to nw's listeners as address index i.  Returns how many. */
+static int adopt_listeners(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
+                           const struct mk_listen_addr *a, int k, struct mk_worker *nw, int i)
+{
+    int n = 0;
+    for (int j = 0; j < old[k].nlisteners; j++) {
+        const struct mk_listener *l = &old[k].listeners[j];
+        if (l->fd < 0 || !same_addr(&old_cfg->listen[l->addr_index], a))
+            continue;
+        int d = dup(l->fd);
+        if (d < 0)
+            continue;
+        nw->listeners[nw->nlisteners].fd = d;
+        nw->listeners[nw->nlisteners++].addr_index = i;
+        n++;
+    }
+    return n;
 }
 
 int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
@@ -252,11 +279,20 @@ int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
 int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *old,
                           const struct mk_sched_config *old_cfg, struct mk_worker **out)
 {
-    struct mk_worker *ws = mk_xcalloc((size_t)cfg->workers, sizeof(*ws));
     int shared[64];
 
     if (cfg->nlisten > 64)
         mk_die("too many Listen entries");
+    /* SO_REUSEPORT would let us join another process's sockets: every address on a port we
+     * do not listen on yet is probed first, before any socket of ours can be in the way. */
+    for (int i = 0; cfg->reuseport && i < cfg->nlisten; i++) {
+        if (!old_on_port(old, old_cfg, addr_port(&cfg->listen[i])) &&
+            probe_exclusive(&cfg->listen[i]) < 0) {
+            mk_err("cannot listen on %s: %s", cfg->listen[i].text, strerror(EADDRINUSE));
+            return -1;
+        }
+    }
+    struct mk_worker *ws = mk_xcalloc((size_t)cfg->workers, sizeof(*ws));
     for (int i = 0; i < cfg->nlisten; i++)
         shared[i] = -1;
     /* Worker ids go on across reloads (the first generation is 0..workers-1, the next one
@@ -264,45 +300,35 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
      * worker's totals going back to zero.  Only the main thread gets here. */
     static int worker_ids;
     bool same_mode = old && cfg->reuseport == old_cfg->reuseport;
-    int per = same_mode && cfg->reuseport && old_cfg->workers > cfg->workers
-                  ? (old_cfg->workers + cfg->workers - 1) / cfg->workers
-                  : 1;
     for (int w = 0; w < cfg->workers; w++) {
         ws[w].id = worker_ids++;
         ws[w].cfg = cfg;
         ws[w].epfd = -1;
         ws[w].wake_fd = -1;
         ws[w].tick_fd = -1;
-        ws[w].listeners = mk_xcalloc((size_t)(cfg->nlisten * per), sizeof(struct mk_listener));
+        size_t cap = (size_t)cfg->nlisten;
+        for (int k = w; same_mode && cfg->reuseport && k < old_cfg->workers; k += cfg->workers)
+            cap += (size_t)old[k].nlisteners;
+        ws[w].listeners = mk_xcalloc(cap, sizeof(struct mk_listener));
         ws[w].nlisteners = 0;
         for (int i = 0; i < cfg->nlisten; i++) {
             int fd = -1;
             if (same_mode && cfg->reuseport) {
                 /* Each SO_REUSEPORT socket has its own accept queue, which closing it would
-                 * reset: with fewer workers than before, a worker takes over the sockets
+                 * reset: with fewer workers than before, a worker takes over every socket
                  * of the old workers w, w + workers, ... (no connection is lost). */
-                for (int k = w; k < old_cfg->workers; k += cfg->workers) {
-                    int d = reuse_listener(old, old_cfg, &cfg->listen[i], k);
-                    if (d < 0)
-                        continue;
-                    if (fd >= 0) {
-                        ws[w].listeners[ws[w].nlisteners].fd = fd;
-                        ws[w].listeners[ws[w].nlisteners++].addr_index = i;
-                    }
-                    fd = d;
-                }
+                int n = 0;
+                for (int k = w; k < old_cfg->workers; k += cfg->workers)
+                    n += adopt_listeners(old, old_cfg, &cfg->listen[i], k, &ws[w], i);
+                if (n > 0)
+                    continue;
             } else if (same_mode) {
                 fd = reuse_listener(old, old_cfg, &cfg->listen[i], 0);
             }
             if (fd >= 0) {
                 /* shared with the previous generation of workers: no connection is lost */
             } else if (cfg->reuseport) {
-                /* Not already ours (worker 0 opened it, or the old workers hold it):
-                 * make sure no other process listens there. */
-                fd = w > 0 || held_by_old(old, old_cfg, &cfg->listen[i]) ||
-                             probe_exclusive(&cfg->listen[i]) == 0
-                         ? open_listener(&cfg->listen[i], true)
-                         : -1;
+                fd = open_listener(&cfg->listen[i], true); /* probed above */
             } else {
                 /* One socket shared by every worker, woken with EPOLLEXCLUSIVE. */
                 if (shared[i] < 0)

@@ -276,6 +276,21 @@ def test_second_server_on_the_same_port_fails():
         eq(s.get("/one.txt").status, 200, "the first server still serves")
 
 
+def test_overlapping_listen_addresses_and_port_option():
+    """127.0.0.1:P and P (all addresses) in one configuration, and -p making two Listen
+    lines the same address: both start (the exclusivity probe met our own sockets)."""
+    port = mkt.free_port()
+    with mkt.Server(conf={"Workers": "2", "Listen": ["127.0.0.1:%d" % port, str(port)]},
+                    port=port) as s:
+        eq(s.get("/one.txt").body, b"x", "served")
+    port = mkt.free_port()
+    with mkt.Server(conf={"Workers": "2", "Listen": ["127.0.0.1:1", "127.0.0.1:2"]},
+                    args=["-p", str(port)], port=port,
+                    wait_addrs=[("127.0.0.1", port)]) as s:
+        eq(s.get("/one.txt").body, b"x", "served with -p")
+        eq(s.log_text().count("listening on"), 1, "one listener line:\n" + s.log_tail())
+
+
 # -- signals -----------------------------------------------------------------------------------
 
 def stop_with(sig):

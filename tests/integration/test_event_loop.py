@@ -501,3 +501,43 @@ def test_fewer_workers_on_reload_loses_no_queued_connection_epoll():
 @mkt.timeout(90)
 def test_fewer_workers_on_reload_loses_no_queued_connection_io_uring():
     fewer_workers_on_reload_loses_no_queued_connection("io_uring")
+
+
+def listening_sockets(port):
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(f) as fh:
+                for ln in fh.readlines()[1:]:
+                    parts = ln.split()
+                    if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+@mkt.timeout(90)
+def test_reloads_keep_every_listening_socket():
+    """Workers 4 -> 2 -> 2 by SIGHUP: the sockets taken over at the first reload are all
+    kept at the second (each new worker took only the first one, and the others were
+    closed with their queues).  Then 127.0.0.1:P -> P (all addresses) reloads too."""
+    with mkt.Server(conf={"Workers": "4"}) as s:
+        eq(listening_sockets(s.port), 4, "at start-up")
+        conf = os.path.join(s.confdir, "monkey.conf")
+        for n, (a, b) in enumerate((("Workers 4", "Workers 2"), ("HideVersion off", "HideVersion on"),
+                                    ("Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port))):
+            text = open(conf).read()
+            assert a in text, text
+            with open(conf, "w") as f:
+                f.write(text.replace(a, b))
+            before = s.log_text().count("reload: configuration re-read")
+            s.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while s.log_text().count("reload: configuration re-read") == before:
+                assert time.monotonic() < deadline, s.log_tail()
+                time.sleep(0.05)
+            time.sleep(0.3)
+            if n < 2:
+                eq(listening_sockets(s.port), 4, "after reload %d (%s)" % (n, b))
+            eq(s.get("/one.txt").body, b"x", "after reload %d (%s)" % (n, b))
