@@ -141,8 +141,11 @@ static int errno_status(int e)
     }
 }
 
-static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh)
+/* The worker's root for vh, the DocumentRoot path looked at again at most once a second
+ * (or now, with force): returns its fd; *moved says whether it changed in this call. */
+static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh, bool force, bool *moved)
 {
+    *moved = false;
     if (vh->id >= fc->nroots) {
         int n = vh->id + 1;
         fc->roots = mk_xrealloc(fc->roots, (size_t)n * sizeof(*fc->roots));
@@ -153,7 +156,7 @@ static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh)
     }
     struct mk_file_root *r = &fc->roots[vh->id];
     int cur = r->fd >= 0 ? r->fd : vh->docroot_fd;
-    if (r->checked_sec == mk_clock.mono_sec && r->known)
+    if (r->checked_sec == mk_clock.mono_sec && r->known && !force)
         return cur;
     r->checked_sec = mk_clock.mono_sec;
     struct stat st;
@@ -178,26 +181,50 @@ static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh)
     r->fd = fd;
     r->dev = st.st_dev;
     r->ino = st.st_ino;
+    *moved = true;
     return fd;
 }
 
 /* Resolve a request path to an open regular file (following index files for directories). */
+static int resolve_in(const struct mk_file_cache_config *cfg, int rootfd, const char *path,
+                      size_t len, int *fd_out, struct stat *st, char *name, size_t name_cap);
+
+/* Not found (or forbidden) under a root last looked at earlier this second: the DocumentRoot
+ * link may just have moved (and the old release be gone already), so look now and, when it
+ * did move, try once more under the new root. */
 static int resolve(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
                    size_t len, int *fd_out, struct stat *st, char *name, size_t name_cap)
 {
-    const struct mk_file_cache_config *cfg = &fc->cfg;
-    int rootfd = root_fd(fc, vh);
+    bool moved;
+    int rc = resolve_in(&fc->cfg, root_fd(fc, vh, false, &moved), path, len, fd_out, st, name,
+                        name_cap);
+    if ((rc == -404 || rc == -403) && !moved) {
+        int rootfd = root_fd(fc, vh, true, &moved);
+        if (moved)
+            rc = resolve_in(&fc->cfg, rootfd, path, len, fd_out, st, name, name_cap);
+    }
+    return rc;
+}
+
+static int resolve_in(const struct mk_file_cache_config *cfg, int rootfd, const char *path,
+                      size_t len, int *fd_out, struct stat *st, char *name, size_t name_cap)
+{
     int fd = mk_file_open_beneath(rootfd, path, cfg->symlink);
     if (fd < 0 && errno == EACCES) {
         /* Maybe a directory that may be searched but not read (0711): its index files are
-         * still served, as a file in it is.  O_PATH needs no read permission. */
-        fd = open_beneath(rootfd, path, cfg->symlink, O_PATH | O_CLOEXEC);
-        if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISDIR(st->st_mode))) {
-            close(fd);
+         * still served, as a file in it is.  "path/." with O_PATH needs search permission
+         * and no read permission, so a directory we may not enter stays a plain 403. */
+        char dot[PATH_MAX];
+        if (snprintf(dot, sizeof(dot), "%s%s", path, len && path[len - 1] == '/' ? "." : "/.") >=
+            (int)sizeof(dot))
             return -403;
-        }
+        fd = open_beneath(rootfd, dot, cfg->symlink, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-            return -403;
+            return errno == EMFILE || errno == ENFILE ? MK_FILE_NO_FD : -403;
+        if (fstat(fd, st) < 0) {
+            close(fd);
+            return -500;
+        }
     } else if (fd < 0) {
         return errno_status(errno);
     } else if (fstat(fd, st) < 0) {

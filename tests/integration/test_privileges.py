@@ -118,6 +118,11 @@ def test_search_only_directory_serves_its_index():
             eq(s.get("/xonly/index.html").body, b"xonly index\n", "GET /xonly/index.html")
             eq(s.get("/").body, b"root index\n", "GET / with a 0711 root")
             eq(s.get("/one.txt").body, b"x", "GET /one.txt")
+            private = os.path.join(www, "private")
+            os.makedirs(private)
+            os.chmod(private, 0o700)  # root's: nobody may not even enter it
+            eq(s.get("/private").status, 403, "GET /private (no search permission)")
+            eq(s.get("/private/").status, 403, "GET /private/")
             os.chmod(os.path.join(xonly, "index.html"), 0o600)
             time.sleep(1.1)  # the open-file cache checks again after a second
             eq(s.get("/xonly/").status, 403, "an index nobody may read")

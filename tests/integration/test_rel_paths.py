@@ -318,31 +318,37 @@ def test_one_byte_file_content_length_1():
 @mkt.timeout(60)
 def test_document_root_link_swap_is_followed():
     """A deploy that points the DocumentRoot link at a new release (ln -sfn + mv -T) is
-    served within a second or two, and deleting the old release breaks nothing; it used to
-    keep serving the old tree until a reload, then 404."""
+    served within a second by every worker; one that also deletes the old release at once
+    is served at once (a miss under a root looked at earlier in the same second looks
+    again).  It used to keep serving the old tree until a reload, then 404."""
     base = mkt.tmpdir("deploy")
-    for rel, body in (("rel1", b"v1\n"), ("rel2", b"v2\n")):
+    for rel, body in (("rel1", b"v1\n"), ("rel2", b"v2\n"), ("rel3", b"v3\n")):
         os.makedirs(os.path.join(base, rel))
         with open(os.path.join(base, rel, "index.html"), "wb") as f:
             f.write(body)
     cur = os.path.join(base, "current")
+
+    def swap(rel):
+        os.symlink(rel, cur + ".tmp")
+        os.rename(cur + ".tmp", cur)
+
     os.symlink("rel1", cur)
     s = mkt.Server(conf={"Workers": "2"}, host={"DocumentRoot": cur}).start()
     try:
-        eq(s.get("/").body, b"v1\n", "before the swap")
-        os.symlink("rel2", cur + ".tmp")
-        os.rename(cur + ".tmp", cur)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and s.get("/").body != b"v2\n":
-            time.sleep(0.1)
-        eq(s.get("/").body, b"v2\n", "after the swap")
-        shutil.rmtree(os.path.join(base, "rel1"))
-        for _ in range(10):  # both workers, keep-alive or not
-            eq(s.get("/").body, b"v2\n", "old release deleted")
-            eq(s.get("/index.html").body, b"v2\n", "old release deleted, by name")
-        # Each worker holds the new root open (one fd each), nothing more: the start-up
-        # root (the deleted release) stays open for the process, as before.
-        roots = [t for t in s.fd_targets() if t == os.path.join(base, "rel2")]
+        for _ in range(4):
+            eq(s.get("/").body, b"v1\n", "before the swap")
+        swap("rel2")
+        time.sleep(1.1)  # past every worker's last look at the root
+        for _ in range(10):  # both workers
+            eq(s.get("/").body, b"v2\n", "a second after the swap")
+        swap("rel3")
+        shutil.rmtree(os.path.join(base, "rel2"))  # at once, in the same second
+        for _ in range(10):
+            eq(s.get("/").body, b"v3\n", "old release deleted at once")
+            eq(s.get("/index.html").body, b"v3\n", "old release deleted at once, by name")
+        # Each worker holds its new root open (one fd each), nothing more: the start-up
+        # root stays open for the process, as before.
+        roots = [t for t in s.fd_targets() if t == os.path.join(base, "rel3")]
         assert len(roots) <= 2, "fds on the new root: %s" % s.fd_list()
     finally:
         s.stop(check_fds=False)
