@@ -92,8 +92,11 @@ static int daemonize(int *ready_fd)
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
         return -1;
+    }
     if (pid > 0) {
         sigset_t none;
         ssize_t n;
