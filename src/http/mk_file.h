@@ -6,7 +6,10 @@
  * walk with O_NOFOLLOW on every component.
  *
  * The root is the worker's own: at most once a second (when a file is opened) the
- * DocumentRoot path is looked at again, so a link a deploy swaps is followed.
+ * DocumentRoot path is looked at again, so a link a deploy swaps is followed within a
+ * second; a path not found (or forbidden) under the root looks at it at once (one stat),
+ * so a file only the new release has is served at once.  Files already cached are the old
+ * release's until their next check, within the same second.
  *
  * Cache: per worker, no locks.  An entry keeps what a response needs (fd or, for small
  * files, the bytes; size, mtime, ETag, Last-Modified, Content-Type, the header block) and

@@ -318,14 +318,17 @@ def test_one_byte_file_content_length_1():
 @mkt.timeout(60)
 def test_document_root_link_swap_is_followed():
     """A deploy that points the DocumentRoot link at a new release (ln -sfn + mv -T) is
-    served within a second by every worker; one that also deletes the old release at once
-    is served at once (a miss under a root looked at earlier in the same second looks
-    again).  It used to keep serving the old tree until a reload, then 404."""
+    served within a second by every worker, even when it deletes the old release at once:
+    cached files are the old release's for at most the rest of the second, and a file only
+    the new release has is served at once (a miss looks at the root again) rather than 404.
+    It used to keep serving the old tree until a reload, then 404."""
     base = mkt.tmpdir("deploy")
     for rel, body in (("rel1", b"v1\n"), ("rel2", b"v2\n"), ("rel3", b"v3\n")):
         os.makedirs(os.path.join(base, rel))
         with open(os.path.join(base, rel, "index.html"), "wb") as f:
             f.write(body)
+    with open(os.path.join(base, "rel3", "only3.txt"), "wb") as f:
+        f.write(b"3")
     cur = os.path.join(base, "current")
 
     def swap(rel):
@@ -342,10 +345,18 @@ def test_document_root_link_swap_is_followed():
         for _ in range(10):  # both workers
             eq(s.get("/").body, b"v2\n", "a second after the swap")
         swap("rel3")
-        shutil.rmtree(os.path.join(base, "rel2"))  # at once, in the same second
+        shutil.rmtree(os.path.join(base, "rel2"))  # at once, maybe in the same second
+        for _ in range(10):  # both workers, each looking again on its miss
+            r = s.get("/only3.txt")
+            eq((r.status, r.body), (200, b"3"), "a file only the new release has, at once")
         for _ in range(10):
-            eq(s.get("/").body, b"v3\n", "old release deleted at once")
-            eq(s.get("/index.html").body, b"v3\n", "old release deleted at once, by name")
+            for path in ("/", "/index.html"):
+                r = s.get(path)
+                assert r.status == 200 and r.body in (b"v2\n", b"v3\n"), (path, r)
+        time.sleep(1.1)
+        for _ in range(10):
+            eq(s.get("/").body, b"v3\n", "a second after the swap that deleted the old one")
+            eq(s.get("/index.html").body, b"v3\n", "the same, by name")
         # Each worker holds its new root open (one fd each), nothing more: the start-up
         # root stays open for the process, as before.
         roots = [t for t in s.fd_targets() if t == os.path.join(base, "rel3")]
