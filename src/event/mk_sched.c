@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -219,56 +220,75 @@ static int probe_exclusive(const struct mk_listen_addr *a)
     return rc;
 }
 
-/* A listening socket of the running workers for the same address, to share (reload). */
-static int reuse_listener(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
-                          const struct mk_listen_addr *a, int w)
-{
-    if (!old || w >= old_cfg->workers)
-        return -1;
-    for (int i = 0; i < old[w].nlisteners; i++) {
-        const struct mk_listener *l = &old[w].listeners[i];
-        if (l->fd >= 0 && same_addr(&old_cfg->listen[l->addr_index], a))
-            return dup(l->fd);
-    }
-    return -1;
-}
-
 static uint16_t addr_port(const struct mk_listen_addr *a)
 {
     return a->addr.sa.sa_family == AF_INET6 ? a->addr.in6.sin6_port : a->addr.in4.sin_port;
 }
 
-/* Whether the running workers listen on this port (any address): then a probe would only
- * meet our own sockets ("Listen 127.0.0.1:80" reloaded as "Listen 80"). */
-static bool old_on_port(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
-                        uint16_t port)
-{
-    for (int w = 0; old && w < old_cfg->workers; w++)
-        for (int i = 0; i < old[w].nlisteners; i++)
-            if (old[w].listeners[i].fd >= 0 &&
-                addr_port(&old_cfg->listen[old[w].listeners[i].addr_index]) == port)
-                return true;
-    return false;
-}
-
-/* Take over every socket old worker k has for address a (after a shrink it may hold
- * several): appended to nw's listeners as address index i.  Returns how many. */
-static int adopt_listeners(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
-                           const struct mk_listen_addr *a, int k, struct mk_worker *nw, int i)
+/* The running workers' listening sockets for address a (all addresses if NULL), in worker
+ * order, each socket once: the sockets a new generation takes over (after a shrink one old
+ * worker may hold several; with ReusePort off, or after a grow as User, several workers hold
+ * descriptors of one socket).  Returns how many were stored in fds (at most cap); the
+ * descriptors are not duplicated. */
+static int old_sockets(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
+                       const struct mk_listen_addr *a, int *fds, int cap)
 {
     int n = 0;
-    for (int j = 0; j < old[k].nlisteners; j++) {
-        const struct mk_listener *l = &old[k].listeners[j];
-        if (l->fd < 0 || !same_addr(&old_cfg->listen[l->addr_index], a))
-            continue;
-        int d = dup(l->fd);
-        if (d < 0)
-            continue;
-        nw->listeners[nw->nlisteners].fd = d;
-        nw->listeners[nw->nlisteners++].addr_index = i;
-        n++;
-    }
+    for (int k = 0; old && k < old_cfg->workers; k++)
+        for (int j = 0; j < old[k].nlisteners; j++) {
+            const struct mk_listener *l = &old[k].listeners[j];
+            struct stat st, seen;
+            if (l->fd < 0 || n >= cap || (a && !same_addr(&old_cfg->listen[l->addr_index], a)))
+                continue;
+            if (fstat(l->fd, &st) < 0)
+                continue;
+            bool dup_of_seen = false;
+            for (int i = 0; i < n && !dup_of_seen; i++)
+                dup_of_seen = fstat(fds[i], &seen) == 0 && seen.st_ino == st.st_ino &&
+                              seen.st_dev == st.st_dev;
+            if (!dup_of_seen)
+                fds[n++] = l->fd;
+        }
     return n;
+}
+
+/* Whether a socket that is not one of the running workers' listens on this port, read from
+ * /proc/net/tcp and tcp6 (state 0A) and told apart by inode.  Asked when a new address's
+ * probe failed on a port we listen on ("Listen 127.0.0.1:80" reloaded as "Listen 80"): the
+ * probe meets our own sockets then, and only a stranger's must refuse the reload.  Without
+ * /proc the answer is yes: better a refused reload than a silently shared port. */
+static bool stranger_on_port(const struct mk_worker *old, const struct mk_sched_config *old_cfg,
+                             uint16_t port)
+{
+    int fds[256];
+    int n = old_sockets(old, old_cfg, NULL, fds, 256);
+    ino_t ours[256];
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        ours[i] = fstat(fds[i], &st) == 0 ? st.st_ino : 0;
+    }
+    static const char *const tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    bool stranger = false, read_any = false;
+    for (size_t t = 0; t < 2 && !stranger; t++) {
+        FILE *f = fopen(tables[t], "re");
+        if (!f)
+            continue;
+        read_any = true;
+        char line[512];
+        while (!stranger && fgets(line, sizeof(line), f)) {
+            unsigned lport, state;
+            unsigned long inode;
+            if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                       &lport, &state, &inode) != 3 ||
+                state != 0x0A || lport != ntohs(port))
+                continue;
+            stranger = true;
+            for (int i = 0; i < n && stranger; i++)
+                stranger = ours[i] != (ino_t)inode;
+        }
+        fclose(f);
+    }
+    return stranger || !read_any;
 }
 
 int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
@@ -276,86 +296,130 @@ int mk_sched_listen(struct mk_sched_config *cfg, struct mk_worker **out)
     return mk_sched_listen_reuse(cfg, NULL, NULL, out);
 }
 
+/* Undo a failed mk_sched_listen_reuse. */
+static void listen_undo(struct mk_worker *ws, int nws, int *shared, int nlisten)
+{
+    for (int k = 0; k < nws; k++) {
+        for (int j = 0; j < ws[k].nlisteners; j++)
+            if (ws[k].listeners[j].fd >= 0)
+                close(ws[k].listeners[j].fd);
+        free(ws[k].listeners);
+    }
+    for (int k = 0; k < nlisten; k++)
+        if (shared[k] >= 0)
+            close(shared[k]);
+    free(ws);
+}
+
 int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *old,
                           const struct mk_sched_config *old_cfg, struct mk_worker **out)
 {
     int shared[64];
+    int total_old = 0;
 
     if (cfg->nlisten > 64)
         mk_die("too many Listen entries");
-    /* SO_REUSEPORT would let us join another process's sockets: every address on a port we
-     * do not listen on yet is probed first, before any socket of ours can be in the way. */
+    for (int k = 0; old && k < old_cfg->workers; k++)
+        total_old += old[k].nlisteners;
+    int *pool = mk_xcalloc((size_t)total_old + 1, sizeof(int));
+    if (old && cfg->reuseport != old_cfg->reuseport)
+        mk_warn("ReusePort %s: the listening sockets kept from before stay as they are; it "
+                "applies to new addresses and at the next start",
+                cfg->reuseport ? "on" : "off");
+    /* SO_REUSEPORT would let us join another process's sockets: every address the running
+     * workers do not listen on is probed first, before any socket of ours can be in the way;
+     * a probe that meets only our own sockets (same port, other address) is no conflict. */
     for (int i = 0; cfg->reuseport && i < cfg->nlisten; i++) {
-        if (!old_on_port(old, old_cfg, addr_port(&cfg->listen[i])) &&
-            probe_exclusive(&cfg->listen[i]) < 0) {
-            mk_err("cannot listen on %s: %s", cfg->listen[i].text, strerror(EADDRINUSE));
+        const struct mk_listen_addr *a = &cfg->listen[i];
+        if (old_sockets(old, old_cfg, a, pool, 1) > 0 || probe_exclusive(a) == 0)
+            continue;
+        if (!old || stranger_on_port(old, old_cfg, addr_port(a))) {
+            mk_err("cannot listen on %s: %s", a->text, strerror(EADDRINUSE));
+            free(pool);
             return -1;
         }
     }
     struct mk_worker *ws = mk_xcalloc((size_t)cfg->workers, sizeof(*ws));
     for (int i = 0; i < cfg->nlisten; i++)
         shared[i] = -1;
+    /* Capacity: per address, a worker takes one socket or its share of the old ones. */
+    size_t cap = (size_t)cfg->nlisten + (size_t)total_old / (size_t)cfg->workers + 1;
     /* Worker ids go on across reloads (the first generation is 0..workers-1, the next one
      * continues from there), so a trace never shows two threads as the same worker, nor a
      * worker's totals going back to zero.  Only the main thread gets here. */
     static int worker_ids;
-    bool same_mode = old && cfg->reuseport == old_cfg->reuseport;
     for (int w = 0; w < cfg->workers; w++) {
         ws[w].id = worker_ids++;
         ws[w].cfg = cfg;
         ws[w].epfd = -1;
         ws[w].wake_fd = -1;
         ws[w].tick_fd = -1;
-        size_t cap = (size_t)cfg->nlisten;
-        for (int k = w; same_mode && cfg->reuseport && k < old_cfg->workers; k += cfg->workers)
-            cap += (size_t)old[k].nlisteners;
         ws[w].listeners = mk_xcalloc(cap, sizeof(struct mk_listener));
         ws[w].nlisteners = 0;
-        for (int i = 0; i < cfg->nlisten; i++) {
+    }
+    for (int i = 0; i < cfg->nlisten; i++) {
+        /* On a reload the running workers' sockets for this address are taken over: each
+         * SO_REUSEPORT socket has its own accept queue, which closing it would reset.  They
+         * are dealt out round the new workers (socket j to worker j mod workers), so fewer
+         * workers take several, and more workers open new ones only past the sockets there
+         * are: Workers 4 -> 2 -> 4 still has 4.  (A socket keeps the ReusePort mode it was
+         * opened with; a changed ReusePort applies to new addresses and at the next start.) */
+        int npool = old ? old_sockets(old, old_cfg, &cfg->listen[i], pool, total_old) : 0;
+        for (int w = 0; w < cfg->workers; w++) {
             int fd = -1;
-            if (same_mode && cfg->reuseport) {
-                /* Each SO_REUSEPORT socket has its own accept queue, which closing it would
-                 * reset: with fewer workers than before, a worker takes over every socket
-                 * of the old workers w, w + workers, ... (no connection is lost). */
-                int n = 0;
-                for (int k = w; k < old_cfg->workers; k += cfg->workers)
-                    n += adopt_listeners(old, old_cfg, &cfg->listen[i], k, &ws[w], i);
-                if (n > 0)
-                    continue;
-            } else if (same_mode) {
-                fd = reuse_listener(old, old_cfg, &cfg->listen[i], 0);
+            for (int j = w; j < npool; j += cfg->workers) {
+                fd = dup(pool[j]);
+                if (fd < 0)
+                    goto fail;
+                ws[w].listeners[ws[w].nlisteners].fd = fd;
+                ws[w].listeners[ws[w].nlisteners++].addr_index = i;
             }
-            if (fd >= 0) {
-                /* shared with the previous generation of workers: no connection is lost */
-            } else if (cfg->reuseport) {
+            if (w < npool)
+                continue;
+            if (cfg->reuseport) {
                 fd = open_listener(&cfg->listen[i], true); /* probed above */
+                if (fd < 0 && npool > 0 && (errno == EADDRINUSE || errno == EACCES)) {
+                    /* After the switch to User the kernel lets no socket of ours join the
+                     * ones opened as root (nor bind a port below 1024), and a socket opened
+                     * with ReusePort off takes no sibling: this worker shares one, woken with
+                     * EPOLLEXCLUSIVE like the ReusePort-off sockets. */
+                    mk_warn("%s: worker %d shares a listening socket with worker %d (%s; a "
+                            "restart gives it its own)",
+                            cfg->listen[i].text, w, w % npool, strerror(errno));
+                    fd = dup(pool[w % npool]);
+                }
+            } else if (npool > 0) {
+                fd = dup(pool[w % npool]);
             } else {
                 /* One socket shared by every worker, woken with EPOLLEXCLUSIVE. */
                 if (shared[i] < 0)
                     shared[i] = open_listener(&cfg->listen[i], false);
                 fd = shared[i] < 0 ? -1 : dup(shared[i]);
             }
-            if (fd < 0) {
-                mk_err("cannot listen on %s: %s", cfg->listen[i].text, strerror(errno));
-                for (int k = 0; k <= w; k++)
-                    for (int j = 0; j < ws[k].nlisteners; j++)
-                        if (ws[k].listeners[j].fd > 0)
-                            close(ws[k].listeners[j].fd);
-                for (int k = 0; k < cfg->nlisten; k++)
-                    if (shared[k] >= 0)
-                        close(shared[k]);
-                for (int k = 0; k < cfg->workers; k++)
-                    free(ws[k].listeners);
-                free(ws);
-                return -1;
-            }
+            if (fd < 0)
+                goto fail;
             ws[w].listeners[ws[w].nlisteners].fd = fd;
             ws[w].listeners[ws[w].nlisteners++].addr_index = i;
+            continue;
+        fail: {
+            int e = errno;
+            if (old && geteuid() != 0 && (e == EADDRINUSE || e == EACCES))
+                mk_err("cannot listen on %s: %s (after the switch to User a reload cannot "
+                       "open a socket beside ones opened as root, nor bind a port below 1024: "
+                       "restart to apply)",
+                       cfg->listen[i].text, strerror(e));
+            else
+                mk_err("cannot listen on %s: %s", cfg->listen[i].text, strerror(e));
+            listen_undo(ws, cfg->workers, shared, cfg->nlisten);
+            free(pool);
+            return -1;
+        }
         }
     }
     for (int i = 0; i < cfg->nlisten; i++)
         if (shared[i] >= 0)
             close(shared[i]);
+    free(pool);
     *out = ws;
     return 0;
 }
@@ -536,8 +600,9 @@ void mk__sched_listeners_pause(struct mk_worker *w, bool pause)
     for (int i = 0; i < w->nlisteners; i++) {
         struct epoll_event ev = {.events = EPOLLIN,
                                  .data.u64 = (uint64_t)(uint32_t)w->listeners[i].fd};
-        if (!w->cfg->reuseport)
-            ev.events |= EPOLLEXCLUSIVE;
+        /* Exclusive: a socket may be watched by several workers (ReusePort off, a worker
+         * sharing one after a reload, old and new workers during the hand-over). */
+        ev.events |= EPOLLEXCLUSIVE;
         if (w->listeners[i].fd < 0)
             continue;
         if (pause)
@@ -953,6 +1018,7 @@ int mk_sched_start(struct mk_worker *ws, const struct mk_sched_config *cfg)
             mk_err("cannot start worker %d: %s", i, strerror(err));
             return -1;
         }
+        ws[i].started = true;
     }
     return 0;
 }
@@ -961,6 +1027,8 @@ void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg, int 
 {
     for (int i = 0; i < cfg->workers; i++) {
         uint64_t one = 1;
+        if (!ws[i].started)
+            continue;
         __atomic_store_n(&ws[i].stopping, how, __ATOMIC_RELEASE);
         if (write(ws[i].wake_fd, &one, sizeof(one)) < 0) {
             /* The counter is full: the worker is awake anyway. */
@@ -968,13 +1036,17 @@ void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg, int 
     }
     for (int i = 0; i < cfg->workers; i++) {
         struct mk_worker *w = &ws[i];
-        pthread_join(w->thread, NULL);
+        if (w->started)
+            pthread_join(w->thread, NULL);
         for (int l = 0; l < w->nlisteners; l++)
             if (w->listeners[l].fd >= 0)
                 close(w->listeners[l].fd);
-        close(w->epfd);
-        close(w->wake_fd);
-        close(w->tick_fd);
+        if (w->epfd >= 0)
+            close(w->epfd);
+        if (w->wake_fd >= 0)
+            close(w->wake_fd);
+        if (w->tick_fd >= 0)
+            close(w->tick_fd);
         while (w->free_conns) {
             struct mk_conn *c = w->free_conns;
             w->free_conns = c->post_next;

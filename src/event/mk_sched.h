@@ -125,6 +125,7 @@ struct mk_tlist_head {
 struct mk_worker {
     int id;
     pthread_t thread;
+    bool started; /* thread created: mk_sched_stop joins only these */
     int epfd;
     int wake_fd;
     int tick_fd;         /* timerfd: wakes the loop once a second for the timers */

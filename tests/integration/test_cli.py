@@ -291,6 +291,65 @@ def test_overlapping_listen_addresses_and_port_option():
         eq(s.log_text().count("listening on"), 1, "one listener line:\n" + s.log_tail())
 
 
+@mkt.timeout(60)
+def test_reload_does_not_join_a_strangers_socket():
+    """Running on 127.0.0.1:P, a reload that adds 127.0.0.2:P (held by another server)
+    must be refused like a fresh start: the first version skipped the probe for any port
+    we listen on, and the new SO_REUSEPORT socket joined the stranger's group."""
+    port = mkt.free_port()
+    with mkt.Server(conf={"Listen": "127.0.0.2:%d" % port, "Workers": "1"}, port=port) as other, \
+            mkt.Server(conf={"Workers": "2"}, port=port) as s:
+        eq(socket_owners(port), {other.pid: 1, s.pid: 2}, "sockets on port %d" % port)
+        conf = os.path.join(s.confdir, "monkey.conf")
+        text = open(conf).read()
+        for extra in ("127.0.0.2:%d" % port, str(port)):
+            with open(conf, "w") as f:
+                f.write(text.replace("Listen 127.0.0.1:%d" % port,
+                                     "Listen 127.0.0.1:%d\n    Listen %s" % (port, extra)))
+            before = len(s.log_text())
+            s.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "reload: " not in s.log_text()[before:]:
+                assert time.monotonic() < deadline, s.log_tail()
+                time.sleep(0.05)
+            log = s.log_text()[before:]
+            assert "Address already in use" in log and "stays in place" in log, log
+            eq(socket_owners(port), {other.pid: 1, s.pid: 2}, "sockets after Listen " + extra)
+            eq(s.get("/one.txt").status, 200, "still serves after Listen " + extra)
+            c = mkt.Client(port, host="127.0.0.2")
+            eq(c.request(req("GET", "/one.txt")).status, 200, "the other one still serves")
+            c.close()
+
+
+def socket_owners(port):
+    """{pid: listening sockets on port} over every process, from /proc/net/tcp(6) inodes."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for ln in fh.readlines()[1:]:
+                parts = ln.split()
+                if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add("socket:[%s]" % parts[9])
+    owners = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        seen = set()
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                try:
+                    t = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if t in inodes:
+                    seen.add(t)
+        except OSError:
+            continue
+        if seen:
+            owners[int(pid)] = len(seen)
+    return owners
+
+
 # -- signals -----------------------------------------------------------------------------------
 
 def stop_with(sig):

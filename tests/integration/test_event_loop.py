@@ -517,27 +517,74 @@ def listening_sockets(port):
     return n
 
 
+def reload_with(s, a, b):
+    """Replace a by b in monkey.conf, SIGHUP, and return what the reload logged."""
+    conf = os.path.join(s.confdir, "monkey.conf")
+    text = open(conf).read()
+    assert a in text, text
+    with open(conf, "w") as f:
+        f.write(text.replace(a, b))
+    before = len(s.log_text())
+    s.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reload: " not in s.log_text()[before:]:
+        assert time.monotonic() < deadline, s.log_tail()
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return s.log_text()[before:]
+
+
 @mkt.timeout(90)
 def test_reloads_keep_every_listening_socket():
-    """Workers 4 -> 2 -> 2 by SIGHUP: the sockets taken over at the first reload are all
-    kept at the second (each new worker took only the first one, and the others were
-    closed with their queues).  Then 127.0.0.1:P -> P (all addresses) reloads too."""
+    """Workers 4 -> 2 -> 2 -> 4 -> 3 -> 4 -> 1 -> 4 by SIGHUP.  A shrink hands every old
+    socket over (each has its own accept queue: closing one resets its connections), and a
+    grow deals the sockets there are out before opening new ones: 4 sockets throughout (the
+    first version of the hand-over opened new ones on each grow: 4 6 6 8 8 9 ...), and the
+    descriptors come back to their count.  Then 127.0.0.1:P -> P (all addresses) reloads:
+    the exclusivity probe meets only our own sockets on the port."""
     with mkt.Server(conf={"Workers": "4"}) as s:
         eq(listening_sockets(s.port), 4, "at start-up")
-        conf = os.path.join(s.confdir, "monkey.conf")
-        for n, (a, b) in enumerate((("Workers 4", "Workers 2"), ("HideVersion off", "HideVersion on"),
-                                    ("Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port))):
-            text = open(conf).read()
-            assert a in text, text
-            with open(conf, "w") as f:
-                f.write(text.replace(a, b))
-            before = s.log_text().count("reload: configuration re-read")
-            s.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 10
-            while s.log_text().count("reload: configuration re-read") == before:
-                assert time.monotonic() < deadline, s.log_tail()
-                time.sleep(0.05)
-            time.sleep(0.3)
-            if n < 2:
-                eq(listening_sockets(s.port), 4, "after reload %d (%s)" % (n, b))
+        fds4 = s.settled_fds()
+        steps = [("Workers 4", "Workers 2"), ("HideVersion off", "HideVersion on"),
+                 ("Workers 2", "Workers 4"), ("Workers 4", "Workers 3"), ("Workers 3", "Workers 4"),
+                 ("Workers 4", "Workers 1"), ("Workers 1", "Workers 4")]
+        for n, (a, b) in enumerate(steps):
+            log = reload_with(s, a, b)
+            assert "reload: configuration re-read" in log, log
+            assert "shares a listening socket" not in log, log
+            eq(listening_sockets(s.port), 4, "after reload %d (%s)" % (n, b))
             eq(s.get("/one.txt").body, b"x", "after reload %d (%s)" % (n, b))
+        eq(s.wait_fds(fds4), fds4, "descriptors with 4 workers again")
+        log = reload_with(s, "Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port)
+        assert "reload: configuration re-read" in log, log
+        eq(s.get("/one.txt").body, b"x", "after Listen %d" % s.port)
+
+
+@mkt.timeout(90)
+def test_reuseport_off_and_toggled_by_reload():
+    """ReusePort off: one socket shared by every worker.  Turning it on or off by SIGHUP
+    used to fail (a socket without SO_REUSEPORT beside ours, or ours beside one without):
+    the sockets are kept as they are, with a warning, and the workers share them."""
+    with mkt.Server(conf={"Workers": "3", "ReusePort": "off"}) as s:
+        eq(listening_sockets(s.port), 1, "ReusePort off: one socket")
+        fds = s.settled_fds()
+        clients = [s.client() for _ in range(30)]
+        for c in clients:
+            eq(c.request(req("GET", "/one.txt")).body, b"x", "ReusePort off serves")
+        for step, (a, b, sockets) in enumerate((("ReusePort off", "ReusePort on", 1),
+                                                ("Workers 3", "Workers 2", 1),
+                                                ("ReusePort on", "ReusePort off", 1),
+                                                ("Workers 2", "Workers 3", 1))):
+            log = reload_with(s, a, b)
+            assert "reload: configuration re-read" in log, log
+            if "ReusePort" in b:
+                assert "stay as they are" in log, log
+            eq(listening_sockets(s.port), sockets, "after reload %d (%s)" % (step, b))
+            for c in clients:  # the old workers closed these idle keep-alive connections
+                c.close()
+            clients = [s.client() for _ in range(30)]
+            for c in clients:
+                eq(c.request(req("GET", "/one.txt")).body, b"x", "after reload %d" % step)
+        for c in clients:
+            c.close()
+        eq(s.wait_fds(fds), fds, "descriptors with 3 workers again")

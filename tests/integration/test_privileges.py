@@ -128,3 +128,65 @@ def test_search_only_directory_serves_its_index():
             eq(s.get("/xonly/").status, 403, "an index nobody may read")
     finally:
         shutil.rmtree(os.path.dirname(www), ignore_errors=True)
+
+
+def reload_with(s, a, b):
+    """Replace a by b in monkey.conf, SIGHUP, and return what the reload logged."""
+    import signal
+    conf = os.path.join(s.confdir, "monkey.conf")
+    text = open(conf).read()
+    assert a in text, text
+    with open(conf, "w") as f:
+        f.write(text.replace(a, b))
+    before = len(s.log_text())
+    s.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reload: " not in s.log_text()[before:]:
+        assert time.monotonic() < deadline, s.log_tail()
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return s.log_text()[before:]
+
+
+@mkt.timeout(90)
+def test_reload_as_user_changes_workers():
+    """Sockets opened as root take no SO_REUSEPORT sibling from the switched-to User, so a
+    reload to more Workers could not open their sockets and was refused.  The new workers
+    now share the sockets there are (EPOLLEXCLUSIVE), and a later shrink keeps them all.
+    A new address on the port cannot be opened beside root's sockets: refused, with why."""
+    need_root()
+    from test_event_loop import listening_sockets
+    www = world_readable_docroot()
+    s = mkt.Server(conf={"User": "nobody", "Workers": "2"}, host={"DocumentRoot": www})
+    # the reload re-reads the configuration as nobody
+    for root, dirs, files in os.walk(os.path.dirname(s.confdir)):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    os.chmod(os.path.dirname(os.path.dirname(s.confdir)), 0o755)
+    try:
+        s.start()
+        fds = s.settled_fds()
+        eq(listening_sockets(s.port), 2, "sockets at start-up")
+        log = reload_with(s, "Workers 2", "Workers 4")
+        assert "reload: configuration re-read, 4 workers" in log, log
+        assert "shares a listening socket" in log, log
+        eq(listening_sockets(s.port), 2, "sockets with 4 workers")
+        clients = [s.client() for _ in range(40)]
+        for c in clients:
+            c.send(req("GET", "/one.txt"))
+        for c in clients:
+            eq(c.recv_response().body, b"x", "served by 4 workers")
+            c.close()
+        log = reload_with(s, "Workers 4", "Workers 2")
+        assert "reload: configuration re-read, 2 workers" in log, log
+        assert "shares" not in log, log
+        eq(listening_sockets(s.port), 2, "sockets with 2 workers again")
+        eq(s.wait_fds(fds), fds, "descriptors with 2 workers again")
+        log = reload_with(s, "Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port)
+        assert "restart to apply" in log and "stays in place" in log, log
+        eq(s.get("/one.txt").body, b"x", "still served on 127.0.0.1")
+        eq(s.wait_fds(fds), fds, "descriptors after the refused reload")
+    finally:
+        s.stop()
+        shutil.rmtree(os.path.dirname(www), ignore_errors=True)
