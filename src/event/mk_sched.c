@@ -206,6 +206,14 @@ static int probe_exclusive(const struct mk_listen_addr *a)
 {
     int one = 1, zero = 0, rc = 0;
     int fd = socket(a->addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 && errno == EAFNOSUPPORT && a->addr.sa.sa_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&a->addr.in6.sin6_addr)) {
+        /* No IPv6 here: open_listener falls back to the IPv4 wildcard, so probe that. */
+        struct mk_listen_addr v4 = {.len = sizeof(struct sockaddr_in)};
+        v4.addr.in4.sin_family = AF_INET;
+        v4.addr.in4.sin_port = a->addr.in6.sin6_port;
+        return probe_exclusive(&v4);
+    }
     if (fd < 0)
         return 0; /* open_listener reports it */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

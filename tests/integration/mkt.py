@@ -480,6 +480,7 @@ class Server:
         self.args = list(args or [])
         self.proc = None
         self.pid = None
+        self.env = None  # the server's environment: None inherits ours
         self.clients = []
         self.baseline_fds = None
         self.returncode = None
@@ -509,7 +510,7 @@ class Server:
         if not os.access(MONKEY_BIN, os.X_OK):
             raise AssertionError("server binary %s is missing (run make)" % MONKEY_BIN)
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([MONKEY_BIN] + self.argv, cwd=self.dir,
+        self.proc = subprocess.Popen([MONKEY_BIN] + self.argv, cwd=self.dir, env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.pid = self.proc.pid

@@ -1,6 +1,8 @@
 """Listen addresses: IPv6 loopback, several Listen lines."""
 
+import os
 import socket
+import subprocess
 
 import mkt
 from mkt import eq, req
@@ -38,3 +40,59 @@ def test_ipv4_and_ipv6_together():
             c = s.client(host=host)
             eq(c.request(req("GET", "/one.txt")).body, b"x", "body on %s" % host)
 
+
+
+NO_IPV6_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/socket.h>
+int socket(int domain, int type, int protocol)
+{
+    static int (*real)(int, int, int);
+    if (domain == AF_INET6) {
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    if (!real)
+        real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+    return real(domain, type, protocol);
+}
+"""
+
+
+def no_ipv6_env():
+    """An LD_PRELOAD that makes socket(AF_INET6) fail as on a host without IPv6."""
+    build = subprocess.run([mkt.MONKEY_BIN, "-b"], capture_output=True, text=True).stdout
+    if "sanitizers:  none" not in build:
+        raise mkt.Skip("sanitizer runtimes must come first: no LD_PRELOAD shim")
+    d = mkt.tmpdir("noipv6")
+    src, lib = os.path.join(d, "shim.c"), os.path.join(d, "shim.so")
+    with open(src, "w") as f:
+        f.write(NO_IPV6_SHIM)
+    p = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"], capture_output=True)
+    if p.returncode != 0:
+        raise mkt.Skip("cannot build the shim: %r" % p.stderr)
+    return dict(os.environ, LD_PRELOAD=lib)
+
+
+def test_without_ipv6_listen_port_falls_back_and_stays_exclusive():
+    """Without IPv6, "Listen P" serves on the IPv4 wildcard; and the exclusivity probe
+    checks that address too (it used to give up when the IPv6 socket could not be made,
+    and our SO_REUSEPORT socket joined another process's on 0.0.0.0:P)."""
+    env = no_ipv6_env()
+    port = mkt.free_port()
+    s = mkt.Server(conf={"Listen": str(port)}, port=port, wait_addrs=[("127.0.0.1", port)])
+    s.env = env
+    with s:
+        eq(s.get("/one.txt").body, b"x", "served on the IPv4 wildcard")
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        stranger.bind(("0.0.0.0", port))
+        stranger.listen(8)
+        s = mkt.Server(conf={"Listen": str(port)}, port=port)
+        p = subprocess.run([mkt.MONKEY_BIN] + s.argv, cwd=s.dir, env=env, capture_output=True,
+                           timeout=10)
+        assert p.returncode != 0, "started beside a stranger's socket: %r" % (p.stderr,)
+        assert b"in use" in p.stderr, p.stderr
