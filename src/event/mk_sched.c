@@ -286,7 +286,10 @@ static bool stranger_on_port(const struct mk_worker *old, const struct mk_sched_
         while (!stranger && fgets(line, sizeof(line), f)) {
             unsigned lport, state;
             unsigned long inode;
-            if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+            /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(line,
+                       " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u "
+                       "%lu",
                        &lport, &state, &inode) != 3 ||
                 state != 0x0A || lport != ntohs(port))
                 continue;
