@@ -394,10 +394,15 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
                      * ones opened as root (nor bind a port below 1024), and a socket opened
                      * with ReusePort off takes no sibling: this worker shares one, woken with
                      * EPOLLEXCLUSIVE like the ReusePort-off sockets. */
+                    int owner = w % npool;
                     mk_warn("%s: worker %d shares a listening socket with worker %d (%s; a "
                             "restart gives it its own)",
-                            cfg->listen[i].text, w, w % npool, strerror(errno));
-                    fd = dup(pool[w % npool]);
+                            cfg->listen[i].text, w, owner, strerror(errno));
+                    fd = dup(pool[owner]);
+                    for (int j = 0; j < ws[owner].nlisteners; j++)
+                        if (ws[owner].listeners[j].addr_index == i)
+                            ws[owner].listeners[j].shared = true;
+                    ws[w].listeners[ws[w].nlisteners].shared = true;
                 }
             } else if (npool > 0) {
                 fd = dup(pool[w % npool]);
@@ -611,9 +616,10 @@ void mk__sched_listeners_pause(struct mk_worker *w, bool pause)
     for (int i = 0; i < w->nlisteners; i++) {
         struct epoll_event ev = {.events = EPOLLIN,
                                  .data.u64 = (uint64_t)(uint32_t)w->listeners[i].fd};
-        /* Exclusive: a socket may be watched by several workers (ReusePort off, a worker
-         * sharing one after a reload, old and new workers during the hand-over). */
-        ev.events |= EPOLLEXCLUSIVE;
+        /* A socket several workers watch wakes one of them.  (Old and new workers watch the
+         * same sockets during a reload: begin_stop() takes what woke only the old one.) */
+        if (!w->cfg->reuseport || w->listeners[i].shared)
+            ev.events |= EPOLLEXCLUSIVE;
         if (w->listeners[i].fd < 0)
             continue;
         if (pause)
@@ -875,8 +881,14 @@ static void begin_stop(struct mk_worker *w)
              * the registration would outlive our fd.  (io_uring: the poll, cancelled by
              * the call above, goes with the next submission; a completion of it until then
              * finds no listener with that fd.) */
-            if (!w->accept_paused && !w->uring)
+            if (!w->accept_paused && !w->uring) {
                 epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listeners[i].fd, NULL);
+                /* An EPOLLEXCLUSIVE wake-up for a connection still queued may have come to
+                 * us alone: take it now (from here on the new workers are woken), or it
+                 * would wait for the next connection to wake them. */
+                if (w->stopping == MK_STOP_RELOAD)
+                    mk__sched_accept(w, &w->listeners[i]);
+            }
             close(w->listeners[i].fd);
             w->listeners[i].fd = -1;
         }

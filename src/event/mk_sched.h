@@ -115,7 +115,8 @@ struct mk_sched_config {
 struct mk_listener {
     int fd;
     int addr_index;
-    bool more; /* io_uring: the last accept batch was full; accept again after the pass */
+    bool more;   /* io_uring: the last accept batch was full; accept again after the pass */
+    bool shared; /* also another worker's (ReusePort off, or shared after a reload) */
 };
 
 struct mk_tlist_head {
