@@ -16,6 +16,7 @@
 #include "mk_sched_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -412,18 +413,39 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
     mk__uring_after_ready(c);
 }
 
+/* Rings are mapped and unmapped under one lock.  liburing maps them with system calls of its
+ * own, which ThreadSanitizer does not see: a ring mapped (after a reload) where a finished
+ * worker's ring was would look to it like memory that worker wrote, each access a race.  The
+ * lock orders the unmapping before the mapping that reuses the address, for it as for us. */
+static pthread_mutex_t ring_map_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int ring_init(struct io_uring *r, struct io_uring_params *p)
+{
+    pthread_mutex_lock(&ring_map_lock);
+    int rc = io_uring_queue_init_params(MK_URING_SQ, r, p);
+    pthread_mutex_unlock(&ring_map_lock);
+    return rc;
+}
+
+static void ring_exit(struct io_uring *r)
+{
+    pthread_mutex_lock(&ring_map_lock);
+    io_uring_queue_exit(r);
+    pthread_mutex_unlock(&ring_map_lock);
+}
+
 /* Can this kernel (and its limits, seccomp, io_uring_disabled) give us the ring we use? */
 static int uring_setup(struct mk_uring *u)
 {
     struct io_uring_params p = {.flags = MK_URING_FLAGS, .cq_entries = MK_URING_CQ};
-    int rc = io_uring_queue_init_params(MK_URING_SQ, &u->ring, &p);
+    int rc = ring_init(&u->ring, &p);
     if (rc < 0)
         return rc;
     u->nbuf = uring_nbuf();
     size_t brsize = u->nbuf * sizeof(struct io_uring_buf);
     void *br = NULL;
     if (posix_memalign(&br, 4096, brsize) != 0) {
-        io_uring_queue_exit(&u->ring);
+        ring_exit(&u->ring);
         return -ENOMEM;
     }
     u->br = br;
@@ -433,7 +455,7 @@ static int uring_setup(struct mk_uring *u)
                                    .bgid = MK_URING_BGID};
     rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
     if (rc < 0) {
-        io_uring_queue_exit(&u->ring);
+        ring_exit(&u->ring);
         free(u->br);
         return rc;
     }
@@ -447,7 +469,7 @@ void mk__uring_free(struct mk_uring *u)
      * closes of every connection it still held; dropped with the ring, those sockets would
      * stay open and their clients wait, after a reload, for as long as the process runs. */
     io_uring_submit(&u->ring);
-    io_uring_queue_exit(&u->ring); /* cancels what is still in flight */
+    ring_exit(&u->ring); /* cancels what is still in flight */
     free(u->br);
     free(u->bufs);
     free(u);
@@ -458,7 +480,7 @@ int mk_sched_uring_probe(void)
     struct mk_uring u;
     int rc = uring_setup(&u);
     if (rc == 0) {
-        io_uring_queue_exit(&u.ring);
+        ring_exit(&u.ring);
         free(u.br);
     }
     return rc;
