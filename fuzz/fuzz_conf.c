@@ -27,17 +27,16 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-/* Decimal reading of the whole string, as strtol would accept it (leading blanks and a
- * sign allowed); false when it is not a number or does not fit in a long. */
+/* Plain decimal reading of the whole string: a '-' at most, then digits only (no blanks, no
+ * '+', as the configuration takes numbers since 0d8caec); false when it is not such a
+ * number or does not fit in a long. */
 static bool ref_long(const char *s, long *out)
 {
     bool neg = false;
     unsigned long long v = 0;
     unsigned long long lim = (unsigned long long)LONG_MAX;
 
-    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
-        s++;
-    if (*s == '+' || *s == '-')
+    if (*s == '-')
         neg = *s++ == '-';
     if (!isdigit((unsigned char)*s))
         return false;
