@@ -179,9 +179,11 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
             } else if (logger && !strcasecmp(e->key, "AccessLog")) {
                 free(vh->access_log);
                 vh->access_log = path_join(srv->confdir, e->value);
+                vh->access_log_line = e->line;
             } else if (logger && !strcasecmp(e->key, "ErrorLog")) {
                 free(vh->error_log);
                 vh->error_log = path_join(srv->confdir, e->value);
+                vh->error_log_line = e->line;
             } else {
                 snprintf(err, errlen, "%s:%d: unknown key '%s' in [%s]", path, e->line, e->key,
                          s->name);
@@ -442,6 +444,17 @@ out:
     return rc;
 }
 
+/* Opens a site's AccessLog or ErrorLog; a failure names the site file and line it came from. */
+static struct mk_logfile *open_site_log(const struct mk_vhost *vh, const char *key,
+                                        const char *path, int line, char *err, size_t errlen)
+{
+    char why[512];
+    struct mk_logfile *f = mk_logfile_open(path, why, sizeof(why));
+    if (!f)
+        snprintf(err, errlen, "%s:%d: %s: %s", vh->file, line, key, why);
+    return f;
+}
+
 int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
 {
     set_defaults(srv);
@@ -480,9 +493,13 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
 
     for (int i = 0; i < srv->http.nvhosts; i++) {
         struct mk_vhost *vh = &srv->http.vhosts[i];
-        if (vh->access_log && !(vh->access = mk_logfile_open(vh->access_log, err, errlen)))
+        if (vh->access_log &&
+            !(vh->access = open_site_log(vh, "AccessLog", vh->access_log, vh->access_log_line,
+                                         err, errlen)))
             return -1;
-        if (vh->error_log && !(vh->errlog = mk_logfile_open(vh->error_log, err, errlen)))
+        if (vh->error_log &&
+            !(vh->errlog = open_site_log(vh, "ErrorLog", vh->error_log, vh->error_log_line,
+                                         err, errlen)))
             return -1;
     }
 

@@ -28,6 +28,8 @@ struct mk_vhost {
     int nerror_pages;
     char *access_log;  /* paths from [LOGGER] */
     char *error_log;
+    int access_log_line; /* where they were given in file, for messages */
+    int error_log_line;
     struct mk_logfile *access; /* opened at start-up; NULL: logging off */
     struct mk_logfile *errlog;
 };

@@ -113,7 +113,23 @@ def test_log_file_symlink_refused():
     p = mkt.run_monkey(["-c", s.confdir], timeout=10)
     assert p.returncode != 0, "the server started with a log file that is a symlink"
     assert access.encode() in p.stderr, "the error does not name the file: %r" % p.stderr
+    site = os.path.join(s.confdir, "sites", "default")
+    assert re.search(re.escape(site).encode() + rb":\d+: AccessLog: ", p.stderr), \
+        "the error does not name the site file and line: %r" % p.stderr
     eq(open(victim, "rb").read(), b"precious\n", "the symlink target")
+
+
+def test_log_file_in_missing_directory_names_site_line():
+    d = mkt.tmpdir("logs")
+    error = os.path.join(d, "no", "such", "dir", "error.log")
+    s = logged_server(os.path.join(d, "access.log"), error)
+    p = mkt.run_monkey(["-c", s.confdir], timeout=10)
+    assert p.returncode != 0, "the server started with an ErrorLog it cannot open"
+    site = os.path.join(s.confdir, "sites", "default")
+    lines = open(site).read().splitlines()
+    line = next(i + 1 for i, l in enumerate(lines) if "ErrorLog" in l)
+    want = ("%s:%d: ErrorLog: %s: cannot open log file: " % (site, line, error)).encode()
+    assert want in p.stderr, "expected %r in %r" % (want, p.stderr)
 
 
 def test_daemon_pidfile_removed_and_never_through_symlink():
