@@ -1,5 +1,7 @@
 #include "mk_http_parser.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "../core/mk_core.h"
@@ -389,9 +391,9 @@ int mk_http_chunked_consume(struct mk_http_chunked *ck, const char *p, size_t n,
                 goto bad;
             /* The data is counted as announced, so a body too large is refused before it
              * is sent. */
-            ck->total += ck->size;
-            if (ck->total > limit)
+            if (ck->size > limit - ck->total) /* total <= limit here; no wrap-around */
                 goto too_large;
+            ck->total += ck->size;
             ck->state = ck->size ? CK_DATA : CK_TR_START;
             ck->digits = false;
             break;
@@ -450,9 +452,9 @@ too_large:
 }
 
 /* reg-name bytes of a host (RFC 3986 3.2.2): unreserved, pct-encoded, sub-delims; 2 marks
- * the dot. */
+ * the dot, 3 the '%' that must start a pct-encoded byte. */
 static const uint8_t reg_name[256] = {
-    ['-'] = 1, ['.'] = 2, ['_'] = 1, ['~'] = 1, ['%'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1,
+    ['-'] = 1, ['.'] = 2, ['_'] = 1, ['~'] = 1, ['%'] = 3, ['!'] = 1, ['$'] = 1, ['&'] = 1,
     ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1,
     MK_ALNUM_1,
 };
@@ -465,15 +467,17 @@ int mk_http_host_check(mk_str_t host)
     if (host.len == 0)
         return -1;
     if (p[0] == '[') {
+        /* IP-literal: an IPv6 address (IPvFuture and zone ids name nothing we serve) */
         const char *close = memchr(p, ']', host.len);
-        if (!close || close == p + 1)
+        char a6[INET6_ADDRSTRLEN];
+        struct in6_addr in6;
+        size_t alen = close ? (size_t)(close - p - 1) : 0;
+        if (alen == 0 || alen >= sizeof(a6))
             return -1;
-        for (const char *q = p + 1; q < close; q++) {
-            char c = *q;
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                  c == ':' || c == '.'))
-                return -1;
-        }
+        memcpy(a6, p + 1, alen);
+        a6[alen] = '\0';
+        if (inet_pton(AF_INET6, a6, &in6) != 1)
+            return -1;
         if (close + 1 < end) {
             if (close[1] != ':')
                 return -1;
@@ -486,6 +490,12 @@ int mk_http_host_check(mk_str_t host)
             /* ".." is no host name, and could make a vhost lookup leave a directory. */
             if (k == 2 && q + 1 < end && q[1] == '.')
                 return -1;
+            if (k == 3) { /* pct-encoded = "%" HEXDIG HEXDIG */
+                if (end - q < 3 || hexval((unsigned char)q[1]) < 0 ||
+                    hexval((unsigned char)q[2]) < 0)
+                    return -1;
+                q += 2;
+            }
             q++;
         }
         if (q < end) {

@@ -229,8 +229,20 @@ def test_400_target_not_starting_with_slash():
 
 def test_400_bad_host_values():
     for host in ["", "localhost:99999", "localhost:123456", "localhost:ab", "[::1]:AABB",
-                 "a/b", "a b", "..", "a\\b"]:
+                 "a/b", "a b", "..", "a\\b",
+                 # RFC 3986 3.2.2: pct-encoded is '%' and two hex digits, and an IP-literal
+                 # holds an IPv6 address; they used to be copied into a redirect's Location
+                 "a%zz", "a%", "a%4", "[1::2::3]", "[.]", "[1.2.3.4]", "[::1%25lo]"]:
         answer(req("GET", "/", host=host), S400, closes=True, what="Host %r" % host)
+        answer(req("GET", "/dir", host=host), S400, closes=True, what="Host %r, /dir" % host)
+    answer(b"GET http://a%zz/dir HTTP/1.1\r\nHost: a\r\n\r\n", S400, closes=True,
+           what="absolute-form authority a%zz")
+    for host in ["a%41", "[::ffff:127.0.0.1]:80"]:
+        c = SRV.client()
+        c.send(req("GET", "/index.html", host=host))
+        r = c.recv_response()
+        c.close()
+        eq(r.status, 200, "Host %r" % host)
 
 
 def test_400_content_length_and_transfer_encoding():

@@ -116,6 +116,14 @@ def test_chunked_size_overflow_400_close():
                             what="chunk size %s" % size.decode())
 
 
+def test_chunked_size_near_2_64_413_close():
+    # 16 hex digits fit in 64 bits, but added to the body's running total they used to wrap
+    # around under MaxRequestSize: the server then swallowed the "body" until Timeout.
+    for body in [b"ffffffffffffffff\r\nhello", b"fffffffffffffff0\r\nhello",
+                 b"1\r\na\r\nfffffffffffffffa\r\nhello"]:
+        U.expect_then_close(SRV, post(TE, body), U.S413, what="chunked body %r" % body)
+
+
 def test_chunked_size_0x_400_close():
     U.expect_then_close(SRV, post(TE, b"0x1\r\na\r\n0\r\n\r\n"), U.S400)
 

@@ -765,7 +765,11 @@ MK_TEST(valid_host_forms)
                                     "127.0.0.1",
                                     "EXAMPLE.com.",
                                     "xn--bcher-kva.example",
-                                    "[fe80::1:2]:1"};
+                                    "[fe80::1:2]:1",
+                                    "[::ffff:192.0.2.1]",
+                                    "[2001:db8:0:0:0:0:0:1]:80",
+                                    "a%2Db",
+                                    "%41%42"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(v); i++) {
         char buf[128];
         struct mk_http_request r;
@@ -1177,7 +1181,13 @@ MK_TEST(host_check_direct)
 {
     static const char *const bad[] = {"",       "a/b",     "a..b", "a\\b", "a b",      "u@h",
                                       ":80",    "a:65536", "[::1", "[]",   "[::1]:AB", "a:1:2",
-                                      "[::1]x", "a\"b",    "a<b>", "a?b",  "a#b"};
+                                      "[::1]x", "a\"b",    "a<b>", "a?b",  "a#b",
+                                      /* pct-encoded needs two hex digits */
+                                      "a%zz", "a%", "a%4", "%", "a%4:80", "a%g0",
+                                      /* an IP-literal is an IPv6 address */
+                                      "[1::2::3]", "[.]", "[:]", "[1.2.3.4]", "[::1%25eth0]",
+                                      "[v1.x]", "[fe80::1:2:3:4:5:6:7:8]",
+                                      "[0000:0000:0000:0000:0000:0000:0000:0000:0000]"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(bad); i++)
         CHECKF(mk_http_host_check(mk_str(bad[i], strlen(bad[i]))) < 0,
                "host_check(\"%s\") accepted", bad[i]);
@@ -1188,6 +1198,12 @@ MK_TEST(host_check_direct)
     g = guard_copy("[::1", 4);
     CHECK(mk_http_host_check(mk_str(g, 4)) < 0);
     guard_free(g, 4);
+    g = guard_copy("a%4", 3);
+    CHECK(mk_http_host_check(mk_str(g, 3)) < 0);
+    guard_free(g, 3);
+    g = guard_copy("[::1]", 5);
+    CHECK_EQ_INT(mk_http_host_check(mk_str(g, 5)), 0);
+    guard_free(g, 5);
 }
 
 /* ---- message framing ----------------------------------------------------------------- */
@@ -1517,6 +1533,12 @@ MK_TEST(chunked_limit)
     memcpy(big, "0\r\nX: ", 6);
     memset(big + 6, 'v', sizeof(big) - 6);
     chunked_expect("trailer", big, sizeof(big), 2048, -413, 0);
+    /* sizes near 2^64 must not wrap the running total under the limit */
+    chunked_expect("2^64-1", "ffffffffffffffff\r\n", 18, 1 << 15, -413, 0);
+    chunked_expect("2^64-16", "fffffffffffffff0\r\nabc", 21, 1 << 15, -413, 0);
+    chunked_expect("wrap after a chunk", "1\r\na\r\nfffffffffffffffa\r\n", 26, 1 << 15, -413, 0);
+    chunked_expect("2^64-256, no limit", "ffffffffffffff00\r\n", 18, UINT64_MAX, 0, 0);
+    chunked_expect("2^64-1, no limit", "ffffffffffffffff\r\n", 18, UINT64_MAX, -413, 0);
 }
 
 MK_TEST_MAIN("test_parser")
