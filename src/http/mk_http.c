@@ -527,8 +527,12 @@ static bool if_range_ok(const struct mk_http_request *r, const struct mk_file *f
         return true;
     if (r->if_range.len && r->if_range.p[0] == '"')
         return mk_str_eq(r->if_range, mk_str(f->etag, f->etag_len));
+    /* A date is a strong validator only when the file is at least a second older than
+     * this response's Date (RFC 9110 8.8.2.2, 13.1.5): a file written twice within one
+     * second keeps its Last-Modified, and a range of the new bytes would be spliced into
+     * the old ones.  mtime, not lm: a file dated in the future says "now" in lm. */
     if (parse_date(r->if_range, &t))
-        return f->lm == t;
+        return f->lm == t && f->mtime < mk_clock.now;
     return false;
 }
 
@@ -1203,7 +1207,11 @@ static int step_read_head(struct mk_conn *c)
                      * One parse of the whole buffer from its start recovers what of the
                      * request line there is (session_grow and the resumed parses do not
                      * keep it), for request_begin and HEAD; the fields stay unread. */
-                    uint16_t status = memchr(s->buf, '\n', s->len) ? 413 : 414;
+                    size_t lead = 0; /* empty lines before the request line (9112 2.2) */
+                    while (lead < s->len && (s->buf[lead] == '\r' || s->buf[lead] == '\n'))
+                        lead++;
+                    uint16_t status =
+                        memchr(s->buf + lead, '\n', s->len - lead) ? 413 : 414;
                     (void)mk_http_parse_request(s->buf, s->len, 0, cfg->max_request_size,
                                                 &s->req);
                     s->req.status = status;

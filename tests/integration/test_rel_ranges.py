@@ -408,6 +408,31 @@ def test_if_range_etag_match_206():
     check_206(get(headers=[("Range", "bytes=0-4"), ("If-Range", etag())]), 0, 4, "If-Range tag")
 
 
+def test_if_range_date_not_a_second_before_date_200_full():
+    # RFC 9110 8.8.2.2 / 13.1.5: Last-Modified is a strong validator only when at least one
+    # second older than the response's Date; a file rewritten within that second keeps its
+    # Last-Modified, so a range of the new bytes would be spliced into the old ones.  The
+    # file's mtime is set ahead of the clock (its Last-Modified then says "now", RFC 9110
+    # 8.8.2.1), which is that case made deterministic.
+    import os
+    path = os.path.join(SRV.docroot, "ifr-fresh.txt")
+    with open(path, "wb") as f:
+        f.write(DATA)
+    future = int(time.time()) + 120
+    os.utime(path, (future, future))
+    r = get("/ifr-fresh.txt")
+    lm = r.headers.get("Last-Modified")
+    assert lm and lm != mkt.http_date(future), "Last-Modified later than Date: %r" % lm
+    r = get("/ifr-fresh.txt", headers=[("Range", "bytes=0-4"), ("If-Range", lm)])
+    check_full(r, "If-Range = a Last-Modified not older than Date")
+    r = get("/ifr-fresh.txt", headers=[("Range", "bytes=0-4"), ("If-Range", etag_of(r))])
+    check_206(r, 0, 4, "If-Range with the strong ETag of the same file")
+
+
+def etag_of(r):
+    return r.headers.get("ETag")
+
+
 def test_if_range_date_match_206():
     check_206(get(headers=[("Range", "bytes=0-4"), ("If-Range", mkt.http_date(MTIME))]), 0, 4,
               "If-Range = Last-Modified")

@@ -258,6 +258,15 @@ def test_uri_64k_414():
     U.still_serves(SRV)
 
 
+def test_uri_64k_after_empty_lines_414():
+    # RFC 9112 2.2: empty lines before the request line are ignored; their LF is not the end
+    # of the request line (it used to turn this 414 into a 413).
+    for lead in [b"\r\n", b"\n", b"\r\n\r\n"]:
+        U.expect(SRV, lead + req("GET", "/" + "a" * 65536), U.S414, closes=True,
+                 what="%r before a 64 KiB URI" % lead)
+    U.still_serves(SRV)
+
+
 @mkt.timeout(40)
 def test_uri_1m_414_or_close():
     raw = req("GET", "/" + "a" * (1 << 20))
