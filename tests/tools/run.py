@@ -113,7 +113,8 @@ class Session:
     """A recording session: its own name and output directory (or relay URL), monkey:*
     events, vpid/vtid contexts, restricted to some pids or to a procname."""
 
-    def __init__(self, hint, pids=(), procname=None, url=None, live_us=None, channel=None):
+    def __init__(self, hint, pids=(), procname=None, url=None, live_us=None, channel=None,
+                 contexts=("vpid", "vtid")):
         _serial[0] += 1
         self.name = "mtt-%s-%d-%d" % (hint, os.getpid(), _serial[0])
         self.out = os.path.join(mkt.tmpdir("lttng"), "trace")
@@ -122,6 +123,7 @@ class Session:
         self.url = url
         self.live_us = live_us
         self.channel = channel  # extra enable-channel options, or None
+        self.contexts = contexts
         self.created = False
         self.stop_output = ""
 
@@ -145,10 +147,13 @@ class Session:
         if self.procname:
             ev += ["--filter", '$ctx.procname == "%s"' % self.procname]
         self.lttng(*ev)
-        ctx = ["add-context", "-u", "-s", self.name, "-t", "vpid", "-t", "vtid"]
+        ctx = ["add-context", "-u", "-s", self.name]
+        for t in self.contexts:
+            ctx += ["-t", t]
         if self.channel is not None:
             ctx += ["-c", "mtch"]
-        self.lttng(*ctx)
+        if self.contexts:
+            self.lttng(*ctx)
         for pid in self.pids:
             self.lttng("track", "-u", "-s", self.name, "--vpid=%d" % pid)
         self.lttng("start", self.name)
@@ -569,6 +574,40 @@ def test_conn_timeout_connection():
     expect("reason timeout" in out, out[-500:])
 
 
+def test_without_vpid_context_every_command_says_so():
+    # docs/monkey-trace.md: without vpid "the tool still works but warns that processes
+    # cannot be told apart"; a pid the trace does not hold is shown as "?", not 0.
+    ensure_sessiond()
+    srv = mkt.Server(conf=SERVER_CONF).start()
+    try:
+        with Session("novpid", pids=[srv.pid], contexts=("vtid",)) as s:
+            time.sleep(0.3)
+            c = fresh(srv)
+            for _ in range(3):
+                expect(get(c, "/") == 200, "GET /")
+            port = c.sock.getsockname()[1]
+            c.close()
+            time.sleep(0.5)
+            s.stop()
+            trace = s.out
+    finally:
+        srv.stop(check_fds=False)
+    note_re = "note: no vpid context in the trace"
+    _, out, _ = tool("summary", trace)
+    expect(note_re in out and "pid ?" in out and "pid 0" not in out, out[:1200])
+    cid, _ = conn_id_of_port(trace, port)
+    _, out, _ = tool("conn", trace, "--conn-id", cid)
+    expect(out.startswith("connection %d of pid ? " % cid), out[:300])
+    expect(note_re in out, out[-500:])
+    _, out, _ = tool("check", trace, check=False)
+    expect(note_re in out, out)
+    html = os.path.join(mkt.tmpdir("novpid"), "r.html")
+    _, _, err = tool("report", trace, "-o", html)
+    expect(note_re in err, err)
+    j = summary_json(trace)
+    expect(j["have_vpid"] is False and j["have_vtid"] is True, "%r" % j["have_vpid"])
+
+
 def test_check_passes_on_the_real_trace():
     f = recorded()
     rc, out, _ = tool("check", f["trace"], check=False)
@@ -887,6 +926,7 @@ TESTS = [
     test_conn_follows_the_slow_connection,
     test_conn_by_fd,
     test_conn_timeout_connection,
+    test_without_vpid_context_every_command_says_so,
     test_check_passes_on_the_real_trace,
     test_check_fails_on_broken_traces,
     test_check_judges_only_what_the_trace_holds,

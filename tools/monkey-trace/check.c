@@ -471,6 +471,7 @@ int mt_cmd_check(struct mt_common *cm, bool no_stats)
            "discards)\n",
            x.judged_conns, x.judged_requests, x.judged_registrations, x.judged_intervals,
            x.skipped_intervals);
+    mt_vpid_note(stdout);
 
     uint64_t total = 0;
     for (int i = 0; i < INV_COUNT; i++) {

@@ -270,6 +270,10 @@ int mt_cmd_conn(struct mt_common *c, int64_t conn_id, int64_t fd)
         fwrite(t->text, 1, t->textlen, stdout);
         free(t->text);
     }
+    if (!mt_have_vpid) {
+        printf("\n");
+        mt_vpid_note(stdout);
+    }
     if (rs.discarded || rs.discarded_unknown)
         printf("\nWARNING: the tracer discarded %" PRIu64 " events: some may be missing here\n",
                rs.discarded);

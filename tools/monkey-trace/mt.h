@@ -102,6 +102,8 @@ extern bool mt_class_present[MT_EV_COUNT];
 
 /* A process label for output: "pid 1234" or "host/pid 1234" when several hosts. */
 const char *mt_proc_label(uint32_t proc, char *buf, size_t len);
+/* Prints a one-line note on f when the trace has no vpid context. */
+void mt_vpid_note(FILE *f);
 bool mt_multi_host(void);
 
 struct mt_sink {

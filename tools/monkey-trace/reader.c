@@ -283,11 +283,21 @@ const char *mt_proc_label(uint32_t proc, char *buf, size_t len)
         snprintf(buf, len, "?");
         return buf;
     }
+    char pid[24] = "?"; /* no vpid context: processes are not told apart */
+    if (mt_have_vpid)
+        snprintf(pid, sizeof(pid), "%lld", (long long)mt_procs[proc].vpid);
     if (mt_multi_host())
-        snprintf(buf, len, "%s/%lld", mt_procs[proc].host, (long long)mt_procs[proc].vpid);
+        snprintf(buf, len, "%s/%s", mt_procs[proc].host, pid);
     else
-        snprintf(buf, len, "%lld", (long long)mt_procs[proc].vpid);
+        snprintf(buf, len, "%s", pid);
     return buf;
+}
+
+void mt_vpid_note(FILE *f)
+{
+    if (!mt_have_vpid)
+        fprintf(f, "note: no vpid context in the trace: several servers would be mixed up "
+                   "(lttng add-context -u -t vpid -t vtid)\n");
 }
 
 /* ---- enum labels: the server's own lists (src/trace/mk_trace_enums.h) ------------------------ */

@@ -555,6 +555,7 @@ int mt_cmd_report(struct mt_common *c)
     }
     if (s.rs.discarded || s.rs.discarded_unknown)
         mt_discard_warning(stderr, &s.rs);
+    mt_vpid_note(stderr);
     if (f != stdout)
         fprintf(stderr, "monkey-trace: wrote %s (%" PRIu64 " requests, %" PRIu64 " events)\n",
                 c->out, s.req_end, s.rs.events);

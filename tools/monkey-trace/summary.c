@@ -97,16 +97,17 @@ static void print_text(FILE *f, struct mt_stats *s, int top_n)
         for (int w = 0; w < s->nworkers; w++)
             if (s->workers[w].proc == p && s->workers[w].id >= 0)
                 nw++;
-        fprintf(f, "process: host %s pid %lld%s%s%s: %" PRIu64 " requests, %" PRIu64
+        char pid[24] = "?";
+        if (mt_have_vpid)
+            snprintf(pid, sizeof(pid), "%lld", (long long)mt_procs[p].vpid);
+        fprintf(f, "process: host %s pid %s%s%s%s: %" PRIu64 " requests, %" PRIu64
                    " connections accepted, %d workers seen\n",
-                mt_procs[p].host[0] ? mt_procs[p].host : "?", (long long)mt_procs[p].vpid,
+                mt_procs[p].host[0] ? mt_procs[p].host : "?", pid,
                 mt_procs[p].procname[0] ? " (" : "", mt_procs[p].procname,
                 mt_procs[p].procname[0] ? ")" : "", p < s->nprocalloc ? s->proc_requests[p] : 0,
                 p < s->nprocalloc ? s->proc_conns[p] : 0, nw);
     }
-    if (!mt_have_vpid)
-        fprintf(f, "note: no vpid context in the trace: several servers would be mixed up "
-                   "(lttng add-context -u -t vpid -t vtid)\n");
+    mt_vpid_note(f);
     mt_discard_warning(f, rs);
 
     /* requests */
