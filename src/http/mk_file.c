@@ -478,8 +478,19 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
                 cache_remove(fc, g);
         }
         rc = resolve(fc, vh, path, len, &fd, &st, name, sizeof(name));
-        if (rc == MK_FILE_NO_FD)
-            rc = -500;
+        if (rc == MK_FILE_NO_FD) {
+            /* Still none.  A cached entry was right at its last check: it is served as it
+             * is (and checked again on its next use) rather than refused, so clients keep
+             * being answered while the descriptors are taken up by connections.  Without
+             * one, 503: the server is overloaded, nothing is wrong with the file. */
+            if (f) {
+                lru_touch(fc, f);
+                f->refs++;
+                *out = f;
+                return 0;
+            }
+            rc = -503;
+        }
     }
     if (f) {
         /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take

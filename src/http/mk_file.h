@@ -95,7 +95,8 @@ void mk_file_cache_free(struct mk_file_cache *fc);
 
 /* Find or open the file for a normalised path (NUL-terminated, starts with '/').  On
  * success *out holds a reference to release with mk_file_release().  Errors are negative
- * HTTP statuses: -404, -403, -301 (a directory without its trailing slash), -500. */
+ * HTTP statuses: -404, -403, -301 (a directory without its trailing slash), -500, -503 (out
+ * of file descriptors with nothing cached to serve; a cached entry is then served unchecked). */
 int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
                 size_t len, struct mk_file **out);
 void mk_file_release(struct mk_file_cache *fc, struct mk_file *f);

@@ -293,7 +293,8 @@ static void iov_add(struct mk_http_session *s, const void *p, size_t n)
 static bool status_closes(int status)
 {
     switch (status) {
-    case 400: case 408: case 411: case 413: case 414: case 431: case 500: case 501: case 505:
+    case 400: case 408: case 411: case 413: case 414: case 431: case 500: case 501: case 503:
+    case 505:
         return true;
     default:
         return false;
@@ -753,8 +754,8 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
         return;
     }
     if (rc < 0) {
-        if (rc == -500)
-            MK_TRACE(error, c->id, MK_ESITE_OPEN, errno, 500);
+        if (rc == -500 || rc == -503)
+            MK_TRACE(error, c->id, MK_ESITE_OPEN, errno, -rc);
         respond_error(c, s, -rc, vh);
         return;
     }

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import struct
+import time
 
 import mkt
 from mkt import eq, req
@@ -120,3 +121,57 @@ def test_many_large_files_under_a_low_fd_limit_epoll():
 @mkt.timeout(120)
 def test_many_large_files_under_a_low_fd_limit_io_uring():
     many_large_files_under_a_low_fd_limit("io_uring")
+
+
+def clients_past_the_fd_limit(loop):
+    """100 clients each send a GET for a small cached file and keep their connection, with
+    the server's fd limit at 64.  The file cache re-checks a file by opening it once a
+    second; when that open failed with EMFILE the answer was 500, so on epoll every client
+    past the limit got a 500 (its close freed the fd the next accept took, so accepting
+    never paused) and on io_uring some did.  Now the cached copy is served (and checked on
+    its next use), and clients past the limit wait for an fd."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "KeepAliveTimeout": "3"}) as s:
+        if loop == "io_uring" and uring_unavailable(s):
+            raise mkt.Skip("io_uring not available here: " + uring_unavailable(s))
+        # A file dated ahead of the clock (like one just written: MK_FILE_RECENT) is
+        # checked on every request, so every request opens it again.
+        path = os.path.join(s.docroot, "fresh.txt")
+        with open(path, "wb") as f:
+            f.write(b"fresh\n")
+        ahead = int(time.time()) + 600
+        os.utime(path, (ahead, ahead))
+        eq(s.get("/fresh.txt").status, 200, "%s: warm-up" % loop)
+        base = baseline(s)
+        subprocess.run(["prlimit", "--pid", str(s.pid), "--nofile=64:"], check=True,
+                       timeout=10)
+        conns = []
+        try:
+            for _ in range(100):
+                c = s.client(timeout=10)
+                c.send(req("GET", "/fresh.txt"))
+                conns.append(c)
+            got = {}
+            for c in conns:
+                try:
+                    r = c.recv_response()
+                    got[r.status] = got.get(r.status, 0) + 1
+                except (mkt.ConnectionClosed, TimeoutError, OSError) as e:
+                    got[type(e).__name__] = got.get(type(e).__name__, 0) + 1
+        finally:
+            for c in conns:
+                c.close()
+        # Every client is answered 200: those past the limit once the first ones' keep-alive
+        # (3 s) ends and gives their fds back.
+        eq(got, {200: 100}, "%s: answers to 100 clients at an fd limit of 64" % loop)
+        eq(s.get("/fresh.txt").status, 200, "%s: served afterwards" % loop)
+        check_back(s, base, "%s: after the clients closed" % loop)
+
+
+@mkt.timeout(120)
+def test_clients_past_the_fd_limit_get_no_500_epoll():
+    clients_past_the_fd_limit("epoll")
+
+
+@mkt.timeout(120)
+def test_clients_past_the_fd_limit_get_no_500_io_uring():
+    clients_past_the_fd_limit("io_uring")

@@ -734,6 +734,65 @@ MK_TEST(file_cache_emfile_evicts)
     remove_files("root/ev%d.txt", 5);
 }
 
+/* Out of descriptors with none cached to give back: a file held in memory is served as it
+ * was at its last check (it used to be a 500, so under fd exhaustion every client was
+ * answered 500 and accept never paused); a file not cached is 503, not 500. */
+MK_TEST(file_cache_emfile_serves_cached_or_503)
+{
+    setup();
+    struct mk_vhost vh = test_vhost();
+    struct mk_file_cache_config cfg = {
+        .default_mime = "text/plain",
+        .max_entries = 16,
+        .small_max = 4096, /* held in memory: no fd kept */
+        .mem_max = 1 << 20,
+    };
+    struct mk_file_cache *fc = mk_file_cache_new(&cfg);
+    put_file("root/mem.txt", "0123456789");
+    put_file("root/other.txt", "abc");
+    mk_clock_update();
+    struct mk_file *f, *g;
+    if (!CHECK(mk_file_get(fc, &vh, "/mem.txt", 8, &f) == 0))
+        goto out;
+    CHECK(f->data != NULL && f->fd < 0);
+    mk_file_release(fc, f);
+    mk_file_suspect(f); /* its check is due: the next use opens the file again */
+
+    struct rlimit old, rl;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int probe = dup(0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)probe;
+    close(probe);
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    CHECK(dup(0) < 0 && errno == EMFILE);
+    int rc = mk_file_get(fc, &vh, "/mem.txt", 8, &g);
+    CHECKF(rc == 0, "cached /mem.txt with no descriptor left: %d", rc);
+    if (rc == 0) {
+        CHECK(g == f && memcmp(g->data, "0123456789", 10) == 0);
+        mk_file_release(fc, g);
+    }
+    rc = mk_file_get(fc, &vh, "/other.txt", 10, &g);
+    CHECKF(rc == -503, "uncached /other.txt with no descriptor left: %d", rc);
+    if (rc == 0)
+        mk_file_release(fc, g);
+    setrlimit(RLIMIT_NOFILE, &old);
+    /* descriptors back: checked again, and a change is seen */
+    put_file("root/mem.txt", "9876543210x");
+    rc = mk_file_get(fc, &vh, "/mem.txt", 8, &g);
+    if (CHECKF(rc == 0, "/mem.txt after: %d", rc)) {
+        CHECK(g->size == 11 && memcmp(g->data, "9876543210x", 11) == 0);
+        mk_file_release(fc, g);
+    }
+out:
+    mk_file_cache_free(fc);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/root/mem.txt", tmpdir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/root/other.txt", tmpdir);
+    unlink(p);
+}
+
 /* DocumentRoot names a link that a deploy swaps to a new release: followed within a
  * second (it used to stay on the directory opened at start-up until a reload, and 404 once
  * that release was deleted); while DocumentRoot cannot be looked at, the last root stays. */
