@@ -311,6 +311,8 @@ static int add_listen(struct mk_server *srv, const char *v, const char *file, in
         if (srv->sched.listen[i].len == a->len &&
             !memcmp(&srv->sched.listen[i].addr, &a->addr, a->len))
             ERR("%s:%d: Listen: %s is already listed", file, line, a->text);
+    snprintf(srv->sched.listen[srv->sched.nlisten].where, sizeof(a->where), "%s:%d: Listen",
+             file, line);
     srv->sched.nlisten++;
     return 0;
 }
@@ -503,10 +505,13 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
             return -1;
     }
 
-    if (srv->sched.nlisten == 0) {
+    bool listen_lines = srv->sched.nlisten > 0;
+    if (!listen_lines) {
         char p[16];
         snprintf(p, sizeof(p), "%d", MK_DEFAULT_PORT);
         mk_listen_parse(p, MK_DEFAULT_PORT, &srv->sched.listen[0]);
+        snprintf(srv->sched.listen[0].where, sizeof(srv->sched.listen[0].where),
+                 srv->port ? "-p" : "no Listen line: default port");
         srv->sched.nlisten = 1;
     }
     if (srv->port) {
@@ -522,6 +527,9 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
             if (colon)
                 snprintf(colon, sizeof(text) - (size_t)(colon - text), ":%d", srv->port);
             snprintf(a->text, sizeof(a->text), "%s", text);
+            size_t w = strlen(a->where);
+            if (listen_lines)
+                snprintf(a->where + w, sizeof(a->where) - w, ", port from -p");
         }
         /* "Listen 80" and "Listen 81" both become the same address: keep it once. */
         int n = 0;

@@ -345,7 +345,7 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
         if (old_sockets(old, old_cfg, a, pool, 1) > 0 || probe_exclusive(a) == 0)
             continue;
         if (!old || stranger_on_port(old, old_cfg, addr_port(a))) {
-            mk_err("cannot listen on %s: %s", a->text, strerror(EADDRINUSE));
+            mk_err("%s: cannot listen on %s: %s", a->where, a->text, strerror(EADDRINUSE));
             free(pool);
             return -1;
         }
@@ -420,12 +420,13 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
         fail: {
             int e = errno;
             if (old && geteuid() != 0 && (e == EADDRINUSE || e == EACCES))
-                mk_err("cannot listen on %s: %s (after the switch to User a reload cannot "
+                mk_err("%s: cannot listen on %s: %s (after the switch to User a reload cannot "
                        "open a socket beside ones opened as root, nor bind a port below 1024: "
                        "restart to apply)",
-                       cfg->listen[i].text, strerror(e));
+                       cfg->listen[i].where, cfg->listen[i].text, strerror(e));
             else
-                mk_err("cannot listen on %s: %s", cfg->listen[i].text, strerror(e));
+                mk_err("%s: cannot listen on %s: %s", cfg->listen[i].where, cfg->listen[i].text,
+                       strerror(e));
             listen_undo(ws, cfg->workers, shared, cfg->nlisten);
             free(pool);
             return -1;

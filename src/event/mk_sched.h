@@ -92,6 +92,7 @@ struct mk_listen_addr {
     union mk_sockaddr addr;
     socklen_t len;
     char text[64]; /* "127.0.0.1:2001", "[::]:2001" */
+    char where[160]; /* what asked for it, for errors: "conf/monkey.conf:12: Listen" */
 };
 
 /* The event loop of the workers.  epoll: readiness, the request path makes its own

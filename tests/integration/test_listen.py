@@ -96,3 +96,38 @@ def test_without_ipv6_listen_port_falls_back_and_stays_exclusive():
                            timeout=10)
         assert p.returncode != 0, "started beside a stranger's socket: %r" % (p.stderr,)
         assert b"in use" in p.stderr, p.stderr
+
+
+def test_busy_address_names_the_listen_line():
+    """A port another process holds is reported with the Listen line that asked for it (it
+    used to say only "cannot listen on ADDR", leaving the user to find which line)."""
+    port = mkt.free_port()
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.bind(("127.0.0.1", port))
+        stranger.listen(8)
+        other = mkt.free_port()
+        s = mkt.Server(conf={"Listen": ["127.0.0.1:%d" % other, "127.0.0.1:%d" % port]},
+                       port=port)
+        conf = os.path.join(s.confdir, "monkey.conf")
+        lines = open(conf).read().splitlines()
+        line = [i + 1 for i, t in enumerate(lines) if t.strip() == "Listen 127.0.0.1:%d" % port]
+        eq(len(line), 1, "the Listen line in %s" % conf)
+        p = subprocess.run([mkt.MONKEY_BIN] + s.argv, cwd=s.dir, capture_output=True, timeout=10)
+        assert p.returncode != 0, "started on a port another process holds: %r" % (p.stderr,)
+        want = "%s:%d: Listen: cannot listen on 127.0.0.1:%d: Address already in use" % (
+            conf, line[0], port)
+        assert want in p.stderr.decode(), "expected %r in:\n%s" % (want, p.stderr.decode())
+        # -p moves every Listen line to its port: the message says so
+        p = subprocess.run([mkt.MONKEY_BIN] + s.argv + ["-p", str(port)], cwd=s.dir,
+                           capture_output=True, timeout=10)
+        assert p.returncode != 0, "started on a port another process holds: %r" % (p.stderr,)
+        want = "%s:%d: Listen, port from -p: cannot listen on 127.0.0.1:%d" % (
+            conf, line[0] - 1, port)
+        assert want in p.stderr.decode(), "expected %r in:\n%s" % (want, p.stderr.decode())
+        # no Listen line: the address came from -p alone
+        s = mkt.Server(conf={"Listen": None}, port=port, args=["-p", str(port)])
+        p = subprocess.run([mkt.MONKEY_BIN] + s.argv, cwd=s.dir, capture_output=True, timeout=10)
+        assert p.returncode != 0, "started on a port another process holds: %r" % (p.stderr,)
+        err = p.stderr.decode()
+        assert "] -p: cannot listen on " in err and ":%d: Address already in use" % port in err, err
