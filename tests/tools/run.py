@@ -608,6 +608,44 @@ def test_without_vpid_context_every_command_says_so():
     expect(j["have_vpid"] is False and j["have_vtid"] is True, "%r" % j["have_vpid"])
 
 
+def test_empty_uri_and_host_are_empty():
+    """A request_begin with an empty URI (a 414) or no Host (HTTP/1.0) right after one with
+    both reads empty.  Babeltrace 2.0.4's text output (`lttng view`) prints such a field
+    with the previous event's string (docs/tracing.md); the tool, which reads the fields
+    through the library, must not."""
+    ensure_sessiond()
+    srv = mkt.Server(conf={"Workers": "1"}).start()
+    try:
+        with Session("empty", pids=[srv.pid]) as s:
+            time.sleep(0.3)
+            ports = []
+            for raw in (b"GET /one.txt HTTP/1.1\r\nHost: first.example\r\n\r\n",
+                        b"GET /one.txt HTTP/1.0\r\n\r\n",
+                        b"GET /one.txt HTTP/1.1\r\nHost: first.example\r\n\r\n",
+                        b"GET /" + b"u" * (64 * 1024)):
+                c = fresh(srv)
+                c.send(raw)
+                r = c.recv_response()
+                ports.append((c.sock.getsockname()[1], r.status))
+                c.close()
+            expect([st for _, st in ports] == [200, 200, 200, 414], "statuses %r" % ports)
+            time.sleep(0.5)
+            s.stop()
+            trace = s.out
+    finally:
+        srv.stop(check_fds=False)
+    want = [("/one.txt", "first.example"), ("/one.txt", ""), ("/one.txt", "first.example"),
+            ("", "")]
+    for (port, _), (uri, host) in zip(ports, want):
+        cid, _ = conn_id_of_port(trace, port)
+        _, out, _ = tool("conn", trace, "--conn-id", cid)
+        begins = [t for _, n, t in parse_conn(out) if n == "request_begin"]
+        expect(len(begins) == 1, "request_begin lines of conn %d: %r" % (cid, begins))
+        m = re.match(r"^conn \d+ #1 GET (\S*) ?(\S*) host ?(.*)$", begins[0])
+        expect(m and (m.group(1), m.group(3)) == (uri, host),
+               "conn %d: %r, expected URI %r and host %r" % (cid, begins[0], uri, host))
+
+
 def test_check_passes_on_the_real_trace():
     f = recorded()
     rc, out, _ = tool("check", f["trace"], check=False)
@@ -927,6 +965,7 @@ TESTS = [
     test_conn_by_fd,
     test_conn_timeout_connection,
     test_without_vpid_context_every_command_says_so,
+    test_empty_uri_and_host_are_empty,
     test_check_passes_on_the_real_trace,
     test_check_fails_on_broken_traces,
     test_check_judges_only_what_the_trace_holds,

@@ -209,6 +209,12 @@ def parse(text):
         if not m:
             continue
         fields = {k: value(v) for k, v in FIELD.findall(m.group(5))}
+        # Babeltrace 2.0.4 (Debian 12) prints a text sequence of length 0 with the previous
+        # event's string (fixed upstream, review.lttng.org 4528): the length is the truth.
+        for k in list(fields):
+            if k.startswith("_") and k.endswith("_length") and fields[k] == 0:
+                if k[1:-7] in fields:
+                    fields[k[1:-7]] = ""
         out.append(Event(m.group(1), m.group(3), m.group(4), fields, ln))
     return out
 
