@@ -306,13 +306,12 @@ static int add_listen(struct mk_server *srv, const char *v, const char *file, in
     if (mk_listen_parse(v, MK_DEFAULT_PORT, &srv->sched.listen[srv->sched.nlisten]) < 0)
         ERR("%s:%d: Listen: invalid address '%s' (expected PORT, ADDR:PORT or [ADDR6]:PORT)",
             file, line, v);
-    const struct mk_listen_addr *a = &srv->sched.listen[srv->sched.nlisten];
+    struct mk_listen_addr *a = &srv->sched.listen[srv->sched.nlisten];
     for (int i = 0; i < srv->sched.nlisten; i++)
         if (srv->sched.listen[i].len == a->len &&
             !memcmp(&srv->sched.listen[i].addr, &a->addr, a->len))
             ERR("%s:%d: Listen: %s is already listed", file, line, a->text);
-    snprintf(srv->sched.listen[srv->sched.nlisten].where, sizeof(a->where), "%s:%d: Listen",
-             file, line);
+    snprintf(a->where, sizeof(a->where), "%s:%d: Listen", file, line);
     srv->sched.nlisten++;
     return 0;
 }
@@ -527,9 +526,10 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
             if (colon)
                 snprintf(colon, sizeof(text) - (size_t)(colon - text), ":%d", srv->port);
             snprintf(a->text, sizeof(a->text), "%s", text);
-            size_t w = strlen(a->where);
-            if (listen_lines)
+            if (listen_lines) {
+                size_t w = strlen(a->where);
                 snprintf(a->where + w, sizeof(a->where) - w, ", port from -p");
+            }
         }
         /* "Listen 80" and "Listen 81" both become the same address: keep it once. */
         int n = 0;
