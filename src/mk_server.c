@@ -395,8 +395,9 @@ static int load_main(struct mk_server *srv, char *err, size_t errlen)
                 h->hide_version = b;
             } else if (!strcasecmp(k, "DefaultMimeType")) {
                 if (!mk_mime_type_valid(e->value)) {
-                    snprintf(err, errlen, "%s:%d: DefaultMimeType: '%s' is not a media type",
-                             path, e->line, e->value);
+                    snprintf(err, errlen, "%s:%d: DefaultMimeType: '%s' is not a media type%s",
+                             path, e->line, e->value,
+                             strlen(e->value) > MK_MIME_TYPE_MAX ? " of at most 255 bytes" : "");
                     goto out;
                 }
                 free(h->default_mime);

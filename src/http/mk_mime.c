@@ -62,6 +62,8 @@ bool mk_mime_type_valid(const char *type)
     /* media-type = type "/" subtype parameters (RFC 9110 8.3.1); parameters =
      * *( OWS ";" OWS [ token "=" ( token / quoted-string ) ] ) */
     const char *p = token_end(type), *q;
+    if (strlen(type) > MK_MIME_TYPE_MAX)
+        return false;
     if (p == type || *p != '/')
         return false;
     q = token_end(++p);
@@ -130,8 +132,9 @@ struct mk_mime_table *mk_mime_load(const char *path, char *err, size_t errlen)
         }
         for (struct mk_conf_entry *e = s->entries; e; e = e->next) {
             if (mk_mime_add(t, e->key, e->value) < 0) {
-                snprintf(err, errlen, "%s:%d: invalid type '%s' for extension '%s'", path,
-                         e->line, e->value, e->key);
+                snprintf(err, errlen, "%s:%d: invalid type '%s' for extension '%s'%s", path,
+                         e->line, e->value, e->key,
+                         strlen(e->value) > MK_MIME_TYPE_MAX ? " (longer than 255 bytes)" : "");
                 goto fail;
             }
         }

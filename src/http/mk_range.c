@@ -75,8 +75,11 @@ int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
             /* suffix: the last b bytes */
             if (parse_u64(dash + 1, end, &b) < 0)
                 return 200;
-            if (b == 0 || size == 0)
-                continue; /* unsatisfiable */
+            if (b == 0)
+                continue; /* "-0": unsatisfiable */
+            if (size == 0)
+                return 200; /* satisfiable on an empty file (RFC 9110 14.1.3), but no 206
+                             * can carry zero bytes: the whole, empty, file */
             a = b >= size ? 0 : size - b;
             b = size - 1;
         } else {
@@ -122,6 +125,10 @@ int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
     return 206;
 }
 
+/* One part's delimiter and header into buf; with buf NULL (cap 0), only its length.  The
+ * announced Content-Length is the sum of these lengths, measured by the same format that
+ * mk_range_next_part() writes (a 512-byte scratch buffer once cut long types short and
+ * desynchronised the connection). */
 static size_t part_header(char *buf, size_t cap, const char *boundary, const char *mime,
                           const struct mk_range *r, uint64_t size)
 {
@@ -130,15 +137,16 @@ static size_t part_header(char *buf, size_t cap, const char *boundary, const cha
                      "Content-Range: bytes %llu-%llu/%llu\r\n\r\n",
                      boundary, mime, (unsigned long long)r->first, (unsigned long long)r->last,
                      (unsigned long long)size);
-    return n < 0 ? 0 : MK_MIN((size_t)n, cap);
+    if (n < 0)
+        return 0;
+    return buf ? MK_MIN((size_t)n, cap) : (size_t)n;
 }
 
 uint64_t mk_range_multipart_length(const struct mk_range_set *rs, const char *mime, uint64_t size)
 {
-    char tmp[512];
     uint64_t total = strlen(rs->boundary) + 8; /* "\r\n--" boundary "--\r\n" */
     for (int i = 0; i < rs->n; i++)
-        total += part_header(tmp, sizeof(tmp), rs->boundary, mime, &rs->r[i], size) +
+        total += part_header(NULL, 0, rs->boundary, mime, &rs->r[i], size) +
                  (rs->r[i].last - rs->r[i].first + 1);
     return total;
 }

@@ -192,6 +192,11 @@ def test_config_values_that_were_taken_wrongly():
     expect_config_error(p, "monkey.conf", 3, "DefaultMimeType with a CR")
     p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    DefaultMimeType text/a b\n")
     expect_config_error(p, "monkey.conf", 3, "DefaultMimeType with a space")
+    # Past 255 bytes a type may not fit a response head or a multipart part header.
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    DefaultMimeType text/x; p=%s\n"
+                   % ("a" * 246))
+    expect_config_error(p, "monkey.conf", 3, "a 256-byte DefaultMimeType")
+    assert b"at most 255 bytes" in p.stderr, p.stderr
     p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    Timeout +15\n")
     expect_config_error(p, "monkey.conf", 3, "Timeout +15")
     p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"

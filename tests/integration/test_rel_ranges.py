@@ -260,6 +260,15 @@ def test_range_empty_file_416():
     check_416(rng("bytes=0-", path="/empty.txt", timeout=3), size=0, what="empty file")
 
 
+def test_range_suffix_on_empty_file_200():
+    # RFC 9110 14.1.3: a non-zero suffix is the one satisfiable range of an empty file, and a
+    # 206 cannot carry zero bytes: the whole (empty) file, not 416.
+    r = rng("bytes=-5", path="/empty.txt", timeout=3)
+    eq((r.status_line, r.body), ("HTTP/1.1 200 OK", b""), "bytes=-5 on an empty file")
+    eq(r.headers.get("Content-Length"), "0", "Content-Length")
+    assert "Content-Range" not in r.headers, "Content-Range on a 200: %r" % r
+
+
 # -- bytes=5-1, garbage: 200 (ignore) or 416 -----------------------------------------------------
 
 def test_range_reversed_ignored_200():
@@ -329,6 +338,29 @@ def test_multipart_boundary_new_for_each_response():
         assert m, "Content-Type %r" % ct
         assert m.group(1) not in seen, "boundary %s used twice" % m.group(1)
         seen.add(m.group(1))
+
+
+def test_multipart_with_the_longest_media_type():
+    # The part headers' length was measured in a 512-byte scratch buffer: with a long
+    # DefaultMimeType (then unbounded) the announced Content-Length fell short of the body
+    # and the rest of it was read as the next response.  255 bytes is the longest accepted.
+    mime = "application/x-test; p=" + "a" * 233
+    eq(len(mime), 255, "length of the type")
+    srv = mkt.Server(conf={"DefaultMimeType": mime}).start()
+    try:
+        c = srv.client()
+        c.send(req("GET", "/noext", headers=[("Range", "bytes=0-1,5-6")]) + U.GET_ONE)
+        r = c.recv_response()
+        eq(r.status_line, U.S206, "status")
+        eq(r.headers.get("Content-Length"), str(len(r.body)), "Content-Length")
+        b = re.search(r"boundary=(\w+)", r.headers["Content-Type"]).group(1).encode()
+        assert r.body.endswith(b"\r\n--" + b + b"--\r\n"), "body ends %r" % r.body[-60:]
+        eq(r.body.count(b"\r\nContent-Type: " + mime.encode() + b"\r\n"), 2, "part headers")
+        r2 = c.recv_response()
+        eq((r2.status_line, r2.body), (U.S200, b"x"), "pipelined GET after it")
+        c.close()
+    finally:
+        srv.stop()
 
 
 # -- 200 overlapping ranges, 1000 tiny ranges: 200 or 416, never more bytes than the file --------

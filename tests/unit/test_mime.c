@@ -117,8 +117,18 @@ MK_TEST(media_type_syntax)
         CHECKF(mk_mime_type_valid(good[i]), "\"%s\" refused", good[i]);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECKF(!mk_mime_type_valid(bad[i]), "\"%s\" accepted", bad[i]);
+    /* The longest type accepted fits every head the server builds (mk_range's part headers). */
+    char longest[MK_MIME_TYPE_MAX + 2];
+    memcpy(longest, "text/x", 6);
+    memset(longest + 6, 'a', MK_MIME_TYPE_MAX - 6);
+    longest[MK_MIME_TYPE_MAX] = '\0';
+    CHECK(mk_mime_type_valid(longest));
+    longest[MK_MIME_TYPE_MAX] = 'a';
+    longest[MK_MIME_TYPE_MAX + 1] = '\0';
+    CHECK(!mk_mime_type_valid(longest));
     struct mk_mime_table *t = mk_mime_new();
     CHECK(mk_mime_add(t, "abc", "text/a b") < 0);
+    CHECK(mk_mime_add(t, "abc", longest) < 0);
     CHECK_EQ_INT(mk_mime_add(t, "txt", "text/plain; charset=utf-8"), 0);
     CHECK_MIME(t, "a.txt", "text/plain; charset=utf-8");
     mk_mime_free(t);
