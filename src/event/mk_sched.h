@@ -55,6 +55,8 @@ struct mk_conn {
     bool uring : 1;      /* served by the io_uring loop: use the mk_conn_* I/O calls */
     bool send_done : 1;  /* io_uring: the send in flight completed with send_res */
     bool recv_cancel : 1; /* io_uring: the receive is being cancelled (input held) */
+    bool in_paused : 1;  /* io_uring: the receive stopped (input held, ENOBUFS) and no receive
+                            completed since: the socket may hold unread input */
     uint8_t io_armed;    /* io_uring: operations in flight (MK_IO_RECV, MK_IO_SEND, ...) */
     uint8_t in_kind;     /* io_uring: input received and not yet taken (enum mk_in_kind) */
     uint16_t in_bid;     /* io_uring: its provided buffer, for MK_IN_RING */

@@ -118,7 +118,7 @@ ssize_t mk_uring_recv(struct mk_conn *c, void *buf, size_t len)
             errno = -c->in_end;
             return -1;
         }
-        c->rd_ready = false;
+        c->rd_ready = c->in_paused; /* a close must still linger */
         errno = EAGAIN;
         return -1;
     }
@@ -127,7 +127,9 @@ ssize_t mk_uring_recv(struct mk_conn *c, void *buf, size_t len)
     c->in_off += (uint32_t)n;
     if (c->in_off == c->in_len) {
         in_release(c);
-        c->rd_ready = c->in_end != 0; /* else the armed receive says when more comes */
+        /* Else the armed receive says when more comes; one that was stopped may have left
+         * input in the socket, which a close without lingering would answer with a RST. */
+        c->rd_ready = c->in_end != 0 || c->in_paused;
     }
     return (ssize_t)n;
 }
@@ -356,6 +358,8 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
             c->io_armed &= (uint8_t)~MK_IO_RECV;
             c->recv_cancel = false;
         }
+        if (res != -ENOBUFS && res != -ECANCELED)
+            c->in_paused = false; /* a receive armed again has spoken */
         if (res > 0) {
             unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
             char *p = u->bufs + (size_t)bid * MK_URING_BUFSZ;
@@ -379,11 +383,15 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
              * end of it, so receive again then.  Input is waiting meanwhile (rd_ready: a
              * close lingers rather than reset it). */
             c->rd_ready = true;
+            c->in_paused = true;
             mk_sched_conn_post(c);
             return;
         } else if (res == -ECANCELED) {
             /* Paused by in_append(): armed again once the held input is taken, which may
-             * have happened already, while the cancellation was on its way. */
+             * have happened already, while the cancellation was on its way.  The client's
+             * further input waits in the socket meanwhile. */
+            c->in_paused = true;
+            c->rd_ready = true;
             mk__uring_after_ready(c);
             return;
         } else {

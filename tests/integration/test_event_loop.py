@@ -137,6 +137,59 @@ def test_pipelined_flood_behind_a_stuck_response_io_uring():
     pipelined_behind_big("io_uring", 900)
 
 
+def padded(path, close=False):
+    """A request padded to 4 KiB: two of the ring's 2 KiB buffers, the small session's size."""
+    head = req("GET", path, headers={"Connection": "close"} if close else {})[:-2]
+    return head + b"X-Pad: " + b"p" * (4096 - len(head) - 11) + b"\r\n\r\n"
+
+
+def close_after_paused_receive(loop, k=30, extra=120):
+    """A connection whose receive was paused (input held past 64 KiB behind a stuck
+    response) must still linger when it closes: the client's later input waits unread in
+    the socket, and a plain close() answers it with a RST that destroys the responses still
+    on their way.  The io_uring loop forgot the pause once the held input was taken: the
+    client got 12-14 MB of 16 MiB and none of the answers after it."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1"}) as s:
+        huge = s.sparse_file("huge.bin", 16 << 20)
+        c = s.client(timeout=20)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        # Held by the server behind the stuck response (its receive is paused); the k-th
+        # small request asks to close.
+        wire1 = padded("/huge.bin") + b"".join(padded("/hello.txt", i == k - 1)
+                                               for i in range(k))
+        # Sent once the receive is paused: left in the socket, never answered.
+        wire2 = b"".join(padded("/hello.txt") for _ in range(extra))
+
+        def send_all():
+            try:
+                c.sock.sendall(wire1)
+                time.sleep(0.3)
+                c.sock.sendall(wire2)
+            except OSError:
+                pass
+        t = threading.Thread(target=send_all, daemon=True)
+        t.start()
+        time.sleep(0.8)
+        r = c.recv_response(timeout=20)
+        eq((r.status, len(r.body)), (200, huge), "%s: the stuck response" % loop)
+        for i in range(k):
+            r = c.recv_response(timeout=20)
+            eq((r.status, r.body), (200, b"hello, world\n"), "%s: answer %d" % (loop, i))
+        eq(r.headers.get("Connection"), "Close", "%s: the last answer closes" % loop)
+        t.join(10)
+        c.close()
+
+
+@mkt.timeout(60)
+def test_close_after_paused_receive_lingers_epoll():
+    close_after_paused_receive("epoll")
+
+
+@mkt.timeout(60)
+def test_close_after_paused_receive_lingers_io_uring():
+    close_after_paused_receive("io_uring")
+
+
 def read_answer(k, want, what):
     data = b""
     deadline = time.monotonic() + 30
