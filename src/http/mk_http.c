@@ -74,6 +74,8 @@ struct mk_http_session {
     bool head_only;
     bool close_after;
     bool continue_sent;
+    bool input_pending; /* more of this request may still come: a body announced and not
+                           read to its end, or a head rejected (its framing unknown) */
     bool begun;         /* request_begin traced, request_end not yet */
     struct mk_range_set *ranges; /* multipart/byteranges in progress */
     uint32_t req_seq;
@@ -860,7 +862,10 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         return;
     }
     if (stop_close) {
-        mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
+        /* Input may wait unread in the socket (the next request, sent while this response
+         * was being written): a plain close would answer it with a RST, which destroys
+         * the end of this response still in flight. */
+        close_or_linger(c, s, MK_CLOSE_SHUTDOWN);
         return;
     }
     set_state(c, MK_HTTP_IDLE); /* "SET: CHANGE" was traced with request_end */
@@ -1038,7 +1043,10 @@ static void close_or_linger(struct mk_conn *c, struct mk_http_session *s,
     /* Closing with unread input makes the kernel send a RST, which can destroy the response
      * before the client reads it.  When input may be pending, shut down our side and drain
      * for a moment first (lingering close). */
-    if (!c->rd_ready && s->pos >= s->len) {
+    /* A request body the server did not read to its end (413 on its Content-Length, a
+     * broken chunk), or whatever follows a rejected head, is still on its way even when
+     * nothing is readable yet. */
+    if (!c->rd_ready && s->pos >= s->len && !s->input_pending) {
         mk_sched_conn_close(c, reason, false);
         return;
     }
@@ -1140,6 +1148,8 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
     s->parsed = true;
     s->pos = r->head_len;
     s->head_only = r->method == MK_METHOD_HEAD;
+    s->input_pending =
+        r->chunked || (r->content_length != MK_HTTP_CL_NONE && r->content_length > 0);
     trace_request_begin(c, s);
 
     if (r->content_length != MK_HTTP_CL_NONE && r->content_length > cfg->max_request_size) {
@@ -1194,6 +1204,7 @@ static int step_read_head(struct mk_conn *c)
             if (rc == MK_ERROR) {
                 MK_TRACE(error, c->id, MK_ESITE_PARSE, 0, s->req.status);
                 s->pos = s->len;
+                s->input_pending = true;
                 trace_request_begin(c, s);
                 s->head_only = s->req.method == MK_METHOD_HEAD;
                 respond_error(c, s, s->req.status, NULL);
@@ -1218,6 +1229,7 @@ static int step_read_head(struct mk_conn *c)
                     s->req.status = status;
                     MK_TRACE(error, c->id, MK_ESITE_LIMIT, 0, status);
                     s->pos = s->len;
+                    s->input_pending = true;
                     trace_request_begin(c, s);
                     s->head_only = s->req.method == MK_METHOD_HEAD;
                     respond_error(c, s, status, NULL);
@@ -1258,6 +1270,7 @@ static int step_read_body(struct mk_conn *c)
             return MK_OK;
         }
         if (rc == 1) {
+            s->input_pending = false;
             handle_request(c, s);
             return MK_OK;
         }
