@@ -1158,6 +1158,7 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
         return;
     }
     if (r->method == MK_METHOD_POST && r->content_length == MK_HTTP_CL_NONE && !r->chunked) {
+        s->input_pending = true; /* a body of unknown length may be on its way */
         respond_error(c, s, 411, NULL);
         return;
     }

@@ -55,6 +55,8 @@ HEADS = [
     ("400 Content-Length and chunked", 400,
      b"POST /hello.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n"
      b"Transfer-Encoding: chunked\r\n\r\n"),
+    ("411 POST without a length", 411,
+     b"POST /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"),
 ]
 
 
