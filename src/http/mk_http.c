@@ -1162,7 +1162,7 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
         respond_error(c, s, 411, NULL);
         return;
     }
-    if (r->chunked || (r->content_length != MK_HTTP_CL_NONE && r->content_length > 0)) {
+    if (s->input_pending) { /* a body is announced */
         s->body_left = r->chunked ? 0 : r->content_length;
         memset(&s->chunked, 0, sizeof(s->chunked));
         set_state(c, MK_HTTP_READ_BODY);
