@@ -498,7 +498,8 @@ int main(int argc, char **argv)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM) {
-            mk_info("signal %d: stopping", sig);
+            if (!mk_sched_failed())
+                mk_info("signal %d: stopping", sig);
             break;
         }
         if (sig == SIGUSR1) {
@@ -516,5 +517,5 @@ int main(int argc, char **argv)
     mk_logfile_stop();
     pidfile_remove();
     mk_server_free(srv);
-    return early_exit(srv, 0);
+    return early_exit(srv, mk_sched_failed() ? 1 : 0);
 }

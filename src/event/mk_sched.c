@@ -945,7 +945,9 @@ bool mk__sched_pass_end(struct mk_worker *w, bool *stopping)
     return *stopping && (w->active == 0 || (int32_t)(mk_clock.mono_sec - w->stop_deadline) >= 0);
 }
 
-static void epoll_loop(struct mk_worker *w)
+/* Returns 0 when the worker stops, or the errno of a failed epoll_wait (mk__uring_loop: of
+ * a failed io_uring_enter). */
+static int epoll_loop(struct mk_worker *w)
 {
     struct epoll_event events[MK_EPOLL_BATCH];
     bool stopping = false;
@@ -955,14 +957,15 @@ static void epoll_loop(struct mk_worker *w)
          * nor arms a kernel timer on every call. */
         int n = mk_sys_epoll_wait(w->epfd, events, MK_EPOLL_BATCH, w->posted_head ? 0 : -1);
         if (n < 0 && errno != EINTR) {
-            mk_err("epoll_wait: %s", strerror(errno));
-            break;
+            int e = errno;
+            mk_err("worker %d: epoll_wait: %s", w->id, strerror(e));
+            return e;
         }
         mk_clock_update();
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i]);
         if (mk__sched_pass_end(w, &stopping))
-            break;
+            return 0;
     }
 }
 
@@ -976,6 +979,34 @@ static void epoll_register(struct mk_worker *w)
     mk__sched_listeners_pause(w, false);
 }
 
+static int sched_failed;
+
+bool mk_sched_failed(void)
+{
+    return __atomic_load_n(&sched_failed, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* The worker's event loop failed: an error the loop cannot go on from (a bug or a broken
+ * kernel object, not a load condition).  Its listening sockets close now, so the kernel
+ * gives new connections to the other workers instead of queueing them where nobody accepts
+ * (the ones already queued here are reset); its connections close when it returns.  Then
+ * the whole server stops, as after SIGTERM, and exits with status 1 for a supervisor to
+ * restart it: a server that answers with a worker less is harder to notice than one that
+ * stops. */
+static void worker_failed(struct mk_worker *w, int err)
+{
+    MK_TRACE(error, 0, MK_ESITE_EPOLL, err, 0);
+    for (int i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].fd >= 0) {
+            close(w->listeners[i].fd);
+            w->listeners[i].fd = -1;
+        }
+    }
+    mk_err("worker %d: its event loop failed; the server stops (exit status 1)", w->id);
+    __atomic_store_n(&sched_failed, 1, __ATOMIC_RELEASE);
+    kill(getpid(), SIGTERM); /* the main thread takes it in sigwait() */
+}
+
 static void *worker_main(void *arg)
 {
     struct mk_worker *w = arg;
@@ -983,12 +1014,15 @@ static void *worker_main(void *arg)
     mk_clock_update();
     w->last_tick = mk_clock.mono_sec;
     w->proto_ctx = w->proto->worker_init ? w->proto->worker_init(w) : NULL;
+    int err;
     if (w->use_uring && mk__uring_start(w)) {
-        mk__uring_loop(w);
+        err = mk__uring_loop(w);
     } else {
         epoll_register(w);
-        epoll_loop(w);
+        err = epoll_loop(w);
     }
+    if (err)
+        worker_failed(w, err);
     mk__sched_close_all(w);
     /* The ring first: the cancellations and closes just queued reach the kernel before the
      * protocol frees the sessions and cached files that queued sends pointed at (their

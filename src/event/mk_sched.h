@@ -184,6 +184,10 @@ enum { MK_STOP_SHUTDOWN = 1, MK_STOP_RELOAD = 2 };
  * "Connection: Close" (or expire), so no client sees its request dropped. */
 void mk_sched_stop(struct mk_worker *workers, const struct mk_sched_config *cfg, int how);
 
+/* True once a worker's event loop has failed: the worker has sent the process SIGTERM,
+ * and main exits with status 1 after the stop. */
+bool mk_sched_failed(void);
+
 /* Connection services for the protocol. */
 void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool forced);
 void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_kind kind);

@@ -65,8 +65,9 @@ void mk__sched_close_all(struct mk_worker *w);
 /* Set up the worker's ring in its own thread; false (logged) to fall back to epoll. */
 bool mk__uring_start(struct mk_worker *w);
 
-/* The worker's io_uring loop; returns when the worker stops. */
-void mk__uring_loop(struct mk_worker *w);
+/* The worker's io_uring loop; returns 0 when the worker stops, or the errno of a failed
+ * io_uring_enter (the worker then stops the server: worker_failed in mk_sched.c). */
+int mk__uring_loop(struct mk_worker *w);
 
 void mk__uring_free(struct mk_uring *u);
 

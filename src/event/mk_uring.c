@@ -516,7 +516,7 @@ bool mk__uring_start(struct mk_worker *w)
     return true;
 }
 
-void mk__uring_loop(struct mk_worker *w)
+int mk__uring_loop(struct mk_worker *w)
 {
     struct mk_uring *u = w->uring;
     bool stopping = false;
@@ -533,8 +533,8 @@ void mk__uring_loop(struct mk_worker *w)
         int rc = w->posted_head || more ? io_uring_submit_and_get_events(&u->ring)
                                         : io_uring_submit_and_wait(&u->ring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
-            mk_err("io_uring_enter: %s", strerror(-rc));
-            break;
+            mk_err("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
+            return -rc;
         }
         mk_clock_update();
         struct io_uring_cqe *cqe;
@@ -546,7 +546,7 @@ void mk__uring_loop(struct mk_worker *w)
         }
         io_uring_cq_advance(&u->ring, n);
         if (mk__sched_pass_end(w, &stopping))
-            break;
+            return 0;
     }
 }
 
@@ -603,9 +603,10 @@ bool mk__uring_start(struct mk_worker *w)
     return false;
 }
 
-void mk__uring_loop(struct mk_worker *w)
+int mk__uring_loop(struct mk_worker *w)
 {
     (void)w;
+    return 0;
 }
 
 #endif

@@ -459,6 +459,22 @@ def run_monkey(args, cwd=None, timeout=10, env=None):
                           capture_output=True, timeout=timeout, env=env)
 
 
+def preload_env(name, source, **env):
+    """The environment for a server run with an LD_PRELOAD shim built from C source (plus
+    the env given).  Skips in sanitizer builds: their runtimes must come first."""
+    build = subprocess.run([MONKEY_BIN, "-b"], capture_output=True, text=True).stdout
+    if "sanitizers:  none" not in build:
+        raise Skip("sanitizer runtimes must come first: no LD_PRELOAD shim")
+    d = tmpdir(name)
+    src, lib = os.path.join(d, "shim.c"), os.path.join(d, "shim.so")
+    with open(src, "w") as f:
+        f.write(source)
+    p = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"], capture_output=True)
+    if p.returncode != 0:
+        raise Skip("cannot build the shim: %r" % p.stderr)
+    return dict(os.environ, LD_PRELOAD=lib, **env)
+
+
 class Server:
     """One ./monkey process with its own configuration directory and document root.
 

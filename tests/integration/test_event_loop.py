@@ -641,3 +641,84 @@ def test_reuseport_off_and_toggled_by_reload():
         for c in clients:
             c.close()
         eq(s.wait_fds(fds), fds, "descriptors with 3 workers again")
+
+
+FAIL_EPOLL_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* One epoll wait fails with EINVAL: the first one to start after the file named by
+ * MK_FAIL_EPOLL appears (removing the file claims the failure, so one worker gets it). */
+static int claim(void)
+{
+    const char *path = getenv("MK_FAIL_EPOLL");
+    return path && unlink(path) == 0;
+}
+
+long syscall(long n, ...)
+{
+    static long (*real)(long, ...);
+    long a[6];
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_epoll_pwait && claim()) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!real)
+        real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+    static int (*real)(int, struct epoll_event *, int, int);
+    if (claim()) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!real)
+        real = (int (*)(int, struct epoll_event *, int, int))dlsym(RTLD_NEXT, "epoll_wait");
+    return real(epfd, ev, max, timeout);
+}
+"""
+
+
+@mkt.timeout(60)
+def test_failed_event_loop_stops_the_server_with_status_1():
+    """A worker whose epoll_wait fails (a bug or a broken kernel object, never load) used to
+    leave its loop in silence: the server ran on with a worker less, exit status 0 later,
+    and that worker's SO_REUSEPORT listener stayed open, so the kernel kept queueing
+    connections nobody would accept.  Now the worker closes its listeners, the server stops
+    as on SIGTERM (the other worker finishes its response) and exits with status 1, for a
+    supervisor to restart it."""
+    d = mkt.tmpdir("failepoll")
+    trigger = os.path.join(d, "fail-now")
+    s = mkt.Server(conf={"EventLoop": "epoll", "Workers": "2"})
+    s.env = mkt.preload_env("failepoll", FAIL_EPOLL_SHIM, MK_FAIL_EPOLL=trigger)
+    s.start()
+    try:
+        c = s.client()
+        eq(c.request(req("GET", "/hello.txt")).body, b"hello, world\n", "served before")
+        open(trigger, "w").close()
+        # Every worker's tick (once a second) starts a new wait: one of them takes the failure.
+        rc = s.wait(timeout=20)
+        assert rc is not None, "the server runs on after a worker's loop failed:\n" + s.log_tail()
+        assert not os.path.exists(trigger), "no epoll wait started after the trigger"
+        eq(rc, 1, "exit status after a failed worker loop:\n" + s.log_tail())
+        log = s.log_text()
+        assert "epoll_wait: Invalid argument" in log, log
+        assert "its event loop failed; the server stops (exit status 1)" in log, log
+        assert "signal 15: stopping" not in log, "the stop is reported as a signal:\n" + log
+    finally:
+        s.kill()

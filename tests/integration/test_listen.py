@@ -63,17 +63,7 @@ int socket(int domain, int type, int protocol)
 
 def no_ipv6_env():
     """An LD_PRELOAD that makes socket(AF_INET6) fail as on a host without IPv6."""
-    build = subprocess.run([mkt.MONKEY_BIN, "-b"], capture_output=True, text=True).stdout
-    if "sanitizers:  none" not in build:
-        raise mkt.Skip("sanitizer runtimes must come first: no LD_PRELOAD shim")
-    d = mkt.tmpdir("noipv6")
-    src, lib = os.path.join(d, "shim.c"), os.path.join(d, "shim.so")
-    with open(src, "w") as f:
-        f.write(NO_IPV6_SHIM)
-    p = subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"], capture_output=True)
-    if p.returncode != 0:
-        raise mkt.Skip("cannot build the shim: %r" % p.stderr)
-    return dict(os.environ, LD_PRELOAD=lib)
+    return mkt.preload_env("noipv6", NO_IPV6_SHIM)
 
 
 def test_without_ipv6_listen_port_falls_back_and_stays_exclusive():

@@ -914,13 +914,41 @@ def test_oversized_head_request_begin():
         srv.stop()
 
 
+def test_failed_event_loop_is_an_error_event():
+    """A worker whose epoll_wait fails (made to fail once by an LD_PRELOAD shim) records an
+    error event, site epoll with conn_id 0 and the errno, before the server stops with exit
+    status 1 (tests/integration/test_event_loop.py checks the stop itself)."""
+    from test_event_loop import FAIL_EPOLL_SHIM
+    trigger = os.path.join(mkt.tmpdir("failepoll"), "fail-now")
+    srv = server({"Workers": "2", "EventLoop": "epoll"})
+    srv.env = mkt.preload_env("failepoll", FAIL_EPOLL_SHIM, MK_FAIL_EPOLL=trigger)
+    srv.start()
+    try:
+        with Session("loopfail", loglevel="INFO") as s:
+            curl_head(srv.port)
+            open(trigger, "w").close()
+            rc = srv.wait(20)
+            if rc != 1:
+                raise AssertionError("exit status %s after a failed worker loop:\n%s"
+                                     % (rc, srv.log_tail()))
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        errors = [(e["conn_id"], e["site"][0], e["errno"], e["status"])
+                  for e in ev if e.name == "error"]
+        if errors != [(0, "epoll", 22, 0)]:
+            raise AssertionError("error events: %s" % errors)
+    finally:
+        srv.kill()
+
+
 TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
          test_loglevel_info, test_io_uring_one_send_per_small_response,
          test_sessions_under_load, test_untraced_build_has_no_lttng,
          test_runs_without_provider, test_build_info, test_ids_unique_across_reload,
          test_refusals_and_abandoned_requests,
          test_shutdown_ends_keepalive_response_with_keepalive_0,
-         test_oversized_head_request_begin]
+         test_oversized_head_request_begin, test_failed_event_loop_is_an_error_event]
 
 
 # ---------------------------------------------------------------------------------------------
