@@ -1450,11 +1450,13 @@ static void http_on_close(struct mk_conn *c)
     }
 }
 
+/* Not a lingering connection: its answer may still be in the socket buffers, and a close
+ * with input arriving is a RST that destroys it.  It ends by itself, within the linger time
+ * (and the grace period bounds it). */
 static bool http_is_idle(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
-    return c->state == MK_HTTP_IDLE || c->state == MK_HTTP_LINGER ||
-           (c->state == MK_HTTP_READ_HEAD && (!s || s->len == 0));
+    return c->state == MK_HTTP_IDLE || (c->state == MK_HTTP_READ_HEAD && (!s || s->len == 0));
 }
 
 const struct mk_proto mk_http_proto = {

@@ -103,3 +103,59 @@ def test_error_before_body_lingers_epoll():
 @mkt.timeout(60)
 def test_error_before_body_lingers_io_uring():
     error_before_body("io_uring")
+
+
+def server_side_state(port, peer_port):
+    """The TCP state (hex, as in /proc/net/tcp) of the server's end of 127.0.0.1:port <->
+    127.0.0.1:peer_port, or None once it is gone."""
+    want_local, want_remote = "0100007F:%04X" % port, "0100007F:%04X" % peer_port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want_local and fields[2] == want_remote:
+                return fields[3]
+    return None
+
+
+FIN_WAIT = ("04", "05")  # FIN_WAIT1, FIN_WAIT2: our side shut down, the fd still open
+
+
+def stop_while_lingering(loop):
+    """SIGTERM while a connection lingers: its answer was written and our side shut down,
+    part of the answer still in the socket buffers, input still unread.  The stop closed
+    such a connection at once (it counted as idle): the close with unread input was a RST,
+    and the end of the answer was lost.  It must go on lingering, as without the stop."""
+    s = mkt.Server(conf={"EventLoop": loop, "Workers": "1"}).start()
+    try:
+        size = s.sparse_file("mid.bin", 256 << 10)
+        c = s.client(timeout=20)
+        # Input past the request: the server reads it with the request, and an answer that
+        # ends the connection then lingers.
+        c.send(req("GET", "/mid.bin", headers={"Connection": "close"}) + b"x" * 1000)
+        peer = c.sock.getsockname()[1]
+        deadline = time.monotonic() + 5
+        while server_side_state(s.port, peer) not in FIN_WAIT and time.monotonic() < deadline:
+            time.sleep(0.02)
+        eq(server_side_state(s.port, peer) in FIN_WAIT, True,
+           "%s: the server shut down its side (lingering), the answer in the buffers" % loop)
+        s.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        c.send(b"y" * 1000)  # the client goes on sending, as one whose upload was refused
+        time.sleep(0.2)
+        r = c.recv_response(timeout=20)
+        eq((r.status, len(r.body)), (200, size), "%s: the answer of a lingering connection"
+           % loop)
+        c.close()
+        eq(s.wait(), 0, "%s: exit status" % loop)
+    finally:
+        s.kill()
+
+
+@mkt.timeout(60)
+def test_stop_while_lingering_epoll():
+    stop_while_lingering("epoll")
+
+
+@mkt.timeout(60)
+def test_stop_while_lingering_io_uring():
+    stop_while_lingering("io_uring")
