@@ -126,6 +126,25 @@ static int fail(struct mk_http_request *req, int status)
     return MK_ERROR;
 }
 
+/* An error found by a resumed call before the head is complete.  The call that returned
+ * MK_AGAIN may have stopped inside the method, leaving it unknown, and the answer depends
+ * on it (a HEAD gets no body): it is read again from the start of the input. */
+static int fail_resumed(const char *buf, size_t len, struct mk_http_request *req, int status)
+{
+    const char *p = buf, *end = buf + len, *m;
+
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
+    m = p;
+    while (p < end && tchar[(unsigned char)*p])
+        p++;
+    if (p < end && p > m && *p == ' ') {
+        req->method_str = mk_str(m, (size_t)(p - m));
+        req->method = (uint8_t)method_lookup(m, (size_t)(p - m));
+    }
+    return fail(req, status);
+}
+
 /* The end of a line of a complete head: its CR LF or bare LF.  A CR anywhere else in the
  * line is left in it, and refused by the byte checks every part of a line goes through
  * (target, version, field name and field value all exclude CR). */
@@ -683,7 +702,7 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
             for (size_t i = last_len - 1; i < len; i++) {
                 unsigned char c = (unsigned char)buf[i];
                 if (c == 0 || (c == '\r' && i + 1 < len && buf[i + 1] != '\n'))
-                    return fail(req, 400);
+                    return fail_resumed(buf, len, req, 400);
             }
             size_t start = 0;
             while (start < len && (buf[start] == '\r' || buf[start] == '\n'))
@@ -692,7 +711,7 @@ int mk_http_parse_request(const char *buf, size_t len, size_t last_len, size_t m
             if (line && buf[len - 1] == '\r')
                 line--;
             if (line > max_line && !memchr(buf + start, '\n', len - start))
-                return fail(req, 414);
+                return fail_resumed(buf, len, req, 414);
             return MK_AGAIN;
         }
     }

@@ -251,6 +251,19 @@ def test_one_byte_per_write_bad_request():
     assert_closed(c, "after a split bad request")
 
 
+def test_split_bad_head_request_has_no_body():
+    # A HEAD refused before its head is complete, by a read after the one that ended inside
+    # the method, gets no body either (RFC 9110 9.3.2): the answer must not depend on where
+    # the request was cut.
+    c = SRV.client()
+    c.send(b"HEA")
+    time.sleep(0.2)
+    c.send(b"D /one.txt HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b")
+    head, _, body = c.recv_until_close(timeout=5).partition(b"\r\n\r\n")
+    eq(head.split(b"\r\n", 1)[0], b"HTTP/1.1 400 Bad Request", "status line")
+    eq(body, b"", "bytes after the head of the 400 to a HEAD")
+
+
 # -- responses that do not fit in the socket at once ------------------------------------------
 
 def stalled_small_responses(version):

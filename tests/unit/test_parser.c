@@ -979,6 +979,21 @@ MK_TEST(fast_path_rejects_nul_in_new_bytes)
     CHECKF(n == MK_ERROR && r.status == 400, "NUL with head end resumed: got %d/%u", n, r.status);
 }
 
+/* A head refused by the fast path still reports its method when the call before stopped
+ * inside it (or before it): the server answers a HEAD without a body. */
+MK_TEST(fast_path_error_reports_method)
+{
+    static const char in[] = "\r\nHEAD / HTTP/1.1\r\nHost: h\r\nX-A: a\0b";
+    struct mk_http_request r;
+    for (size_t first = 1; first <= sizeof("\r\nHEAD") - 1; first++) {
+        int n = parse_guarded(in, first, 0, MAXLINE, &r);
+        CHECKF(n == MK_AGAIN, "first %zu bytes: got %d", first, n);
+        n = parse_guarded(in, sizeof(in) - 1, first, MAXLINE, &r);
+        CHECKF(n == MK_ERROR && r.status == 400 && r.method == MK_METHOD_HEAD,
+               "resumed after %zu bytes: got %d/%u, method %u", first, n, r.status, r.method);
+    }
+}
+
 /* ---- 414 ----------------------------------------------------------------------------- */
 
 static size_t make_line(char *buf, size_t line_len, const char *rest)
