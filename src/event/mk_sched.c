@@ -894,7 +894,10 @@ static void begin_stop(struct mk_worker *w)
             w->listeners[i].fd = -1;
         }
     }
-    w->stop_deadline = mk_clock.mono_sec + w->cfg->grace_seconds;
+    /* One second more than asked: mono_sec counts whole seconds and the deadline is looked
+     * at by the tick early in each second, so a stop that came late in a second would give
+     * the responses in flight almost a second less (GracePeriod 1: a few milliseconds). */
+    w->stop_deadline = mk_clock.mono_sec + w->cfg->grace_seconds + (w->cfg->grace_seconds > 0);
     if (w->stopping == MK_STOP_RELOAD)
         return; /* idle connections get their next answer with "Connection: Close" instead:
                  * closing them now would race with a request already on its way */

@@ -722,3 +722,41 @@ def test_failed_event_loop_stops_the_server_with_status_1():
         assert "signal 15: stopping" not in log, "the stop is reported as a signal:\n" + log
     finally:
         s.kill()
+
+
+def stop_gives_the_whole_grace_period(loop):
+    """SIGTERM with a response in flight to a client that does not read: the server waits
+    GracePeriod for it, then exits 0.  The deadline was counted in whole seconds from the
+    second the stop came in, and looked at by the tick early in each second, so a stop late
+    in a second gave almost a second less: with GracePeriod 1, the exit came 0.1-0.2 s after
+    the signal.  The signal is sent late in a second of CLOCK_MONOTONIC (the clock the
+    server counts in) to hit that case every time."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "GracePeriod": "1"}) as s:
+        if loop == "io_uring" and uring_unavailable(s):
+            raise mkt.Skip("io_uring not available here: " + uring_unavailable(s))
+        with open(os.path.join(s.docroot, "slow.bin"), "wb") as f:
+            f.truncate(64 << 20)
+        c = s.client(timeout=10)
+        c.send(req("GET", "/slow.bin"))
+        c.recv_head()  # then nothing more is read: the response stays in flight
+        time.sleep(0.3)
+        while time.monotonic() % 1 < 0.85:
+            time.sleep(0.01)
+        t = time.monotonic()
+        s.send_signal(signal.SIGTERM)
+        eq(s.wait(10), 0, "%s: exit status" % loop)
+        took = time.monotonic() - t
+        c.close()
+        assert took >= 0.9, "%s: exit %.2f s after SIGTERM with GracePeriod 1 and a " \
+            "response in flight" % (loop, took)
+        assert took < 5, "%s: exit %.2f s after SIGTERM with GracePeriod 1" % (loop, took)
+
+
+@mkt.timeout(60)
+def test_stop_gives_the_whole_grace_period_epoll():
+    stop_gives_the_whole_grace_period("epoll")
+
+
+@mkt.timeout(60)
+def test_stop_gives_the_whole_grace_period_io_uring():
+    stop_gives_the_whole_grace_period("io_uring")
