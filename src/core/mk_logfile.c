@@ -17,15 +17,18 @@
 #include "mk_log.h"
 
 #define MK_LOGFILE_MAX 64
-#define MK_LOGBUF_QUEUE_MAX 256 /* buffers waiting for the disk; beyond it lines are dropped */
+#define MK_LOGFILE_FAIL_EVERY 10 /* seconds between two reports of lost writes to one file */
+#define MK_LOGBUF_QUEUE_MAX 256  /* buffers waiting for the disk; beyond it lines are dropped */
 
 struct mk_logfile {
     char *path;
     int fd;
     int id;
     unsigned long dropped;
-    bool created; /* by this process: handed to User with mk_logfile_chown_created() */
-    bool notices; /* an error log: also told when another file cannot be reopened */
+    unsigned long failed; /* writes refused since the last report (disk full, I/O error) */
+    time_t failed_report; /* CLOCK_MONOTONIC second of the last report; 0: none yet */
+    bool created;         /* by this process: handed to User with mk_logfile_chown_created() */
+    bool notices;         /* an error log: also told when another file cannot be reopened */
 };
 
 struct pending {
@@ -143,18 +146,62 @@ int mk_logfile_count(void)
     return nfiles;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/* The bytes not written when the file refuses them (disk full, I/O error), 0 when all went. */
+static size_t write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return; /* disk full or gone: nothing better to do than drop */
+            return n; /* disk full or gone: nothing better to do than drop (and say so) */
         }
         p += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+/* Lines lost to a full or failing disk are said on stderr and in the other error logs, at
+ * most once every MK_LOGFILE_FAIL_EVERY seconds per file, with the count since the last
+ * report: an operator must learn that the access log has holes, without a flood of lines
+ * while the disk stays full.  Under the lock: workers write themselves when no writer runs. */
+static void write_failed(struct mk_logfile *f, int e)
+{
+    struct timespec ts;
+    char line[PATH_MAX + 256], date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+
+    pthread_mutex_lock(&lock);
+    f->failed++;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if (f->failed_report != 0 && ts.tv_sec - f->failed_report < MK_LOGFILE_FAIL_EVERY) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    f->failed_report = ts.tv_sec ? ts.tv_sec : 1;
+    mk_err("log file '%s': write failed: %s; %lu write%s lost since the last report", f->path,
+           strerror(e), f->failed, f->failed == 1 ? "" : "s");
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    int len = snprintf(line, sizeof(line),
+                       "[%s] [error] log file '%s': write failed: %s; %lu write%s lost since "
+                       "the last report\n",
+                       date, f->path, strerror(e), f->failed, f->failed == 1 ? "" : "s");
+    f->failed = 0;
+    if ((size_t)len >= sizeof(line))
+        len = (int)sizeof(line) - 1;
+    for (int i = 0; len > 0 && i < nfiles; i++)
+        if (files[i]->notices && files[i] != f)
+            (void)write_all(files[i]->fd, line, (size_t)len);
+    pthread_mutex_unlock(&lock);
+}
+
+static void file_write(struct mk_logfile *f, const char *p, size_t n)
+{
+    if (write_all(f->fd, p, n) != 0)
+        write_failed(f, errno);
 }
 
 /* A file that cannot be reopened (its directory is not writable by User, say) keeps its old
@@ -181,7 +228,7 @@ static void reopen_failed(const struct mk_logfile *f, int n, int e)
     pthread_mutex_lock(&lock); /* notices is set by the thread that reloads */
     for (int i = 0; i < n; i++)
         if (files[i]->notices)
-            write_all(files[i]->fd, line, (size_t)len);
+            (void)write_all(files[i]->fd, line, (size_t)len);
     pthread_mutex_unlock(&lock);
 }
 
@@ -224,7 +271,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&lock);
         while (p) {
             struct pending *next = p->next;
-            write_all(p->file->fd, p->data, p->len);
+            file_write(p->file, p->data, p->len);
             pthread_mutex_lock(&lock);
             if (nfree_bufs < (int)MK_ARRAY_SIZE(free_bufs)) {
                 free_bufs[nfree_bufs++] = p->data;
@@ -299,7 +346,7 @@ void mk_logbuf_flush(struct mk_logbuf *b)
     if (!b->data || b->len == 0)
         return;
     if (!running) {
-        write_all(b->file->fd, b->data, b->len);
+        file_write(b->file, b->data, b->len);
         b->len = 0;
         return;
     }
@@ -352,5 +399,5 @@ void mk_logbuf_free(struct mk_logbuf *b)
 
 void mk_logfile_write_now(struct mk_logfile *f, const char *p, size_t n)
 {
-    write_all(f->fd, p, n);
+    file_write(f, p, n);
 }

@@ -250,3 +250,46 @@ def test_log_files_given_to_user_and_recreated_by_sigusr1():
             assert "cannot reopen" not in s.log_text(), s.log_tail()
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+@mkt.timeout(60)
+def test_access_log_on_a_full_disk_is_reported():
+    """The access log on a file system that fills up: the lines that cannot be written were
+    dropped without a word (write() failing with ENOSPC was ignored), so an operator had a
+    log with holes and nothing telling him.  Now the loss is said on stderr and in the error
+    log (at most once every 10 s per file), and the server keeps serving."""
+    if os.geteuid() != 0:
+        raise mkt.Skip("mounting a small tmpfs needs root")
+    full = mkt.tmpdir("full")
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full],
+                        capture_output=True, timeout=10)
+    if rc.returncode != 0:
+        raise mkt.Skip("cannot mount a tmpfs: %s" % rc.stderr.decode(errors="replace").strip())
+    try:
+        d = mkt.tmpdir("logs")
+        access, error = os.path.join(full, "access.log"), os.path.join(d, "error.log")
+        with logged_server(access, error).start() as s:
+            eq(s.get("/one.txt").status, 200, "before the disk is full")
+            eq(len(wait_for_lines(access, 1)), 1, "a line before the disk is full")
+            with open(os.path.join(full, "fill"), "wb") as f:
+                try:
+                    f.write(b"\0" * (1 << 20))
+                except OSError:
+                    pass  # ENOSPC: full
+            c = mkt.Client(s.port)
+            for i in range(40):
+                r = c.request(req("GET", "/one.txt?" + "q" * 2000 + str(i)))
+                eq(r.status, 200, "request %d on a full disk" % i)
+            c.close()
+            want = "log file '%s': write failed: No space left on device" % access
+            deadline = time.monotonic() + 5
+            while want not in s.log_text():
+                assert time.monotonic() < deadline, \
+                    "no report of the lost access log lines on stderr:\n%s" % s.log_tail()
+                time.sleep(0.05)
+            errs = wait_for_lines(error, 1)
+            assert any(want.encode() in ln for ln in errs), "not in the error log: %r" % errs
+            eq(s.log_text().count(want), 1, "reports within 10 s")
+            eq(s.get("/one.txt").status, 200, "served after the losses")
+    finally:
+        subprocess.run(["umount", full], capture_output=True, timeout=10)
