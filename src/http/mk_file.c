@@ -13,6 +13,7 @@
 
 #include "../core/mk_clock.h"
 #include "../core/mk_core.h"
+#include "../core/mk_log.h"
 #include "mk_mime.h"
 
 #define MK_FILE_HASH_SIZE 1024 /* power of two */
@@ -44,6 +45,9 @@ struct mk_file_root {
 #define MK_FILE_NO_FD (-1000)
 
 static int openat2_state; /* 0: try openat2, -1: the kernel has none (ENOSYS) */
+
+/* "No descriptor for a file" (EMFILE, ENFILE): one line per 10 s for all the workers. */
+static struct mk_log_limit nofd_limit;
 
 static int open_flags(void)
 {
@@ -489,6 +493,11 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
                 *out = f;
                 return 0;
             }
+            uint32_t suppressed = 0;
+            if (mk_log_allow(&nofd_limit, mk_clock.mono_sec, 10, &suppressed))
+                mk_warn("open: out of file descriptors: answering 503 (%u similar messages "
+                        "suppressed)",
+                        suppressed);
             rc = -503;
         }
     }
