@@ -731,7 +731,13 @@ void mk__sched_accept(struct mk_worker *w, struct mk_listener *l)
         if (MK_TRACE_ENABLED(conn_accept)) {
             char host[INET6_ADDRSTRLEN] = "";
             int port = 0;
-            if (peer.sa.sa_family == AF_INET6) {
+            /* An IPv4 client of a dual-stack listener ("Listen 2001") arrives as
+             * ::ffff:a.b.c.d: name it a.b.c.d, as the access log does, so that a filter
+             * such as 'peer == "10.0.*"' matches it. */
+            if (peer.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&peer.in6.sin6_addr)) {
+                inet_ntop(AF_INET, &peer.in6.sin6_addr.s6_addr[12], host, sizeof(host));
+                port = ntohs(peer.in6.sin6_port);
+            } else if (peer.sa.sa_family == AF_INET6) {
                 inet_ntop(AF_INET6, &peer.in6.sin6_addr, host, sizeof(host));
                 port = ntohs(peer.in6.sin6_port);
             } else if (peer.sa.sa_family == AF_INET) {

@@ -17,6 +17,7 @@
 #if MK_HAVE_LINUX_TRACE
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +97,14 @@ void mk_trace_init(void)
         size_t len = strlen(tried);
 
         snprintf(tried + len, sizeof(tried) - len, "%s%s", len ? ", " : "", paths[i]);
-        if (access(paths[i], F_OK) != 0)
+        if (access(paths[i], F_OK) != 0) {
+            /* Not there, or there but out of reach of the user the server now runs as
+             * (a private directory): the second is no "not found". */
+            if (errno != ENOENT && errno != ENOTDIR && why[0] == '\0')
+                snprintf(why, sizeof(why), "%s: %s (running as uid %u)", paths[i], strerror(errno),
+                         (unsigned)geteuid());
             continue;
+        }
         /* RTLD_NOW: fail here, with a message, rather than at the first event.  Never
          * dlclose(): liblttng-ust keeps threads and call-site pointers into it. */
         h = dlopen(paths[i], RTLD_NOW);

@@ -36,7 +36,14 @@ $(TRACE_SMOKE): tests/trace/tp_smoke.c $(B)/src/trace/mk_trace.o $(B)/src/core/m
 	$(CC) $(CFLAGS_ALL) $(TRACE_CFLAGS) -o $@ $< $(B)/src/trace/mk_trace.o \
 		$(B)/src/core/mk_log.o $(LDFLAGS_ALL) $(LIBS)
 
+# Fire every event once through the provider built here (inside a session, they are
+# recorded; tests/trace/run.py's provider_smoke checks every field).  Fails when the
+# provider does not load: tp_smoke alone would only log a warning and fire nothing.
 trace-smoke: $(TRACE_PROVIDER) $(TRACE_SMOKE)
+	@out=$$(MONKEY_TRACE_PROVIDER=$(abspath $(TRACE_PROVIDER)) $(TRACE_SMOKE) 2>&1); \
+	echo "$$out"; \
+	case "$$out" in *"provider loaded"*) echo "trace-smoke: every event fired" ;; \
+	*) echo "trace-smoke: the provider did not load" >&2; exit 1 ;; esac
 
 # The LTTng tests: real session daemon, real sessions, the real server (tests/trace/run.py).
 check-trace: monkey $(TRACE_PROVIDER) $(TRACE_SMOKE)

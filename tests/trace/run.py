@@ -21,6 +21,7 @@ Environment given to the servers started here (documented in docs/tracing.md):
 """
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -47,6 +49,19 @@ ENUMS_H = os.path.join(REPO, "src", "trace", "mk_trace_enums.h")
 os.environ["LTTNG_UST_WITHOUT_BADDR_STATEDUMP"] = "1"
 os.environ["LTTNG_UST_REGISTER_TIMEOUT"] = "5000"
 os.environ.pop("MONKEY_TRACE_PROVIDER", None)
+
+# `lttng create` makes the new session the current one of $LTTNG_HOME/.lttngrc (default
+# ~/.lttngrc): without this, a user who runs `lttng start`, `stop`, `view` or `destroy`
+# without a session name (the spec's walk-through) while these tests run would act on a
+# test's session.  The tests name their session in every command, so their `lttng` keeps
+# its .lttngrc in a directory of its own.  Only as root: root's `lttng` reaches the session
+# daemon by its global socket whatever LTTNG_HOME is, another user's finds it under it.
+USER_ENV = dict(os.environ)  # for the session daemon, which outlives us
+USER_LTTNGRC = os.path.join(os.environ.get("LTTNG_HOME") or os.path.expanduser("~"),
+                            ".lttngrc")
+if os.geteuid() == 0:
+    os.environ["LTTNG_HOME"] = tempfile.mkdtemp(prefix="mkt-lttng-home-")
+    atexit.register(shutil.rmtree, os.environ["LTTNG_HOME"], True)
 
 SEED = ("epoll", "epoll_state", "scheduler")
 OPERATOR = ("conn_accept", "conn_close", "conn_timeout", "request_begin", "request_end",
@@ -79,7 +94,8 @@ def run(argv, timeout=30, check=True, env=None):
 def ensure_sessiond():
     if subprocess.run(["lttng", "list"], capture_output=True, timeout=30).returncode == 0:
         return
-    subprocess.run(["lttng-sessiond", "--daemonize"], capture_output=True, timeout=30)
+    subprocess.run(["lttng-sessiond", "--daemonize"], capture_output=True, timeout=30,
+                   env=USER_ENV)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if subprocess.run(["lttng", "list"], capture_output=True, timeout=30).returncode == 0:
@@ -97,13 +113,14 @@ _serial = [0]
 class Session:
     """One recording session: `with Session("name") as s: ...; s.stop(); s.events()`."""
 
-    def __init__(self, hint, loglevel=None, events="-a", snapshot=False):
+    def __init__(self, hint, loglevel=None, events="-a", snapshot=False, filter=None):
         _serial[0] += 1
         self.name = "mkt-%s-%d-%d" % (hint, os.getpid(), _serial[0])
         self.out = os.path.join(mkt.tmpdir("lttng"), "trace")
         self.loglevel = loglevel
         self.events = events
         self.snapshot = snapshot
+        self.filter = filter
         self.created = False
         self.stop_output = ""
 
@@ -120,6 +137,8 @@ class Session:
         ev += ["-a"] if self.events == "-a" else [self.events]
         if self.loglevel:
             ev.append("--loglevel=" + self.loglevel)
+        if self.filter:
+            ev.append("--filter=" + self.filter)
         self.lttng(*ev)
         self.lttng("add-context", "-u", "-s", self.name, "-t", "vpid", "-t", "vtid")
         if start:
@@ -747,6 +766,67 @@ def test_runs_without_provider():
         os.environ.pop("MONKEY_TRACE_PROVIDER", None)
 
 
+def test_unreachable_provider_is_not_reported_missing():
+    """A provider that exists but that the server, once it runs as User nobody, cannot
+    reach (a private directory) is reported with the reason, not as "not found"."""
+    if os.geteuid() != 0:
+        note("skipped: needs root to switch to User nobody")
+        return
+    d = mkt.tmpdir("privprov")
+    private = os.path.join(d, "private")
+    os.mkdir(private, 0o700)
+    prov = os.path.join(private, "monkey-trace-provider.so")
+    shutil.copy(PROVIDER, prov)
+    os.environ["MONKEY_TRACE_PROVIDER"] = prov
+    try:
+        srv = server({"Workers": "1", "User": "nobody"}).start()
+        try:
+            lines = [ln for ln in srv.log_text().splitlines() if "trace:" in ln]
+        finally:
+            srv.stop(check_fds=False)
+    finally:
+        os.environ.pop("MONKEY_TRACE_PROVIDER", None)
+    if len(lines) != 1 or "not found" in lines[0] or "Permission denied" not in lines[0]:
+        raise AssertionError("%s exists but is out of reach of nobody: expected one warning "
+                             "saying Permission denied, log has %s" % (prov, lines))
+
+
+def test_make_trace_smoke_fires_every_event():
+    """`make trace-smoke`, as docs/tracing.md says, fires every event once (tp_smoke with
+    the provider built here), recorded by a session that enables them."""
+    s = Session("mksmoke", events="monkey:*")
+    try:
+        s.create(start=False)
+        s.lttng("add-context", "-u", "-s", s.name, "-t", "procname")
+        s.start()
+        p = subprocess.run(["make", "-s", "trace-smoke"], cwd=REPO, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=300)
+        s.stop()
+        events, _ = s.read()
+    finally:
+        s.destroy()
+    if p.returncode != 0:
+        raise AssertionError("make trace-smoke exited %d: %r" % (p.returncode, p.stderr[-300:]))
+    names = {e.name for e in events if e.provider == "monkey" and e.get("procname") == "tp_smoke"}
+    missing = set(SEED + OPERATOR + DEBUG_ONLY) - names
+    if missing:
+        raise AssertionError("make trace-smoke: no %s recorded from tp_smoke" % sorted(missing))
+
+
+def test_user_current_session_left_alone():
+    """The tests' `lttng create` does not make their session the user's current one
+    (~/.lttngrc): the spec's `lttng start`/`stop`/`view`/`destroy`, run without a session
+    name while the tests run, must not act on a test's session."""
+    if os.geteuid() != 0:
+        note("skipped: as another user the tests use the user's LTTNG_HOME")
+        return
+    with Session("rc") as s:
+        rc = open(USER_LTTNGRC).read() if os.path.exists(USER_LTTNGRC) else ""
+        if s.name in rc:
+            raise AssertionError("%s now says %r: the user's `lttng stop` would stop the "
+                                 "test's session" % (USER_LTTNGRC, rc.strip()))
+
+
 def test_build_info():
     """`monkey -b` says tracing is compiled in and where the provider is looked for."""
     rc, out, err = run([MONKEY, "-b"], check=False)
@@ -942,13 +1022,35 @@ def test_failed_event_loop_is_an_error_event():
         srv.kill()
 
 
+def test_peer_filter_on_dual_stack_listener():
+    """The bundled configuration's `Listen 2001` is dual-stack: an IPv4 client arrives as
+    ::ffff:127.0.0.1.  conn_accept.peer names it 127.0.0.1, as the access log does, so that
+    docs/tracing.md's filter `peer == "10.0.*"` matches IPv4 clients (here 127.0.0.*)."""
+    port = mkt.free_port()
+    srv = mkt.Server(conf={"Listen": str(port), "Workers": "1"}, port=port).start()
+    try:
+        with Session("peer", events="monkey:conn_accept", filter='peer == "127.0.*"') as s:
+            requests(port, 1)
+            s.stop()
+            events, _ = s.read()
+        acc = [e for e in of_pid(events, srv.pid) if e.name == "conn_accept"]
+        if [e.get("peer") for e in acc] != ["127.0.0.1"]:
+            raise AssertionError("filter 'peer == \"127.0.*\"' kept %r, want one conn_accept "
+                                 "with peer 127.0.0.1" % [e.get("peer") for e in acc])
+    finally:
+        srv.stop(check_fds=False)
+
+
 TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
          test_loglevel_info, test_io_uring_one_send_per_small_response,
          test_sessions_under_load, test_untraced_build_has_no_lttng,
          test_runs_without_provider, test_build_info, test_ids_unique_across_reload,
          test_refusals_and_abandoned_requests,
          test_shutdown_ends_keepalive_response_with_keepalive_0,
-         test_oversized_head_request_begin, test_failed_event_loop_is_an_error_event]
+         test_oversized_head_request_begin, test_peer_filter_on_dual_stack_listener,
+         test_unreachable_provider_is_not_reported_missing,
+         test_make_trace_smoke_fires_every_event, test_user_current_session_left_alone,
+         test_failed_event_loop_is_an_error_event]
 
 
 # ---------------------------------------------------------------------------------------------
