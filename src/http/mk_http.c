@@ -1196,8 +1196,10 @@ static int step_read_head(struct mk_conn *c)
     }
     for (;;) {
         if (s->len > s->pos) {
-            rc = mk_http_parse_request(s->buf, s->len, s->last_len, cfg->max_request_size,
-                                       &s->req);
+            /* A body read ends with what follows it, up to MK_BODY_ROOM past cap: the next
+             * head is parsed within cap all the same (MaxRequestSize is per request). */
+            uint32_t avail = MK_MIN(s->len, s->cap);
+            rc = mk_http_parse_request(s->buf, avail, s->last_len, cfg->max_request_size, &s->req);
             if (rc > 0) {
                 on_head(c, s);
                 return MK_OK;
@@ -1211,8 +1213,8 @@ static int step_read_head(struct mk_conn *c)
                 respond_error(c, s, s->req.status, NULL);
                 return MK_OK;
             }
-            s->last_len = s->len;
-            if (s->len >= s->cap) {
+            s->last_len = avail;
+            if (avail >= s->cap) {
                 if (s->cap < cfg->max_request_size) {
                     s = session_grow(c, s);
                 } else {
@@ -1221,12 +1223,10 @@ static int step_read_head(struct mk_conn *c)
                      * request line there is (session_grow and the resumed parses do not
                      * keep it), for request_begin and HEAD; the fields stay unread. */
                     size_t lead = 0; /* empty lines before the request line (9112 2.2) */
-                    while (lead < s->len && (s->buf[lead] == '\r' || s->buf[lead] == '\n'))
+                    while (lead < avail && (s->buf[lead] == '\r' || s->buf[lead] == '\n'))
                         lead++;
-                    uint16_t status =
-                        memchr(s->buf + lead, '\n', s->len - lead) ? 413 : 414;
-                    (void)mk_http_parse_request(s->buf, s->len, 0, cfg->max_request_size,
-                                                &s->req);
+                    uint16_t status = memchr(s->buf + lead, '\n', avail - lead) ? 413 : 414;
+                    (void)mk_http_parse_request(s->buf, avail, 0, cfg->max_request_size, &s->req);
                     s->req.status = status;
                     MK_TRACE(error, c->id, MK_ESITE_LIMIT, 0, status);
                     s->pos = s->len;

@@ -340,3 +340,25 @@ def test_post_chunked_uppercase_hex_then_get():
 
 def test_post_content_length_then_get_200_200():
     U.expect_then_served(SRV, post([b"Content-Length: 5"], b"hello"), U.S200, body=INDEX)
+
+
+def test_head_after_a_body_has_its_own_max_request_size():
+    # A body is read with MK_BODY_ROOM (2 KiB) of room past MaxRequestSize, so the head that
+    # follows it in the same read could be up to 2 KiB over the limit: it was served (200)
+    # where the same head alone is 413.  The first GET (5 KiB of head) makes the session's
+    # buffer MaxRequestSize large; its answer shows the POST head is read and its body awaited.
+    c = SRV.client()
+    c.send(req("GET", "/one.txt", headers=[("X-Pad", "p" * 5000)]) +
+           post([b"Content-Length: 5"]))
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, b"x"), "answer to the GET")
+    line = b"GET /one.txt HTTP/1.1\r\nHost: localhost\r\nX-Pad: "
+    big = line + b"a" * (32 * 1024 + 1000 - len(line)) + b"\r\n\r\n"
+    c.send(b"hello" + big)
+    r = c.recv_response()
+    eq((r.status_line, r.body), (U.S200, INDEX), "answer to the POST")
+    r = c.recv_response()
+    eq(r.status_line, U.S413, "answer to a %d-byte head after the body" % len(big))
+    closed = c.is_closed(5)
+    U.drop(SRV, c)
+    assert closed, "connection still open after the 413"
