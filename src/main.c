@@ -147,6 +147,8 @@ static void daemon_ready(int *ready_fd)
         if (fd != 2)
             close(fd);
     }
+    /* From now on errors and warnings (a refused reload, say) go to the error logs. */
+    mk_log_set_mirror(mk_logfile_notice);
     if (write(*ready_fd, &c, 1) != 1) {
         /* The launcher is gone (killed while waiting): nobody to tell. */
     }
@@ -277,6 +279,13 @@ static void notice_to_error_logs(struct mk_server *srv)
             mk_logfile_set_notices(srv->http.vhosts[i].errlog);
 }
 
+/* The user chosen at start-up (-u, else User), when started as root: a reload cannot
+ * switch to another one, only say so. */
+static struct {
+    const char *opt; /* -u */
+    char *name;
+} run_user;
+
 /* Leave before the workers run, freeing what main() allocated (so that LeakSanitizer builds
  * exit with the intended status). */
 static int early_exit(struct mk_server *srv, int rc)
@@ -284,6 +293,7 @@ static int early_exit(struct mk_server *srv, int rc)
     free(srv->confdir);
     free(srv->docroot_only);
     free(srv);
+    free(run_user.name);
     return rc;
 }
 
@@ -311,10 +321,23 @@ static struct mk_server *reload(struct mk_server *cur, struct mk_worker **worker
         mk_err("reload: %s; the running configuration stays in place", err);
         goto fail;
     }
+    if (run_user.opt) {
+        free(next->user);
+        next->user = mk_xstrdup(run_user.opt);
+    }
+    if (run_user.name && !same_path(next->user, run_user.name))
+        mk_warn("reload: User changed to '%s': it takes effect at the next start; the server "
+                "stays '%s'",
+                next->user ? next->user : "(none)", run_user.name);
     if (next->daemon && !same_path(next->pidfile, pidfile.path))
         mk_warn("reload: PidFile changed to '%s': it takes effect at the next start; the pid "
                 "stays in '%s'",
                 next->pidfile ? next->pidfile : "(none)", pidfile.path ? pidfile.path : "(none)");
+    /* The log thread starts with the first log file: a reload may bring the first one. */
+    if (mk_logfile_start() < 0) {
+        mk_err("reload: cannot start the log writer; the running configuration stays in place");
+        goto fail;
+    }
     if (mk_sched_listen_reuse(&next->sched, *workers, &cur->sched, &nw) < 0) {
         mk_err("reload: cannot listen; the running configuration stays in place");
         goto fail;
@@ -441,6 +464,9 @@ int main(int argc, char **argv)
         free(srv->user);
         srv->user = mk_xstrdup(user_opt);
     }
+    run_user.opt = user_opt;
+    if (geteuid() == 0 && srv->user)
+        run_user.name = mk_xstrdup(srv->user);
     if (geteuid() == 0 && !srv->user) {
         /* Before binding anything: say it at once, not from a daemon's /dev/null. */
         fprintf(stderr, "monkey: refusing to run as root: set 'User' in %s to an unprivileged "

@@ -8,6 +8,17 @@
 
 static int log_fd = 2;
 static enum mk_log_level log_max = MK_LOG_INFO;
+static void (*log_mirror)(const char *line, size_t n);
+
+void mk_log_set_mirror(void (*fn)(const char *line, size_t n))
+{
+    __atomic_store_n(&log_mirror, fn, __ATOMIC_RELEASE);
+}
+
+bool mk_log_mirrored(void)
+{
+    return __atomic_load_n(&log_mirror, __ATOMIC_ACQUIRE) != NULL;
+}
 
 void mk_log_set_fd(int fd)
 {
@@ -47,6 +58,9 @@ void mk_log(enum mk_log_level level, const char *fmt, ...)
     if (write(log_fd, line, (size_t)n) < 0) {
         /* Nowhere left to report it. */
     }
+    void (*mirror)(const char *, size_t) = __atomic_load_n(&log_mirror, __ATOMIC_ACQUIRE);
+    if (mirror && level <= MK_LOG_WARN)
+        mirror(line, (size_t)n);
 }
 
 bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uint32_t *suppressed)

@@ -4,6 +4,7 @@
 #define MK_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum mk_log_level { MK_LOG_ERROR, MK_LOG_WARN, MK_LOG_INFO, MK_LOG_DEBUG };
@@ -11,6 +12,11 @@ enum mk_log_level { MK_LOG_ERROR, MK_LOG_WARN, MK_LOG_INFO, MK_LOG_DEBUG };
 /* Direct messages to fd (default 2).  quiet drops INFO lines (tests, daemon mode). */
 void mk_log_set_fd(int fd);
 void mk_log_set_level(enum mk_log_level max);
+
+/* Also hand each error and warning line to fn (NULL: stop).  A daemon's stderr is /dev/null:
+ * this is how a refused reload still says why, in the error logs. */
+void mk_log_set_mirror(void (*fn)(const char *line, size_t n));
+bool mk_log_mirrored(void);
 
 __attribute__((format(printf, 2, 3))) void mk_log(enum mk_log_level level, const char *fmt, ...);
 

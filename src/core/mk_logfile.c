@@ -16,7 +16,8 @@
 #include "mk_core.h"
 #include "mk_log.h"
 
-#define MK_LOGFILE_MAX 64
+/* Every site may have two logs (MK_MAX_VHOSTS is 256), with room for the ones reloads add. */
+#define MK_LOGFILE_MAX 1024
 #define MK_LOGFILE_FAIL_EVERY 10 /* seconds between two reports of lost writes to one file */
 #define MK_LOGBUF_QUEUE_MAX 256  /* buffers waiting for the disk; beyond it lines are dropped */
 
@@ -40,7 +41,9 @@ struct pending {
 
 static struct mk_logfile *files[MK_LOGFILE_MAX];
 static int nfiles;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Recursive: an error said under it (mk_err) is mirrored to the error logs in daemon mode
+ * (mk_log_set_mirror), and mk_logfile_notice() takes it again. */
+static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct pending *head, *tail;
 static int queued;
@@ -190,6 +193,8 @@ static void write_failed(struct mk_logfile *f, int e)
                        "the last report\n",
                        date, f->path, strerror(e), f->failed, f->failed == 1 ? "" : "s");
     f->failed = 0;
+    if (mk_log_mirrored()) /* mk_err() has written it there */
+        len = 0;
     if ((size_t)len >= sizeof(line))
         len = (int)sizeof(line) - 1;
     for (int i = 0; len > 0 && i < nfiles; i++)
@@ -202,6 +207,15 @@ static void file_write(struct mk_logfile *f, const char *p, size_t n)
 {
     if (write_all(f->fd, p, n) != 0)
         write_failed(f, errno);
+}
+
+void mk_logfile_notice(const char *line, size_t n)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < nfiles; i++)
+        if (files[i]->notices)
+            (void)write_all(files[i]->fd, line, n);
+    pthread_mutex_unlock(&lock);
 }
 
 /* A file that cannot be reopened (its directory is not writable by User, say) keeps its old
@@ -221,7 +235,7 @@ static void reopen_failed(const struct mk_logfile *f, int n, int e)
                        "[%s] [error] cannot reopen log file '%s': %s; lines still go to the "
                        "file opened before\n",
                        date, f->path, strerror(e));
-    if (len < 0)
+    if (len < 0 || mk_log_mirrored()) /* mirrored: mk_err() has written it there */
         return;
     if ((size_t)len >= sizeof(line))
         len = (int)sizeof(line) - 1;

@@ -29,6 +29,10 @@ int mk_logfile_id(const struct mk_logfile *f);
 /* f is an error log: the writer's own failures (a reopen refused) are written to it too. */
 void mk_logfile_set_notices(struct mk_logfile *f);
 
+/* Write a server message line to every error log, now, from any thread (the mirror of
+ * mk_log_set_mirror: a daemon's errors and warnings). */
+void mk_logfile_notice(const char *line, size_t n);
+
 /* Started as root, before becoming User: make User the owner of the files this process
  * created (not the ones that existed), so that copy-and-truncate rotation works and a reopen
  * after a rename works in a directory User may write.  -1 (logged) if one could not be given. */

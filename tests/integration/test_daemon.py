@@ -246,3 +246,32 @@ def test_reload_keeps_the_startup_pidfile():
         stop(pid)
     assert not os.path.exists(pidfile), "the start-up pid file left stale after SIGTERM"
     assert not os.path.exists(other), "new PidFile exists"
+
+
+def test_refused_reload_says_why_in_the_error_log():
+    """Once the daemon serves, its stderr is /dev/null: a reload refused for a bad file must
+    still say why somewhere, in the error logs as a SIGUSR1 failure does (it said nothing)."""
+    s = mkt.Server()
+    errlog = os.path.join(s.dir, "error.log")
+    pidfile = os.path.join(s.confdir, "monkey.pid")
+    with open(os.path.join(s.confdir, "sites", "default"), "a") as f:
+        f.write(mkt.section("LOGGER", [("ErrorLog", errlog)]))
+    p = launch(s)
+    eq(p.returncode, 0, "launcher exit status (stderr %r)" % p.stderr)
+    pid = read_pid(pidfile)
+    try:
+        with open(os.path.join(s.confdir, "monkey.conf"), "a") as f:
+            f.write("    Bogus 1\n")
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        text = b""
+        while b"stays in place" not in text and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with open(errlog, "rb") as f:
+                text = f.read()
+        assert b"monkey.conf:" in text and b"unknown key 'Bogus'" in text and \
+            b"the running configuration stays in place" in text, \
+            "the refused reload is not in the error log: %r" % text
+        eq(s.client().request(req("GET", "/one.txt")).body, b"x", "still served")
+    finally:
+        stop(pid)

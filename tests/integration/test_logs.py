@@ -293,3 +293,53 @@ def test_access_log_on_a_full_disk_is_reported():
             eq(s.get("/one.txt").status, 200, "served after the losses")
     finally:
         subprocess.run(["umount", full], capture_output=True, timeout=10)
+
+
+def threads(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def test_reload_that_brings_the_first_log_file_starts_the_log_writer():
+    """Started without any log file the server runs no log thread; a reload that adds the
+    first AccessLog must start it, or the workers write to the disk themselves (and SIGUSR1
+    reopens the files under their feet, from the main thread)."""
+    d = mkt.tmpdir("logs")
+    access = os.path.join(d, "access.log")
+    with mkt.Server(conf={"Workers": "1", "GracePeriod": "0"}).start() as s:
+        eq(threads(s.pid), 2, "threads without log files (main, one worker)")
+        site = os.path.join(s.confdir, "sites", "default")
+        with open(site, "a") as f:
+            f.write(mkt.section("LOGGER", [("AccessLog", access)]))
+        before = len(s.log_text())
+        s.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "configuration re-read" not in s.log_text()[before:]:
+            assert time.monotonic() < deadline, s.log_tail()
+            time.sleep(0.05)
+        deadline = time.monotonic() + 5   # the previous worker leaves (GracePeriod 0)
+        while threads(s.pid) != 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(threads(s.pid), 3, "threads after the reload (main, one worker, the log writer)")
+        s.baseline_fds = s.settled_fds()  # the access log is one more
+        s.get("/one.txt")
+        eq(len(wait_for_lines(access, 1)), 1, "access log line")
+
+
+def test_forty_sites_with_their_own_logs_start():
+    """Sites may be many (256); each with an AccessLog and an ErrorLog must not hit a
+    smaller limit on log files (it was 64: a 33rd such site stopped the server)."""
+    d = mkt.tmpdir("logs")
+    s = mkt.Server()
+    sites = {}
+    for i in range(40):
+        sites["site%02d" % i] = (
+            mkt.section("HOST", [("ServerName", "s%d.test" % i), ("DocumentRoot", s.docroot)]) +
+            mkt.section("LOGGER", [("AccessLog", os.path.join(d, "a%d.log" % i)),
+                                   ("ErrorLog", os.path.join(d, "e%d.log" % i))]))
+    mkt.write_confdir(s.confdir, mkt.merge([("Listen", "127.0.0.1:%d" % s.port)] +
+                                           mkt.SERVER_DEFAULTS, None),
+                      [("ServerName", "127.0.0.1 localhost"), ("DocumentRoot", s.docroot)],
+                      sites)
+    with s.start():
+        eq(s.get("/one.txt", host="s39.test").status_line, "HTTP/1.1 200 OK", "last site")
+        eq(len(wait_for_lines(os.path.join(d, "a39.log"), 1)), 1, "its access log")

@@ -190,3 +190,29 @@ def test_reload_as_user_changes_workers():
     finally:
         s.stop()
         shutil.rmtree(os.path.dirname(www), ignore_errors=True)
+
+
+@mkt.timeout(60)
+def test_reload_with_another_user_says_it_is_not_applied():
+    """The switch happens once, at start-up: a reload that names another User cannot apply
+    it, and must say so rather than report the configuration re-read and stay nobody."""
+    need_root()
+    www = world_readable_docroot()
+    s = mkt.Server(conf={"User": "nobody"}, host={"DocumentRoot": www})
+    for root, dirs, files in os.walk(os.path.dirname(s.confdir)):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    os.chmod(os.path.dirname(os.path.dirname(s.confdir)), 0o755)
+    try:
+        s.start()
+        nobody = pwd.getpwnam("nobody").pw_uid
+        log = reload_with(s, "User nobody", "User daemon")
+        assert "User changed to 'daemon'" in log and "stays 'nobody'" in log, log
+        eq(ids(s.pid)["Uid"], [str(nobody)] * 4, "still nobody")
+        eq(s.get("/one.txt").body, b"x", "still served")
+        log = reload_with(s, "User daemon", "User nobody")
+        assert "User changed" not in log, log
+    finally:
+        s.stop()
+        shutil.rmtree(os.path.dirname(www), ignore_errors=True)
