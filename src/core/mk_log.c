@@ -8,9 +8,9 @@
 
 static int log_fd = 2;
 static enum mk_log_level log_max = MK_LOG_INFO;
-static void (*log_mirror)(const char *line, size_t n);
+static mk_log_mirror_fn log_mirror;
 
-void mk_log_set_mirror(void (*fn)(const char *line, size_t n))
+void mk_log_set_mirror(mk_log_mirror_fn fn)
 {
     __atomic_store_n(&log_mirror, fn, __ATOMIC_RELEASE);
 }
@@ -33,11 +33,11 @@ void mk_log_set_level(enum mk_log_level max)
 void mk_log(enum mk_log_level level, const char *fmt, ...)
 {
     static const char *names[] = {"error", " warn", " info", "debug"};
-    char line[1024];
+    char line[MK_LOG_LINE_MAX];
     struct tm tm;
     time_t now;
     va_list ap;
-    int n, m;
+    int n, m, head;
 
     if (level > log_max)
         return;
@@ -45,6 +45,7 @@ void mk_log(enum mk_log_level level, const char *fmt, ...)
     localtime_r(&now, &tm);
     n = (int)strftime(line, sizeof(line), "[%Y/%m/%d %H:%M:%S] ", &tm);
     n += snprintf(line + n, sizeof(line) - (size_t)n, "[%s] ", names[level]);
+    head = n;
     va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     va_end(ap);
@@ -58,9 +59,9 @@ void mk_log(enum mk_log_level level, const char *fmt, ...)
     if (write(log_fd, line, (size_t)n) < 0) {
         /* Nowhere left to report it. */
     }
-    void (*mirror)(const char *, size_t) = __atomic_load_n(&log_mirror, __ATOMIC_ACQUIRE);
+    mk_log_mirror_fn mirror = __atomic_load_n(&log_mirror, __ATOMIC_ACQUIRE);
     if (mirror && level <= MK_LOG_WARN)
-        mirror(line, (size_t)n);
+        mirror(level, line + head, (size_t)(n - 1 - head));
 }
 
 bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uint32_t *suppressed)

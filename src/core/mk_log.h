@@ -9,13 +9,17 @@
 
 enum mk_log_level { MK_LOG_ERROR, MK_LOG_WARN, MK_LOG_INFO, MK_LOG_DEBUG };
 
+#define MK_LOG_LINE_MAX 1024 /* bytes of a line, its newline included */
+
 /* Direct messages to fd (default 2).  quiet drops INFO lines (tests, daemon mode). */
 void mk_log_set_fd(int fd);
 void mk_log_set_level(enum mk_log_level max);
 
-/* Also hand each error and warning line to fn (NULL: stop).  A daemon's stderr is /dev/null:
- * this is how a refused reload still says why, in the error logs. */
-void mk_log_set_mirror(void (*fn)(const char *line, size_t n));
+/* Also hand each error and warning to fn (NULL: stop): its level and its message, without
+ * the stderr prefix nor the newline, for fn to write in its own format.  A daemon's stderr is
+ * /dev/null: this is how a refused reload still says why, in the error logs. */
+typedef void (*mk_log_mirror_fn)(enum mk_log_level level, const char *msg, size_t n);
+void mk_log_set_mirror(mk_log_mirror_fn fn);
 bool mk_log_mirrored(void);
 
 __attribute__((format(printf, 2, 3))) void mk_log(enum mk_log_level level, const char *fmt, ...);

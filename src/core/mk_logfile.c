@@ -19,7 +19,10 @@
 /* Every site may have two logs (MK_MAX_VHOSTS is 256), with room for the ones reloads add. */
 #define MK_LOGFILE_MAX 1024
 #define MK_LOGFILE_FAIL_EVERY 10 /* seconds between two reports of lost writes to one file */
-#define MK_LOGBUF_QUEUE_MAX 256  /* buffers waiting for the disk; beyond it lines are dropped */
+/* Memory waiting for the disk; beyond it lines are dropped.  In bytes, not buffers: the tick
+ * hands over one buffer per site log per worker, mostly a few lines each, and 256 sites with
+ * two logs made more buffers than a count of 256 let through with the disk idle. */
+#define MK_LOGBUF_QUEUE_BYTES (256 * MK_LOGBUF_SIZE)
 
 struct mk_logfile {
     char *path;
@@ -36,6 +39,7 @@ struct pending {
     struct mk_logfile *file;
     char *data;
     size_t len;
+    bool recycle; /* data is a whole MK_LOGBUF_SIZE buffer, for free_bufs */
     struct pending *next;
 };
 
@@ -46,7 +50,7 @@ static int nfiles;
 static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct pending *head, *tail;
-static int queued;
+static size_t queued; /* bytes held by the buffers waiting */
 static char *free_bufs[32];
 static int nfree_bufs;
 static bool running, stopping;
@@ -146,7 +150,10 @@ int mk_logfile_id(const struct mk_logfile *f)
 
 int mk_logfile_count(void)
 {
-    return nfiles;
+    pthread_mutex_lock(&lock); /* a reload opens files while workers start */
+    int n = nfiles;
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
 /* The bytes not written when the file refuses them (disk full, I/O error), 0 when all went. */
@@ -209,12 +216,26 @@ static void file_write(struct mk_logfile *f, const char *p, size_t n)
         write_failed(f, errno);
 }
 
-void mk_logfile_notice(const char *line, size_t n)
+void mk_logfile_notice(enum mk_log_level level, const char *msg, size_t n)
 {
+    char line[MK_LOG_LINE_MAX + 128], date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+
+    /* Dated as the other lines of an error log (UTC, as mk_access_log.c and write_failed()
+     * write them), not as stderr's local time: one file, one format. */
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    if (n > MK_LOG_LINE_MAX)
+        n = MK_LOG_LINE_MAX;
+    int len = snprintf(line, sizeof(line), "[%s] [%s] %.*s\n", date,
+                       level == MK_LOG_ERROR ? "error" : "warn", (int)n, msg);
+    if (len < 0)
+        return;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < nfiles; i++)
         if (files[i]->notices)
-            (void)write_all(files[i]->fd, line, n);
+            (void)write_all(files[i]->fd, line, (size_t)len);
     pthread_mutex_unlock(&lock);
 }
 
@@ -258,9 +279,13 @@ static void do_reopen(void)
             reopen_failed(files[i], n, errno); /* keep writing to the old file */
             continue;
         }
+        /* Under the lock: mk_logfile_notice() writes to the error logs from any thread, and
+         * must never hold a descriptor closed here, or already reused by the next open. */
+        pthread_mutex_lock(&lock);
         int old = files[i]->fd;
         files[i]->fd = fd;
         close(old);
+        pthread_mutex_unlock(&lock);
     }
 }
 
@@ -287,7 +312,7 @@ static void *writer_main(void *arg)
             struct pending *next = p->next;
             file_write(p->file, p->data, p->len);
             pthread_mutex_lock(&lock);
-            if (nfree_bufs < (int)MK_ARRAY_SIZE(free_bufs)) {
+            if (p->recycle && nfree_bufs < (int)MK_ARRAY_SIZE(free_bufs)) {
                 free_bufs[nfree_bufs++] = p->data;
                 p->data = NULL;
             }
@@ -366,15 +391,27 @@ void mk_logbuf_flush(struct mk_logbuf *b)
     }
     struct pending *p = mk_xmalloc(sizeof(*p));
     p->file = b->file;
-    p->data = b->data;
     p->len = b->len;
     p->next = NULL;
+    /* A few lines (the tick's usual flush): handed over as a copy of their size, the worker
+     * keeps its buffer, so that what waits in memory is about what waits for the disk. */
+    bool recycle = b->len > MK_LOGBUF_SIZE / 4; /* p is the writer's once queued */
+    p->recycle = recycle;
+    if (recycle) {
+        p->data = b->data;
+    } else {
+        p->data = mk_xmalloc(b->len);
+        memcpy(p->data, b->data, b->len);
+    }
     char *fresh = NULL;
     pthread_mutex_lock(&lock);
-    if (queued >= MK_LOGBUF_QUEUE_MAX) {
+    size_t cost = recycle ? MK_LOGBUF_SIZE : p->len; /* the memory it holds */
+    if (queued + cost > MK_LOGBUF_QUEUE_BYTES) {
         /* The disk cannot keep up: drop this buffer rather than stall the worker. */
         b->file->dropped++;
         pthread_mutex_unlock(&lock);
+        if (!recycle)
+            free(p->data);
         free(p);
         b->len = 0;
         return;
@@ -384,12 +421,13 @@ void mk_logbuf_flush(struct mk_logbuf *b)
     else
         head = p;
     tail = p;
-    queued++;
-    if (nfree_bufs)
+    queued += cost;
+    if (recycle && nfree_bufs)
         fresh = free_bufs[--nfree_bufs];
     pthread_cond_signal(&cond);
     pthread_mutex_unlock(&lock);
-    b->data = fresh ? fresh : mk_xmalloc(MK_LOGBUF_SIZE);
+    if (recycle)
+        b->data = fresh ? fresh : mk_xmalloc(MK_LOGBUF_SIZE);
     b->len = 0;
 }
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "mk_log.h"
+
 #define MK_LOGBUF_SIZE (64 * 1024)
 
 struct mk_logfile;
@@ -29,9 +31,10 @@ int mk_logfile_id(const struct mk_logfile *f);
 /* f is an error log: the writer's own failures (a reopen refused) are written to it too. */
 void mk_logfile_set_notices(struct mk_logfile *f);
 
-/* Write a server message line to every error log, now, from any thread (the mirror of
- * mk_log_set_mirror: a daemon's errors and warnings). */
-void mk_logfile_notice(const char *line, size_t n);
+/* Write a server message to every error log, now, from any thread (the mirror of
+ * mk_log_set_mirror: a daemon's errors and warnings), dated and tagged as the error logs'
+ * other lines are: "[29/Nov/2026:16:05:31 +0000] [error] msg". */
+void mk_logfile_notice(enum mk_log_level level, const char *msg, size_t n);
 
 /* Started as root, before becoming User: make User the owner of the files this process
  * created (not the ones that existed), so that copy-and-truncate rotation works and a reopen

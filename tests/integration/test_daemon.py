@@ -2,6 +2,7 @@
 0640, written before the launcher exits, kept for the whole run and gone (or empty) at exit."""
 import os
 import pwd
+import re
 import shutil
 import signal
 import stat
@@ -273,5 +274,45 @@ def test_refused_reload_says_why_in_the_error_log():
             b"the running configuration stays in place" in text, \
             "the refused reload is not in the error log: %r" % text
         eq(s.client().request(req("GET", "/one.txt")).body, b"x", "still served")
+    finally:
+        stop(pid)
+
+
+def test_mirrored_lines_are_dated_as_the_error_log_lines():
+    """An error log has one format: "[29/Nov/2026:16:05:31 +0000] [error] ...", in UTC, as
+    the lines of requests refused are written.  The daemon's mirror wrote stderr's own line
+    there instead, "[2026/11/29 11:05:31] [error] ...", in local time without its zone: two
+    formats in one file, and lines that seem hours apart when TZ is not UTC."""
+    s = mkt.Server()
+    errlog = os.path.join(s.dir, "error.log")
+    pidfile = os.path.join(s.confdir, "monkey.pid")
+    with open(os.path.join(s.confdir, "sites", "default"), "a") as f:
+        f.write(mkt.section("LOGGER", [("ErrorLog", errlog)]))
+    p = subprocess.run([mkt.MONKEY_BIN, "-c", s.confdir, "-D"], cwd=s.dir,
+                       env=dict(os.environ, TZ="XXX+5"), stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=15)
+    eq(p.returncode, 0, "launcher exit status (stderr %r)" % p.stderr)
+    pid = read_pid(pidfile)
+    try:
+        eq(s.client().request(req("GET", "/missing")).status, 404, "a refused request")
+        with open(os.path.join(s.confdir, "monkey.conf"), "a") as f:
+            f.write("    Bogus 1\n")
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        lines = []
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            with open(errlog, "rb") as f:
+                lines = f.read().splitlines()
+            if len(lines) >= 2:   # the 404 reaches the disk within a second
+                break
+        eq(len(lines), 2, "error log lines %r" % lines)
+        fmt = re.compile(rb"^\[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d) \+0000\] \[error\] ")
+        dates = []
+        for ln in lines:
+            m = fmt.match(ln)
+            assert m, "a line not in the error log's format: %r (all: %r)" % (ln, lines)
+            dates.append(time.mktime(time.strptime(m.group(1).decode(), "%d/%b/%Y:%H:%M:%S")))
+        assert max(dates) - min(dates) < 30, "lines hours apart: %r" % lines
     finally:
         stop(pid)
