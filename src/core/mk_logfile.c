@@ -28,9 +28,10 @@ struct mk_logfile {
     char *path;
     int fd;
     int id;
-    unsigned long dropped;
-    unsigned long failed; /* writes refused since the last report (disk full, I/O error) */
-    time_t failed_report; /* CLOCK_MONOTONIC second of the last report; 0: none yet */
+    unsigned long dropped; /* buffers dropped since the last report (the queue was full) */
+    unsigned long failed;  /* writes refused since the last report (disk full, I/O error) */
+    time_t dropped_report; /* CLOCK_MONOTONIC second of the last report; 0: none yet */
+    time_t failed_report;
     bool created;         /* by this process: handed to User with mk_logfile_chown_created() */
     bool notices;         /* an error log: also told when another file cannot be reopened */
 };
@@ -172,42 +173,74 @@ static size_t write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Lines lost to a full or failing disk are said on stderr and in the other error logs, at
- * most once every MK_LOGFILE_FAIL_EVERY seconds per file, with the count since the last
- * report: an operator must learn that the access log has holes, without a flood of lines
- * while the disk stays full.  Under the lock: workers write themselves when no writer runs. */
-static void write_failed(struct mk_logfile *f, int e)
+/* Write a message to the error logs (not to skip), dated and tagged as their other lines
+ * are: "[29/Nov/2026:16:05:31 +0000] [error] msg".  Under the lock. */
+static void notice_locked(enum mk_log_level level, const char *msg, size_t n,
+                          const struct mk_logfile *skip)
 {
-    struct timespec ts;
-    char line[PATH_MAX + 256], date[64];
+    char line[MK_LOG_LINE_MAX + 128], date[64];
     struct tm tm;
     time_t now = time(NULL);
 
-    pthread_mutex_lock(&lock);
-    f->failed++;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    if (f->failed_report != 0 && ts.tv_sec - f->failed_report < MK_LOGFILE_FAIL_EVERY) {
-        pthread_mutex_unlock(&lock);
-        return;
-    }
-    f->failed_report = ts.tv_sec ? ts.tv_sec : 1;
-    mk_err("log file '%s': write failed: %s; %lu write%s lost since the last report", f->path,
-           strerror(e), f->failed, f->failed == 1 ? "" : "s");
+    /* Dated as the other lines of an error log (UTC, as mk_access_log.c writes them), not as
+     * stderr's local time: one file, one format. */
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    int len = snprintf(line, sizeof(line),
-                       "[%s] [error] log file '%s': write failed: %s; %lu write%s lost since "
-                       "the last report\n",
-                       date, f->path, strerror(e), f->failed, f->failed == 1 ? "" : "s");
-    f->failed = 0;
-    if (mk_log_mirrored()) /* mk_err() has written it there */
-        len = 0;
-    if ((size_t)len >= sizeof(line))
-        len = (int)sizeof(line) - 1;
-    for (int i = 0; len > 0 && i < nfiles; i++)
-        if (files[i]->notices && files[i] != f)
+    if (n > MK_LOG_LINE_MAX)
+        n = MK_LOG_LINE_MAX;
+    int len = snprintf(line, sizeof(line), "[%s] [%s] %.*s\n", date,
+                       level == MK_LOG_ERROR ? "error" : "warn", (int)n, msg);
+    if (len < 0)
+        return;
+    for (int i = 0; i < nfiles; i++)
+        if (files[i]->notices && files[i] != skip)
             (void)write_all(files[i]->fd, line, (size_t)len);
+}
+
+/* Lines of f lost (*count of `unit`s since the last report, for the reason `why`) are said
+ * on stderr and in the other error logs, at most once every MK_LOGFILE_FAIL_EVERY seconds
+ * (*last: the CLOCK_MONOTONIC second of the last report, 0 for none): an operator must learn
+ * that a log has holes, without a flood of lines while the disk stays full or slow.  Under
+ * the lock. */
+static void report_loss_locked(struct mk_logfile *f, const char *why, const char *unit,
+                               unsigned long *count, time_t *last)
+{
+    struct timespec ts;
+    char msg[PATH_MAX + 256];
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if (*count == 0 || (*last != 0 && ts.tv_sec - *last < MK_LOGFILE_FAIL_EVERY))
+        return;
+    *last = ts.tv_sec ? ts.tv_sec : 1;
+    int n = snprintf(msg, sizeof(msg), "log file '%s': %s; %lu %s%s lost since the last report",
+                     f->path, why, *count, unit, *count == 1 ? "" : "s");
+    *count = 0;
+    if (n < 0)
+        return;
+    mk_err("%s", msg);
+    if (!mk_log_mirrored()) /* mirrored: mk_err() has written it there */
+        notice_locked(MK_LOG_ERROR, msg, MK_MIN((size_t)n, sizeof(msg) - 1), f);
+}
+
+/* A write the disk refused (full, I/O error).  Workers write themselves when no writer runs. */
+static void write_failed(struct mk_logfile *f, int e)
+{
+    char why[128];
+
+    snprintf(why, sizeof(why), "write failed: %s", strerror(e));
+    pthread_mutex_lock(&lock);
+    f->failed++;
+    report_loss_locked(f, why, "write", &f->failed, &f->failed_report);
     pthread_mutex_unlock(&lock);
+}
+
+/* Buffers the workers dropped because more than MK_LOGBUF_QUEUE_BYTES waited for the disk:
+ * said once the writer is back from the write that held it.  Under the lock. */
+static void report_dropped_locked(void)
+{
+    for (int i = 0; i < nfiles; i++)
+        report_loss_locked(files[i], "the disk did not keep up (16 MiB of lines waiting)",
+                           "buffer", &files[i]->dropped, &files[i]->dropped_report);
 }
 
 static void file_write(struct mk_logfile *f, const char *p, size_t n)
@@ -218,24 +251,8 @@ static void file_write(struct mk_logfile *f, const char *p, size_t n)
 
 void mk_logfile_notice(enum mk_log_level level, const char *msg, size_t n)
 {
-    char line[MK_LOG_LINE_MAX + 128], date[64];
-    struct tm tm;
-    time_t now = time(NULL);
-
-    /* Dated as the other lines of an error log (UTC, as mk_access_log.c and write_failed()
-     * write them), not as stderr's local time: one file, one format. */
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    if (n > MK_LOG_LINE_MAX)
-        n = MK_LOG_LINE_MAX;
-    int len = snprintf(line, sizeof(line), "[%s] [%s] %.*s\n", date,
-                       level == MK_LOG_ERROR ? "error" : "warn", (int)n, msg);
-    if (len < 0)
-        return;
     pthread_mutex_lock(&lock);
-    for (int i = 0; i < nfiles; i++)
-        if (files[i]->notices)
-            (void)write_all(files[i]->fd, line, (size_t)len);
+    notice_locked(level, msg, n, NULL);
     pthread_mutex_unlock(&lock);
 }
 
@@ -322,6 +339,7 @@ static void *writer_main(void *arg)
             p = next;
         }
         pthread_mutex_lock(&lock);
+        report_dropped_locked();
     }
     pthread_mutex_unlock(&lock);
     return NULL;

@@ -4,9 +4,11 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import mkt
@@ -488,3 +490,88 @@ def test_many_sites_logs_lose_no_line_at_the_tick():
             lost = [i for i in range(n)
                     if len(wait_for_lines(os.path.join(d, "%s%03d.log" % (kind, i)), 1, 0)) != 1]
             eq(lost, [], "sites whose %s log lacks its line" % kind)
+
+
+# The first write to a file named access.log after the file $MK_STALL_LOG appears takes 4 s
+# (a disk that stops keeping up); $MK_STALL_LOG.stalled says the write has begun.
+STALL_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ssize_t write(int fd, const void *p, size_t n)
+{
+    static ssize_t (*real)(int, const void *, size_t);
+    static int done;
+    const char *trigger = getenv("MK_STALL_LOG");
+    if (!real)
+        real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    if (trigger && fd > 2 && !__atomic_load_n(&done, __ATOMIC_RELAXED)) {
+        char link[64], target[4096], mark[4200];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(link, target, sizeof(target) - 1);
+        if (k > 11 && (target[k] = 0, strcmp(target + k - 11, "/access.log") == 0) &&
+            unlink(trigger) == 0) {
+            __atomic_store_n(&done, 1, __ATOMIC_RELAXED);
+            snprintf(mark, sizeof(mark), "%s.stalled", trigger);
+            close(open(mark, O_WRONLY | O_CREAT, 0600));
+            sleep(4);
+        }
+    }
+    return real(fd, p, n);
+}
+"""
+
+
+@mkt.timeout(60)
+def test_lines_dropped_behind_a_slow_disk_are_reported():
+    """Lines wait for the disk in memory up to 16 MiB; past that, workers drop them rather
+    than wait.  Those drops were counted and never said: a log with holes and no word of
+    it.  Once the writer is back from the stalled write, the loss is said on stderr and in
+    the error log, as for writes the disk refuses."""
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    trigger = os.path.join(d, "stall")
+    s = logged_server(access, error)
+    s.env = mkt.preload_env("stall", STALL_SHIM, MK_STALL_LOG=trigger)
+    with s.start():
+        eq(s.get("/one.txt").status, 200, "before the stall")
+        open(trigger, "w").close()
+        eq(s.get("/one.txt").status, 200, "the request whose line stalls the writer")
+        deadline = time.monotonic() + 5
+        while not os.path.exists(trigger + ".stalled"):
+            assert time.monotonic() < deadline, "the writer never wrote the access log"
+            time.sleep(0.05)
+        # ~1.1 KiB of log line each: 20 000 of them are 22 MB, past the 16 MiB that may wait.
+        one = req("GET", "/one.txt?" + "q" * 1000)
+        n, per_conn = 20000, 1000  # MaxKeepAliveRequest 1000: it closes after the last
+        got = 0
+        for _ in range(n // per_conn):
+            k = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+            try:
+                sender = threading.Thread(target=k.sendall, args=(one * per_conn,))
+                sender.start()
+                data = []
+                while True:
+                    b = k.recv(1 << 20)
+                    if not b:
+                        break
+                    data.append(b)
+                got += b"".join(data).count(b"HTTP/1.1 200 OK")
+                sender.join(20)
+            finally:
+                k.close()
+        eq(got, n, "answers while the disk is stalled")
+        want = "log file '%s': the disk did not keep up" % access
+        deadline = time.monotonic() + 15
+        while want not in s.log_text():
+            assert time.monotonic() < deadline, "no report of the dropped lines:\n" + s.log_tail()
+            time.sleep(0.1)
+        line = [ln for ln in s.log_text().splitlines() if want in ln][0]
+        assert re.search(r"; [1-9][0-9]* buffers? lost since the last report$", line), line
+        assert any(want.encode() in ln for ln in wait_for_lines(error, 1)), "not in the error log"
+        eq(s.get("/one.txt").status, 200, "served after the stall")
