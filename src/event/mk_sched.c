@@ -649,6 +649,33 @@ static void over_capacity(int fd)
     close(fd);
 }
 
+/* Takes a slot of MaxConnections; false when there is one for this connection. */
+static bool over_limit(struct mk_worker *w)
+{
+    if (__atomic_add_fetch(&total_active, 1, __ATOMIC_RELAXED) <= w->cfg->max_connections)
+        return false;
+    __atomic_sub_fetch(&total_active, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+/* At MaxConnections a new client is worth more than a keep-alive connection that sits idle
+ * (nginx reuses those too): close this worker's longest-idle one, an early keep-alive
+ * expiry.  Without this, a few idle clients would refuse everyone else for KeepAliveTimeout.
+ * The keep-alive list is in arming order, so its head is the longest idle; only a few
+ * entries are looked at, so a full server does not walk all its connections per accept. */
+static bool reclaim_idle(struct mk_worker *w)
+{
+    struct mk_conn *c = w->tlists[MK_TLIST_KEEPALIVE].head;
+    for (int i = 0; c && i < 16; i++, c = c->tnext) {
+        if (!c->closed && !c->posted && w->proto->is_idle(c)) {
+            MK_TRACE(conn_timeout, c->id, c->fd, MK_TIMEOUT_KEEPALIVE);
+            mk_sched_conn_close(c, MK_CLOSE_TIMEOUT, false);
+            return true;
+        }
+    }
+    return false;
+}
+
 struct mk_conn *mk__sched_conn_add(struct mk_worker *w, int fd, const union mk_sockaddr *peer,
                                    socklen_t plen)
 {
@@ -709,9 +736,7 @@ void mk__sched_accept(struct mk_worker *w, struct mk_listener *l)
             over_capacity(fd); /* io_uring's user data holds 24 bits of fd */
             continue;
         }
-        if (w->cfg->max_connections &&
-            __atomic_add_fetch(&total_active, 1, __ATOMIC_RELAXED) > w->cfg->max_connections) {
-            __atomic_sub_fetch(&total_active, 1, __ATOMIC_RELAXED);
+        if (w->cfg->max_connections && over_limit(w) && (!reclaim_idle(w) || over_limit(w))) {
             over_capacity(fd);
             continue;
         }
