@@ -835,6 +835,17 @@ __attribute__((cold, noinline)) static void trace_request_end_cold(struct mk_con
         MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE"); /* out of MK_HTTP_WRITE */
 }
 
+/* Only empty lines from `from` on: what a client may send between requests (RFC 9112 2.2:
+ * HTTP/1.0 agents add a CRLF after a POST body).  That is no request yet: the connection
+ * stays idle, on the keep-alive timer, and a timeout sends no 408. */
+static bool empty_lines_only(const struct mk_http_session *s, uint32_t from)
+{
+    for (uint32_t i = from; i < s->len; i++)
+        if (s->buf[i] != '\r' && s->buf[i] != '\n')
+            return false;
+    return true;
+}
+
 static void finish_request(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
@@ -842,7 +853,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
      * received: the connection is idle now, so it is closed now, like those that were
      * idle when the stop began.  Kept, it would hold the exit back until KeepAliveTimeout
      * or GracePeriod. */
-    bool stop_close = !s->close_after && s->pos >= s->len &&
+    bool stop_close = !s->close_after && empty_lines_only(s, s->pos) &&
                       mk_unlikely(__atomic_load_n(&c->worker->stopping, __ATOMIC_RELAXED) ==
                                   MK_STOP_SHUTDOWN);
 
@@ -869,7 +880,7 @@ static void finish_request(struct mk_conn *c, struct mk_http_session *s)
         return;
     }
     set_state(c, MK_HTTP_IDLE); /* "SET: CHANGE" was traced with request_end */
-    if (s->pos < s->len) {
+    if (s->pos < s->len && !empty_lines_only(s, s->pos)) {
         /* Pipelined bytes: keep the session and parse them next. */
         uint32_t left = s->len - s->pos;
         memmove(s->buf, s->buf + s->pos, left);
@@ -1243,8 +1254,9 @@ static int step_read_head(struct mk_conn *c)
         if (rc == MK_ERROR)
             return MK_ERROR;
         if (rc == MK_AGAIN) {
-            if (s->len == 0) {
-                /* Woken with nothing to read: give the memory back while idle. */
+            if (s->len == 0 || c->state == MK_HTTP_IDLE) {
+                /* Woken with nothing to read, or only empty lines (dropped): give the
+                 * memory back while idle. */
                 session_free(hw_of(c), s);
                 c->session = NULL;
             } else {
@@ -1252,7 +1264,7 @@ static int step_read_head(struct mk_conn *c)
             }
             return MK_AGAIN;
         }
-        if (before == 0 && s->len > 0 && c->state == MK_HTTP_IDLE)
+        if (c->state == MK_HTTP_IDLE && !empty_lines_only(s, before))
             set_state(c, MK_HTTP_READ_HEAD);
     }
 }

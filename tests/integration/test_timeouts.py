@@ -145,3 +145,31 @@ def test_408_carries_date_and_server():
     for want in ("date", "server", "content-length", "connection"):
         assert want in names, "408 without %s: %r" % (want, head)
     assert c.buf.endswith(b"\r\n\r\n"), "408 with a body or cut short: %r" % c.buf
+
+
+def empty_lines_not_a_request(loop):
+    # RFC 9112 2.2: a server SHOULD ignore empty lines before a request line, and HTTP/1.0
+    # agents send a CRLF after a POST body.  Those bytes are no request: the connection stays
+    # idle under KeepAliveTimeout (30), not Timeout (2), and gets no unsolicited 408.
+    # Before: closed after Timeout with "408 Request Timeout", answering nothing.
+    with mkt.Server(conf={"EventLoop": loop, "Timeout": "2", "KeepAliveTimeout": "30"}) as s:
+        after_post = s.client()
+        eq(after_post.request(req("POST", "/one.txt", headers={"Content-Length": "3"},
+                                  body=b"abc") + b"\r\n").status, 200, "POST followed by CRLF")
+        after_idle = s.client()
+        eq(after_idle.request(req("GET", "/one.txt")).body, b"x", "first request")
+        after_idle.send(b"\r\n")
+        time.sleep(5)  # Timeout 2 has passed, with its second of resolution and a margin
+        for what, c in (("CRLF after a POST body", after_post),
+                        ("CRLF on an idle connection", after_idle)):
+            r = c.request(req("GET", "/one.txt"))
+            eq((r.status, r.body), (200, b"x"), "%s, %s: the next request, 5 s later"
+               % (loop, what))
+
+
+def test_empty_lines_between_requests_are_not_a_request_epoll():
+    empty_lines_not_a_request("epoll")
+
+
+def test_empty_lines_between_requests_are_not_a_request_io_uring():
+    empty_lines_not_a_request("io_uring")
