@@ -13,6 +13,7 @@ and talks to it over raw sockets so that every byte of the answer can be checked
 Every wait is bounded; nothing here can hang for more than its timeout.
 """
 
+import atexit
 import os
 import random
 import re
@@ -457,6 +458,23 @@ def run_monkey(args, cwd=None, timeout=10, env=None):
     """Run the binary to completion (for -v, -h, bad configurations...)."""
     return subprocess.run([MONKEY_BIN] + list(args), cwd=cwd, stdin=subprocess.DEVNULL,
                           capture_output=True, timeout=timeout, env=env)
+
+
+def private_lttng_home():
+    """For the LTTng test runners (tests/trace, tests/tools).  `lttng create` makes the new
+    session the current one of $LTTNG_HOME/.lttngrc (default ~/.lttngrc): a user who runs
+    `lttng start`, `stop`, `view` or `destroy` without a session name (the spec's
+    walk-through) while the tests run would act on a test's session.  The tests name their
+    session in every command, so as root their `lttng` gets an LTTNG_HOME of its own (root's
+    `lttng` reaches the session daemon by its global socket whatever LTTNG_HOME is; another
+    user's finds it under it, so it keeps the user's).  Returns the environment as it was
+    (for a session daemon, which outlives the tests) and the user's .lttngrc path."""
+    user_env = dict(os.environ)
+    user_rc = os.path.join(os.environ.get("LTTNG_HOME") or os.path.expanduser("~"), ".lttngrc")
+    if os.geteuid() == 0:
+        os.environ["LTTNG_HOME"] = tempfile.mkdtemp(prefix="mkt-lttng-home-")
+        atexit.register(shutil.rmtree, os.environ["LTTNG_HOME"], True)
+    return user_env, user_rc
 
 
 def preload_env(name, source, **env):

@@ -148,6 +148,15 @@ def reload_with(s, a, b):
     return s.log_text()[before:]
 
 
+
+def readable_by_nobody(s):
+    """A reload re-reads the configuration as User: let nobody read s's."""
+    for root, dirs, files in os.walk(os.path.dirname(s.confdir)):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    os.chmod(os.path.dirname(os.path.dirname(s.confdir)), 0o755)
+
 @mkt.timeout(90)
 def test_reload_as_user_changes_workers():
     """Sockets opened as root take no SO_REUSEPORT sibling from the switched-to User, so a
@@ -158,12 +167,7 @@ def test_reload_as_user_changes_workers():
     from test_event_loop import listening_sockets
     www = world_readable_docroot()
     s = mkt.Server(conf={"User": "nobody", "Workers": "2"}, host={"DocumentRoot": www})
-    # the reload re-reads the configuration as nobody
-    for root, dirs, files in os.walk(os.path.dirname(s.confdir)):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
-    os.chmod(os.path.dirname(os.path.dirname(s.confdir)), 0o755)
+    readable_by_nobody(s)  # the reload re-reads the configuration as nobody
     try:
         s.start()
         fds = s.settled_fds()
@@ -199,11 +203,7 @@ def test_reload_with_another_user_says_it_is_not_applied():
     need_root()
     www = world_readable_docroot()
     s = mkt.Server(conf={"User": "nobody"}, host={"DocumentRoot": www})
-    for root, dirs, files in os.walk(os.path.dirname(s.confdir)):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
-    os.chmod(os.path.dirname(os.path.dirname(s.confdir)), 0o755)
+    readable_by_nobody(s)
     try:
         s.start()
         nobody = pwd.getpwnam("nobody").pw_uid

@@ -24,17 +24,14 @@ Environment: MT_BENCH_EVENTS (events for the benchmark, default 5000000), MT_BEN
 """
 
 import argparse
-import atexit
 import json
 import os
 import re
 import resource
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -53,18 +50,7 @@ PROVIDER = os.path.join(REPO, "build", "monkey-trace-provider.so")
 os.environ["LTTNG_UST_WITHOUT_BADDR_STATEDUMP"] = "1"
 os.environ["LTTNG_UST_REGISTER_TIMEOUT"] = "5000"
 
-# `lttng create` makes the new session the current one of $LTTNG_HOME/.lttngrc (default
-# ~/.lttngrc): without this, a user who runs `lttng start`, `stop`, `view` or `destroy`
-# without a session name (the spec's walk-through) while these tests run would act on a
-# test's session.  The tests name their session in every command, so their `lttng` keeps
-# its .lttngrc in a directory of its own.  Only as root: root's `lttng` reaches the session
-# daemon by its global socket whatever LTTNG_HOME is, another user's finds it under it.
-USER_ENV = dict(os.environ)  # for the session daemon, which outlives us
-USER_LTTNGRC = os.path.join(os.environ.get("LTTNG_HOME") or os.path.expanduser("~"),
-                            ".lttngrc")
-if os.geteuid() == 0:
-    os.environ["LTTNG_HOME"] = tempfile.mkdtemp(prefix="mkt-lttng-home-")
-    atexit.register(shutil.rmtree, os.environ["LTTNG_HOME"], True)
+USER_ENV, USER_LTTNGRC = mkt.private_lttng_home()
 os.environ.pop("MONKEY_TRACE_PROVIDER", None)
 
 VERBOSE = False

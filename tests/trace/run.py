@@ -21,7 +21,6 @@ Environment given to the servers started here (documented in docs/tracing.md):
 """
 
 import argparse
-import atexit
 import os
 import re
 import shutil
@@ -30,7 +29,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -50,18 +48,7 @@ os.environ["LTTNG_UST_WITHOUT_BADDR_STATEDUMP"] = "1"
 os.environ["LTTNG_UST_REGISTER_TIMEOUT"] = "5000"
 os.environ.pop("MONKEY_TRACE_PROVIDER", None)
 
-# `lttng create` makes the new session the current one of $LTTNG_HOME/.lttngrc (default
-# ~/.lttngrc): without this, a user who runs `lttng start`, `stop`, `view` or `destroy`
-# without a session name (the spec's walk-through) while these tests run would act on a
-# test's session.  The tests name their session in every command, so their `lttng` keeps
-# its .lttngrc in a directory of its own.  Only as root: root's `lttng` reaches the session
-# daemon by its global socket whatever LTTNG_HOME is, another user's finds it under it.
-USER_ENV = dict(os.environ)  # for the session daemon, which outlives us
-USER_LTTNGRC = os.path.join(os.environ.get("LTTNG_HOME") or os.path.expanduser("~"),
-                            ".lttngrc")
-if os.geteuid() == 0:
-    os.environ["LTTNG_HOME"] = tempfile.mkdtemp(prefix="mkt-lttng-home-")
-    atexit.register(shutil.rmtree, os.environ["LTTNG_HOME"], True)
+USER_ENV, USER_LTTNGRC = mkt.private_lttng_home()
 
 SEED = ("epoll", "epoll_state", "scheduler")
 OPERATOR = ("conn_accept", "conn_close", "conn_timeout", "request_begin", "request_end",
