@@ -662,9 +662,19 @@ static int claim(void)
     return path && unlink(path) == 0;
 }
 
+/* Looked up before main: dlsym() inside syscall() (which liblttng-ust's threads call)
+ * would wait for the loader's lock, held by a dlopen() in another thread. */
+static long (*real)(long, ...);
+static int (*real_epoll_wait)(int, struct epoll_event *, int, int);
+
+__attribute__((constructor)) static void init(void)
+{
+    real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    real_epoll_wait = (int (*)(int, struct epoll_event *, int, int))dlsym(RTLD_NEXT, "epoll_wait");
+}
+
 long syscall(long n, ...)
 {
-    static long (*real)(long, ...);
     long a[6];
     va_list ap;
     va_start(ap, n);
@@ -675,21 +685,16 @@ long syscall(long n, ...)
         errno = EINVAL;
         return -1;
     }
-    if (!real)
-        real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
     return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
-    static int (*real)(int, struct epoll_event *, int, int);
     if (claim()) {
         errno = EINVAL;
         return -1;
     }
-    if (!real)
-        real = (int (*)(int, struct epoll_event *, int, int))dlsym(RTLD_NEXT, "epoll_wait");
-    return real(epfd, ev, max, timeout);
+    return real_epoll_wait(epfd, ev, max, timeout);
 }
 """
 

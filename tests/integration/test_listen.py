@@ -47,15 +47,20 @@ NO_IPV6_SHIM = r"""
 #include <dlfcn.h>
 #include <errno.h>
 #include <sys/socket.h>
+/* Looked up before main: dlsym() inside socket() could wait for the loader's lock. */
+static int (*real)(int, int, int);
+
+__attribute__((constructor)) static void init(void)
+{
+    real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+}
+
 int socket(int domain, int type, int protocol)
 {
-    static int (*real)(int, int, int);
     if (domain == AF_INET6) {
         errno = EAFNOSUPPORT;
         return -1;
     }
-    if (!real)
-        real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
     return real(domain, type, protocol);
 }
 """
