@@ -208,8 +208,10 @@ static void report_loss_locked(struct mk_logfile *f, const char *why, const char
     struct timespec ts;
     char msg[PATH_MAX + 256];
 
+    if (*count == 0) /* the common case after every batch: no clock read for it */
+        return;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    if (*count == 0 || (*last != 0 && ts.tv_sec - *last < MK_LOGFILE_FAIL_EVERY))
+    if (*last != 0 && ts.tv_sec - *last < MK_LOGFILE_FAIL_EVERY)
         return;
     *last = ts.tv_sec ? ts.tv_sec : 1;
     int n = snprintf(msg, sizeof(msg), "log file '%s': %s; %lu %s%s lost since the last report",
@@ -259,28 +261,21 @@ void mk_logfile_notice(enum mk_log_level level, const char *msg, size_t n)
 /* A file that cannot be reopened (its directory is not writable by User, say) keeps its old
  * descriptor, so no line is lost; the failure is said on stderr and in every error log, since
  * in daemon mode stderr is /dev/null. */
-static void reopen_failed(const struct mk_logfile *f, int n, int e)
+static void reopen_failed(const struct mk_logfile *f, int e)
 {
-    char line[PATH_MAX + 256], date[64];
-    struct tm tm;
-    time_t now = time(NULL);
+    char msg[PATH_MAX + 256];
+    int n = snprintf(msg, sizeof(msg),
+                     "SIGUSR1: cannot reopen log file '%s': %s; lines still go to the file "
+                     "opened before",
+                     f->path, strerror(e));
 
-    mk_err("SIGUSR1: cannot reopen log file '%s': %s; lines still go to the file opened before",
-           f->path, strerror(e));
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    int len = snprintf(line, sizeof(line),
-                       "[%s] [error] cannot reopen log file '%s': %s; lines still go to the "
-                       "file opened before\n",
-                       date, f->path, strerror(e));
-    if (len < 0 || mk_log_mirrored()) /* mirrored: mk_err() has written it there */
+    if (n < 0)
         return;
-    if ((size_t)len >= sizeof(line))
-        len = (int)sizeof(line) - 1;
+    mk_err("%s", msg);
+    if (mk_log_mirrored()) /* mirrored: mk_err() has written it there */
+        return;
     pthread_mutex_lock(&lock); /* notices is set by the thread that reloads */
-    for (int i = 0; i < n; i++)
-        if (files[i]->notices)
-            (void)write_all(files[i]->fd, line, (size_t)len);
+    notice_locked(MK_LOG_ERROR, msg, MK_MIN((size_t)n, sizeof(msg) - 1), NULL);
     pthread_mutex_unlock(&lock);
 }
 
@@ -293,7 +288,7 @@ static void do_reopen(void)
         bool created;
         int fd = open_log(files[i]->path, &created);
         if (fd < 0) {
-            reopen_failed(files[i], n, errno); /* keep writing to the old file */
+            reopen_failed(files[i], errno); /* keep writing to the old file */
             continue;
         }
         /* Under the lock: mk_logfile_notice() writes to the error logs from any thread, and
