@@ -665,6 +665,28 @@ class Server:
     def send_signal(self, sig):
         os.kill(self.pid, sig)
 
+    def reload(self, wait_for="reload: ", bound=10.0):
+        """SIGHUP, then wait (bounded) until the server logs wait_for; returns what it logged
+        since the signal."""
+        before = len(self.log_text())
+        self.send_signal(signal.SIGHUP)
+        wait_until(lambda: wait_for in self.log_text()[before:], bound,
+                   lambda: "%r after SIGHUP:\n%s" % (wait_for, self.log_tail()))
+        return self.log_text()[before:]
+
+    def reload_with(self, a, b):
+        """Replace a by b in monkey.conf, SIGHUP, and return what the reload logged (with a
+        moment for the lines that follow its first)."""
+        conf = os.path.join(self.confdir, "monkey.conf")
+        text = open(conf).read()
+        assert a in text, text
+        with open(conf, "w") as f:
+            f.write(text.replace(a, b))
+        before = len(self.log_text())
+        self.reload()
+        time.sleep(0.3)
+        return self.log_text()[before:]
+
     def wait(self, timeout=STOP_TIMEOUT):
         """Wait for exit (bounded); returns the exit status or None if still running."""
         try:
@@ -762,6 +784,17 @@ class Server:
 
     def get(self, path="/", **kw):
         return self.request(req("GET", path, **kw))
+
+
+def wait_until(cond, bound, what):
+    """Poll cond() every 50 ms until it is true; fail with `what` (a string, or a callable
+    giving one) after `bound` seconds."""
+    deadline = time.monotonic() + bound
+    while not cond():
+        if time.monotonic() >= deadline:
+            raise AssertionError("waited %.1f s for %s" % (bound, what() if callable(what)
+                                                           else what))
+        time.sleep(0.05)
 
 
 def workers_of(server_items, args):

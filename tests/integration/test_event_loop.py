@@ -307,10 +307,7 @@ def test_aborted_downloads_leave_others_running_io_uring():
 
 
 def wait_reload_logged(s):
-    deadline = time.monotonic() + 10
-    while "reload: configuration re-read" not in s.log_text() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "reload: configuration re-read" in s.log_text(), s.log_tail()
+    mkt.wait_until(lambda: "reload: configuration re-read" in s.log_text(), 10, s.log_tail)
 
 
 def reload_closes_what_the_old_worker_still_holds(loop):
@@ -329,8 +326,7 @@ def reload_closes_what_the_old_worker_still_holds(loop):
         while s.conn_fds() < base + 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         eq(s.conn_fds(), base + 5, "%s: the 5 connections held" % loop)
-        s.send_signal(signal.SIGHUP)
-        wait_reload_logged(s)
+        s.reload("reload: configuration re-read")
         closed = sum(1 for k in ks if k.is_closed(timeout=10))
         eq(closed, 5, "%s: clients that saw the end of the stream" % loop)
         n = s.wait_fds(base, timeout=5)
@@ -523,8 +519,7 @@ def fewer_workers_on_reload_loses_no_queued_connection(loop):
             assert "Workers 3" in text, text
             with open(conf, "w") as f:
                 f.write(text.replace("Workers 3", "Workers 1"))
-            s.send_signal(signal.SIGHUP)
-            wait_reload_logged(s)
+            s.reload("reload: configuration re-read")
             time.sleep(0.5)
             got = {}
             for k in socks:
@@ -570,23 +565,6 @@ def listening_sockets(port):
     return n
 
 
-def reload_with(s, a, b):
-    """Replace a by b in monkey.conf, SIGHUP, and return what the reload logged."""
-    conf = os.path.join(s.confdir, "monkey.conf")
-    text = open(conf).read()
-    assert a in text, text
-    with open(conf, "w") as f:
-        f.write(text.replace(a, b))
-    before = len(s.log_text())
-    s.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "reload: " not in s.log_text()[before:]:
-        assert time.monotonic() < deadline, s.log_tail()
-        time.sleep(0.05)
-    time.sleep(0.3)
-    return s.log_text()[before:]
-
-
 @mkt.timeout(90)
 def test_reloads_keep_every_listening_socket():
     """Workers 4 -> 2 -> 2 -> 4 -> 3 -> 4 -> 1 -> 4 by SIGHUP.  A shrink hands every old
@@ -602,13 +580,13 @@ def test_reloads_keep_every_listening_socket():
                  ("Workers 2", "Workers 4"), ("Workers 4", "Workers 3"), ("Workers 3", "Workers 4"),
                  ("Workers 4", "Workers 1"), ("Workers 1", "Workers 4")]
         for n, (a, b) in enumerate(steps):
-            log = reload_with(s, a, b)
+            log = s.reload_with(a, b)
             assert "reload: configuration re-read" in log, log
             assert "shares a listening socket" not in log, log
             eq(listening_sockets(s.port), 4, "after reload %d (%s)" % (n, b))
             eq(s.get("/one.txt").body, b"x", "after reload %d (%s)" % (n, b))
         eq(s.wait_fds(fds4), fds4, "descriptors with 4 workers again")
-        log = reload_with(s, "Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port)
+        log = s.reload_with("Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port)
         assert "reload: configuration re-read" in log, log
         eq(s.get("/one.txt").body, b"x", "after Listen %d" % s.port)
 
@@ -628,7 +606,7 @@ def test_reuseport_off_and_toggled_by_reload():
                                                 ("Workers 3", "Workers 2", 1),
                                                 ("ReusePort on", "ReusePort off", 1),
                                                 ("Workers 2", "Workers 3", 1))):
-            log = reload_with(s, a, b)
+            log = s.reload_with(a, b)
             assert "reload: configuration re-read" in log, log
             if "ReusePort" in b:
                 assert "stay as they are" in log, log

@@ -130,24 +130,6 @@ def test_search_only_directory_serves_its_index():
         shutil.rmtree(os.path.dirname(www), ignore_errors=True)
 
 
-def reload_with(s, a, b):
-    """Replace a by b in monkey.conf, SIGHUP, and return what the reload logged."""
-    import signal
-    conf = os.path.join(s.confdir, "monkey.conf")
-    text = open(conf).read()
-    assert a in text, text
-    with open(conf, "w") as f:
-        f.write(text.replace(a, b))
-    before = len(s.log_text())
-    s.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "reload: " not in s.log_text()[before:]:
-        assert time.monotonic() < deadline, s.log_tail()
-        time.sleep(0.05)
-    time.sleep(0.3)
-    return s.log_text()[before:]
-
-
 
 def readable_by_nobody(s):
     """A reload re-reads the configuration as User: let nobody read s's."""
@@ -172,7 +154,7 @@ def test_reload_as_user_changes_workers():
         s.start()
         fds = s.settled_fds()
         eq(listening_sockets(s.port), 2, "sockets at start-up")
-        log = reload_with(s, "Workers 2", "Workers 4")
+        log = s.reload_with("Workers 2", "Workers 4")
         assert "reload: configuration re-read, 4 workers" in log, log
         assert "shares a listening socket" in log, log
         eq(listening_sockets(s.port), 2, "sockets with 4 workers")
@@ -182,12 +164,12 @@ def test_reload_as_user_changes_workers():
         for c in clients:
             eq(c.recv_response().body, b"x", "served by 4 workers")
             c.close()
-        log = reload_with(s, "Workers 4", "Workers 2")
+        log = s.reload_with("Workers 4", "Workers 2")
         assert "reload: configuration re-read, 2 workers" in log, log
         assert "shares" not in log, log
         eq(listening_sockets(s.port), 2, "sockets with 2 workers again")
         eq(s.wait_fds(fds), fds, "descriptors with 2 workers again")
-        log = reload_with(s, "Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port)
+        log = s.reload_with("Listen 127.0.0.1:%d" % s.port, "Listen %d" % s.port)
         assert "restart to apply" in log and "stays in place" in log, log
         eq(s.get("/one.txt").body, b"x", "still served on 127.0.0.1")
         eq(s.wait_fds(fds), fds, "descriptors after the refused reload")
@@ -207,11 +189,11 @@ def test_reload_with_another_user_says_it_is_not_applied():
     try:
         s.start()
         nobody = pwd.getpwnam("nobody").pw_uid
-        log = reload_with(s, "User nobody", "User daemon")
+        log = s.reload_with("User nobody", "User daemon")
         assert "User changed to 'daemon'" in log and "stays 'nobody'" in log, log
         eq(ids(s.pid)["Uid"], [str(nobody)] * 4, "still nobody")
         eq(s.get("/one.txt").body, b"x", "still served")
-        log = reload_with(s, "User daemon", "User nobody")
+        log = s.reload_with("User daemon", "User nobody")
         assert "User changed" not in log, log
     finally:
         s.stop()
