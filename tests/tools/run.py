@@ -661,6 +661,26 @@ def test_check_passes_on_the_real_trace():
     expect(out.count("[ok]") == 5, out)
 
 
+def test_trace_named_twice_or_through_a_symlink_is_read_once():
+    # `T ./T/`, `T T/ust` (a directory below it) and a symlink to T (a `latest` link) name
+    # one trace: it is read once, as babeltrace2 does, not counted twice (check would then
+    # see every connection accepted twice).
+    f = recorded()
+    t = f["trace"]
+    link = os.path.join(mkt.tmpdir("link"), "latest")
+    os.symlink(t, link)
+    for args in ([link], [t, "./" + os.path.relpath(t) + "/"], [t, os.path.join(t, "ust")],
+                 [t, link]):
+        j = summary_json(*args)
+        expect(j["trace_dirs"] == 1 and j["requests"]["end"] == f["requests"] and
+               j["connections"]["accepted"] == f["conns"],
+               "summary %s: %d trace dirs, %d requests, %d connections (sent %d on %d)"
+               % (" ".join(args), j["trace_dirs"], j["requests"]["end"],
+                  j["connections"]["accepted"], f["requests"], f["conns"]))
+        rc, out, _ = tool("check", *args, check=False)
+        expect(rc == 0, "check %s:\n%s" % (" ".join(args), out))
+
+
 def test_check_fails_on_broken_traces():
     good, _ = gen("good", "--conns", 200, "--requests", 3)
     rc, out, _ = tool("check", good, check=False)
@@ -889,6 +909,29 @@ def test_discarded_events_are_reported_loudly():
     expect(rc == 1 and "[FAIL] the trace is complete" in out, "check: %d\n%s" % (rc, out))
 
 
+def test_lost_packets_are_reported_loudly():
+    # A channel in overwrite mode (--overwrite, as in snapshot sessions) loses whole packets:
+    # babeltrace2 reports them as discarded packets, not discarded events.  The trace is just
+    # as incomplete: summary warns, check fails "the trace is complete" and says so.
+    trace, counts = gen("lost", "--workers", 2, "--conns", 20000, "--requests", 3,
+                        channel=["--overwrite", "--subbuf-size=4096", "--num-subbuf=2"])
+    m = re.search(r"(\d+) packets were lost", counts["stop_output"])
+    if not m:
+        raise mkt.Skip("the consumer kept up: no packet lost (%r)" % counts["stop_output"][-200:])
+    lost = int(m.group(1))
+    rc, out, err = tool("summary", trace)
+    expect("THE TRACER DISCARDED" in out and "%d PACKETS WERE LOST" % lost in out,
+           "no warning for %d lost packets:\n%s" % (lost, out[:1500]))
+    expect("WARNING" in err, "no warning on stderr")
+    j = summary_json(trace)
+    expect(j["discarded_packets"] == lost and j["discarded_gaps"] > 0,
+           "json: packets %r gaps %r, lttng lost %d" % (j.get("discarded_packets"),
+                                                       j["discarded_gaps"], lost))
+    rc, out, _ = tool("check", trace, check=False)
+    expect(rc == 1 and "[FAIL] the trace is complete" in out and
+           "(%d packets lost)" % lost in out, "check: %d\n%s" % (rc, out[:1500]))
+
+
 def test_benchmark_summary():
     n_events = int(os.environ.get("MT_BENCH_EVENTS", "5000000"))
     min_rate = float(os.environ.get("MT_BENCH_MIN", "1.0"))
@@ -958,8 +1001,22 @@ def test_usage_errors():
     expect(rc == 2, "conn without --conn-id: %d" % rc)
 
 
+def test_bad_numbers_are_usage_errors():
+    # Every numeric option is checked: a typo is a usage error (exit 2), not a silent default
+    # (`--top abc` used to mean --top 1, `--pid=` pid 0).
+    f = recorded()
+    for opt in (["--top", "abc"], ["--top", "5x"], ["--pid="], ["--pid", ""], ["--host", "x",
+                "--pid", "12a"]):
+        rc, out, err = run([TOOL, "summary"] + opt + [f["trace"]], check=False)
+        expect(rc == 2 and "bad number" in err,
+               "summary %s: exit %d, %s" % (" ".join(opt), rc, (err or out)[:300]))
+    j = summary_json(f["trace"], extra=("--top", "3"))
+    expect(len(j["slowest_uris"]) == 3, "--top 3: %d URIs" % len(j["slowest_uris"]))
+
+
 TESTS = [
     test_usage_errors,
+    test_bad_numbers_are_usage_errors,
     test_make_installs_the_tool,
     test_summary_counts_match_the_load,
     test_summary_text,
@@ -970,6 +1027,7 @@ TESTS = [
     test_without_vpid_context_every_command_says_so,
     test_empty_uri_and_host_are_empty,
     test_check_passes_on_the_real_trace,
+    test_trace_named_twice_or_through_a_symlink_is_read_once,
     test_check_fails_on_broken_traces,
     test_check_judges_only_what_the_trace_holds,
     test_report_is_wellformed_xhtml_with_charts,
@@ -977,6 +1035,7 @@ TESTS = [
     test_top_on_a_live_session,
     test_top_duration_is_not_the_session_end,
     test_discarded_events_are_reported_loudly,
+    test_lost_packets_are_reported_loudly,
     test_benchmark_summary,
 ]
 

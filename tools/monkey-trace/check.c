@@ -487,9 +487,12 @@ int mt_cmd_check(struct mt_common *cm, bool no_stats)
             why = "monkey:worker_stats was not recorded";
         if (i == INV_COMPLETE) {
             if (rs.discarded || rs.discarded_unknown) {
-                printf("[FAIL] %s: %" PRIu64 "%s events discarded in %" PRIu64 " gaps\n",
+                printf("[FAIL] %s: %" PRIu64 "%s events discarded in %" PRIu64 " gaps",
                        inv_title[i], rs.discarded, rs.discarded_unknown ? "+" : "",
                        rs.discarded_msgs);
+                if (rs.discarded_packets)
+                    printf(" (%" PRIu64 " packets lost)", rs.discarded_packets);
+                printf("\n");
                 total++;
             } else {
                 printf("[ok]   %s\n", inv_title[i]);

@@ -275,8 +275,8 @@ int mt_cmd_conn(struct mt_common *c, int64_t conn_id, int64_t fd)
         mt_vpid_note(stdout);
     }
     if (rs.discarded || rs.discarded_unknown)
-        printf("\nWARNING: the tracer discarded %" PRIu64 " events: some may be missing here\n",
-               rs.discarded);
+        printf("\nWARNING: the tracer discarded %" PRIu64 "%s events: some may be missing here\n",
+               rs.discarded, rs.discarded_unknown ? " or more" : "");
     free(x.t);
     mt_fdtab_free(&x.keys);
     return 0;

@@ -82,11 +82,11 @@ int main(int argc, char **argv)
         case 'j':
             c.json = true;
             break;
-        case 't':
-            c.top_n = atoi(optarg);
-            if (c.top_n < 1)
-                c.top_n = 1;
+        case 't': {
+            long long n = strtoll(optarg, &end, 10);
+            c.top_n = n < 1 ? 1 : n > 1000000 ? 1000000 : (int)n;
             break;
+        }
         case 'p':
             c.ro.pid = strtoll(optarg, &end, 10);
             break;
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        if (end && *end) {
+        if (end && (*end || end == optarg)) {
             fprintf(stderr, "monkey-trace: bad number '%s'\n", optarg);
             return 2;
         }

@@ -130,7 +130,8 @@ struct mt_read_stats {
     uint64_t monkey_events; /* monkey:* events (after the --pid/--host filters) */
     uint64_t discarded;     /* events the tracer discarded */
     uint64_t discarded_msgs;
-    uint64_t discarded_unknown; /* discarded-events messages without a count */
+    uint64_t discarded_unknown; /* discarded-events messages without a count, and lost packets */
+    uint64_t discarded_packets; /* packets lost (overwrite mode): events of unknown number */
     int ntraces;            /* trace directories given to src.ctf.fs */
     int64_t first_ts, last_ts;
     double seconds;     /* wall time spent reading */

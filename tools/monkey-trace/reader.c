@@ -561,6 +561,31 @@ static void handle_discarded(struct reader *r, const bt_message *msg)
         r->sink->discarded(r->sink->ctx, count, ts);
 }
 
+/* A channel in overwrite mode (`lttng enable-channel --overwrite`, snapshot sessions) loses
+ * whole packets, not counted events: babeltrace2 reports them as discarded packets.  Their
+ * events are gone just the same, in an unknown number. */
+static void handle_discarded_packets(struct reader *r, const bt_message *msg)
+{
+    uint64_t count = 0;
+    int64_t ts = 0;
+    const bt_stream *s = bt_message_discarded_packets_borrow_stream_const(msg);
+    const bt_stream_class *sc = bt_stream_borrow_class_const(s);
+
+    if (bt_stream_class_discarded_packets_have_default_clock_snapshots(sc)) {
+        const bt_clock_snapshot *cs =
+            bt_message_discarded_packets_borrow_end_default_clock_snapshot_const(msg);
+        bt_clock_snapshot_get_ns_from_origin(cs, &ts);
+    }
+    r->st->discarded_msgs++;
+    r->st->discarded_unknown++;
+    if (bt_message_discarded_packets_get_count(msg, &count) == BT_PROPERTY_AVAILABILITY_AVAILABLE)
+        r->st->discarded_packets += count;
+    else
+        r->st->discarded_packets++;
+    if (r->sink->discarded)
+        r->sink->discarded(r->sink->ctx, 0, ts);
+}
+
 static bt_graph_simple_sink_component_initialize_func_status sink_init(bt_message_iterator *it,
                                                                        void *data)
 {
@@ -598,6 +623,9 @@ static bt_graph_simple_sink_component_consume_func_status sink_consume(bt_messag
             break;
         case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
             handle_discarded(r, m);
+            break;
+        case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
+            handle_discarded_packets(r, m);
             break;
         case BT_MESSAGE_TYPE_STREAM_BEGINNING:
             mark_stream_class(bt_message_stream_beginning_borrow_stream_const(m));
@@ -712,8 +740,14 @@ int mt_read(const struct mt_read_opts *o, struct mt_sink *sink, struct mt_read_s
                 fprintf(stderr, "monkey-trace: %s: %s\n", o->inputs[i], strerror(errno));
                 goto out;
             }
+            /* Walk the canonical path: a symlink given on the command line (a `latest`
+             * link to a session's output) is followed, and the same trace named twice
+             * (`T` and `./T/`, or `T` and `T/ust`) gives the same directories, read once.
+             * Below it FTW_PHYS: links inside the tree are not followed. */
+            char *canon = realpath(o->inputs[i], NULL);
             int before = nfound;
-            nftw(o->inputs[i], walk_cb, 32, FTW_PHYS);
+            nftw(canon ? canon : o->inputs[i], walk_cb, 32, FTW_PHYS);
+            free(canon);
             if (nfound == before) {
                 fprintf(stderr, "monkey-trace: %s: no CTF trace here (no file named `metadata` "
                                 "under it)\n", o->inputs[i]);

@@ -69,10 +69,13 @@ void mt_discard_warning(FILE *f, const struct mt_read_stats *rs)
                "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
                "!!! WARNING: THE TRACER DISCARDED %" PRIu64 " EVENTS%s (%" PRIu64
                " gaps): its ring buffers\n"
-               "!!! were full. Counts below are lower bounds and pairings may be incomplete.\n"
-               "!!! Use bigger sub-buffers (lttng enable-channel --subbuf-size, --num-subbuf).\n"
-               "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+               "!!! were full. Counts below are lower bounds and pairings may be incomplete.\n",
             rs->discarded, rs->discarded_unknown ? " OR MORE" : "", rs->discarded_msgs);
+    if (rs->discarded_packets)
+        fprintf(f, "!!! %" PRIu64 " PACKETS WERE LOST (overwrite mode): their events are not "
+                   "counted.\n", rs->discarded_packets);
+    fprintf(f, "!!! Use bigger sub-buffers (lttng enable-channel --subbuf-size, --num-subbuf).\n"
+               "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
 }
 
 static void print_text(FILE *f, struct mt_stats *s, int top_n)
@@ -354,8 +357,9 @@ static void print_json(FILE *f, struct mt_stats *s, int top_n)
     fprintf(f, "  \"read_seconds\": %.3f,\n  \"read_cpu_seconds\": %.3f,\n", rs->seconds,
             rs->cpu_seconds);
     fprintf(f, "  \"discarded_events\": %" PRIu64
-               ",\n  \"discarded_unknown_count\": %" PRIu64 ",\n  \"discarded_gaps\": %" PRIu64 ",\n",
-            rs->discarded, rs->discarded_unknown, rs->discarded_msgs);
+               ",\n  \"discarded_unknown_count\": %" PRIu64 ",\n  \"discarded_gaps\": %" PRIu64
+               ",\n  \"discarded_packets\": %" PRIu64 ",\n",
+            rs->discarded, rs->discarded_unknown, rs->discarded_msgs, rs->discarded_packets);
     fprintf(f, "  \"first_ns\": %lld,\n  \"last_ns\": %lld,\n  \"duration_s\": %.6f,\n",
             (long long)s->first_ts, (long long)s->last_ts, dur);
     fprintf(f, "  \"have_vpid\": %s,\n  \"have_vtid\": %s,\n", mt_have_vpid ? "true" : "false",
@@ -549,8 +553,9 @@ int mt_cmd_summary(struct mt_common *c)
         print_text(stdout, &s, c->top_n);
     if (s.rs.discarded || s.rs.discarded_unknown)
         fprintf(stderr, "monkey-trace: WARNING: the tracer discarded %" PRIu64
-                        " events: the figures are incomplete\n",
-                s.rs.discarded);
+                        "%s events%s: the figures are incomplete\n",
+                s.rs.discarded, s.rs.discarded_unknown ? " or more" : "",
+                s.rs.discarded_packets ? " (packets lost)" : "");
     mt_stats_free(&s);
     return 0;
 }
