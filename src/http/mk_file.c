@@ -44,6 +44,9 @@ struct mk_file_root {
 /* resolve(): out of descriptors (EMFILE, ENFILE); never leaves this file */
 #define MK_FILE_NO_FD (-1000)
 
+/* openat2 calls for one open while the kernel answers EAGAIN (see open_beneath) */
+#define MK_OPENAT2_TRIES 64
+
 static int openat2_state; /* 0: try openat2, -1: the kernel has none (ENOSYS) */
 
 /* "No descriptor for a file" (EMFILE, ENFILE): one line per 10 s for all the workers. */
@@ -111,7 +114,14 @@ static int open_beneath(int dirfd, const char *path, bool symlink, int flags)
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
                        (symlink ? 0 : RESOLVE_NO_SYMLINKS),
         };
-        int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+        /* EAGAIN: a ".." on the way (a link's target, with SymLink on) met a rename or a
+         * mount anywhere in the system, so the kernel could not vouch that it stayed
+         * beneath the root (openat2(2): "the caller may choose to retry").  Nothing is
+         * wrong with the file: try again rather than answer 500. */
+        int fd, tries = 0;
+        do
+            fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN && ++tries < MK_OPENAT2_TRIES);
         if (fd >= 0 || errno != ENOSYS)
             return fd;
         __atomic_store_n(&openat2_state, -1, __ATOMIC_RELAXED);
@@ -140,6 +150,8 @@ static int errno_status(int e)
     case EMFILE:
     case ENFILE:
         return MK_FILE_NO_FD;
+    case EAGAIN: /* still racing renames after MK_OPENAT2_TRIES: busy, not broken */
+        return -503;
     default:
         return -500;
     }
@@ -252,6 +264,8 @@ static int resolve_in(const struct mk_file_cache_config *cfg, int rootfd, const 
             int f = mk_file_open_beneath(rootfd, name, cfg->symlink);
             if (f < 0 && (errno == EMFILE || errno == ENFILE))
                 return MK_FILE_NO_FD;
+            if (f < 0 && errno == EAGAIN)
+                return -503; /* not "no such index": the next name must not be served */
             if (f < 0)
                 continue;
             if (fstat(f, st) == 0 && S_ISREG(st->st_mode)) {
