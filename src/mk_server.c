@@ -117,6 +117,18 @@ static int check_server_name(char *name, const char *path, int line, char *err, 
     return 0;
 }
 
+/* A "." or ".." segment anywhere, the last one too ("errors/.." names a directory). */
+static bool has_dot_segment(const char *p)
+{
+    for (const char *seg = p; seg; seg = strchr(seg, '/')) {
+        seg += *seg == '/';
+        size_t n = strcspn(seg, "/");
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return true;
+    }
+    return false;
+}
+
 static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *vh, char *err,
                      size_t errlen)
 {
@@ -168,7 +180,7 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
                 }
                 char fbuf[PATH_MAX];
                 snprintf(fbuf, sizeof(fbuf), "%s%s", e->value[0] == '/' ? "" : "/", e->value);
-                if (strstr(fbuf, "/../") || strstr(fbuf, "/./")) {
+                if (has_dot_segment(fbuf)) {
                     snprintf(err, errlen, "%s:%d: error page '%s' must be a plain path under "
                              "the document root", path, e->line, e->value);
                     goto fail;

@@ -130,7 +130,20 @@ struct mk_mime_table *mk_mime_load(const char *path, char *err, size_t errlen)
                      s->line, s->name);
             goto fail;
         }
+        /* As in the other files, a section or a key given twice is refused: which type an
+         * extension given twice ("txt", then "TXT") gets was up to the sort and the search. */
+        if (s != conf->sections) {
+            snprintf(err, errlen, "%s:%d: [%s] again (it was opened at line %d)", path, s->line,
+                     s->name, conf->sections->line);
+            goto fail;
+        }
         for (struct mk_conf_entry *e = s->entries; e; e = e->next) {
+            for (struct mk_conf_entry *f = s->entries; f != e; f = f->next)
+                if (!strcasecmp(f->key, e->key)) {
+                    snprintf(err, errlen, "%s:%d: extension '%s' is already set at line %d",
+                             path, e->line, e->key, f->line);
+                    goto fail;
+                }
             if (mk_mime_add(t, e->key, e->value) < 0) {
                 snprintf(err, errlen, "%s:%d: invalid type '%s' for extension '%s'%s", path,
                          e->line, e->value, e->key,

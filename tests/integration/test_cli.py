@@ -108,7 +108,8 @@ def test_configdir_long_option():
 
 # -- bad configurations ------------------------------------------------------------------------
 
-def bad_config(main_text=None, site_text=None):
+def bad_config(main_text=None, site_text=None, mime_text=None):
+    """mime_text: appended to the copy of conf/monkey.mime."""
     d = mkt.tmpdir("badconf")
     www = os.path.join(d, "www")
     mkt.make_docroot(www)
@@ -119,6 +120,9 @@ def bad_config(main_text=None, site_text=None):
     site_text = site_text or "[HOST]\n    ServerName localhost\n    DocumentRoot %s\n" % www
     mkt.write_confdir(d, [], None, {"default": site_text.replace("{www}", www)},
                       raw_main=main_text)
+    if mime_text is not None:
+        with open(os.path.join(d, "monkey.mime"), "a") as f:
+            f.write(mime_text)
     try:
         p = mkt.run_monkey(["-c", d], timeout=10)
     except subprocess.TimeoutExpired:
@@ -182,6 +186,31 @@ def test_config_repeats_refused():
     p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
                              "[ERROR_PAGES]\n    404 a.html\n    404 b.html\n")
     expect_config_error(p, "sites/default", 6, "an error page twice")
+
+
+def test_config_mime_repeats_refused():
+    """monkey.mime, read like the other files: an extension given twice (in any case) or
+    [MIMETYPES] opened twice is refused, naming its line.  It was taken silently, and which
+    of the types a .txt file was served with was up to the sort and the binary search (the
+    bundled file says text/plain; a later "TXT application/x-dup" won)."""
+    with open(mkt.MIME_FILE) as f:
+        n = len(f.read().splitlines())
+    p = bad_config(mime_text="    TXT application/x-dup\n")
+    expect_config_error(p, "monkey.mime", n + 1, "txt twice")
+    assert re.search(rb"line \d+", p.stderr), p.stderr
+    p = bad_config(mime_text="[MIMETYPES]\n    x-new application/x-new\n")
+    expect_config_error(p, "monkey.mime", n + 1, "[MIMETYPES] twice")
+
+
+def test_config_error_page_with_a_dot_segment_refused():
+    """An error page must be a plain path under the document root: "../x" and "a/./b" were
+    refused, but a final "." or ".." ("errors/..", "..") was taken and named a directory,
+    so the page was never served and nothing said why."""
+    for page in ("errors/..", "..", "errors/.", ".", "a/../b.html", "./404.html"):
+        p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
+                                 "[ERROR_PAGES]\n    404 %s\n" % page)
+        expect_config_error(p, "sites/default", 5, "error page " + page)
+        assert b"must be a plain path" in p.stderr, p.stderr
 
 
 def test_config_values_that_were_taken_wrongly():
