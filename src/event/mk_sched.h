@@ -59,7 +59,8 @@ struct mk_conn {
                             completed since: the socket may hold unread input */
     uint8_t io_armed;    /* io_uring: operations in flight (MK_IO_RECV, MK_IO_SEND, ...) */
     uint8_t in_kind;     /* io_uring: input received and not yet taken (enum mk_in_kind) */
-    uint16_t in_bid;     /* io_uring: its provided buffer, for MK_IN_RING */
+    uint16_t in_bid;     /* io_uring: its provided buffer, for MK_IN_RING; log2 of the
+                            private copy's capacity for MK_IN_HEAP */
     int32_t in_end;      /* io_uring: after that input the stream ends: 1 at its end, -errno
                             on an error, 0 while open */
     int32_t send_res;    /* io_uring: bytes sent, or -errno */

@@ -95,16 +95,45 @@ static void in_release(struct mk_conn *c)
 }
 
 /* Move c's input not taken yet, followed by n more bytes from p, into a private copy; the
- * ring buffer or the previous copy it was in is released. */
+ * ring buffer it was in is released.  The copy's capacity is a power of two, 1 << in_bid
+ * (in_bid names no ring buffer then): more input is appended in place while it fits, and
+ * the input not taken is moved to the front only when at least as much has been taken, or
+ * into a copy twice as large, so that each byte is copied a bounded number of times.  (A
+ * new copy per completion copied all the input held, up to MK_URING_HOLD_MAX, for each
+ * 2 KiB received: a pipeline of small requests behind a response cost O(held) per buffer.) */
 static void in_keep(struct mk_conn *c, const char *p, uint32_t n)
 {
     uint32_t left = c->in_len - c->in_off;
-    char *q = mk_xmalloc((size_t)left + n);
-    memcpy(q, c->in_ptr + c->in_off, left);
+    if (c->in_kind == MK_IN_HEAP) {
+        size_t cap = (size_t)1 << c->in_bid;
+        if ((size_t)c->in_len + n <= cap) {
+            if (n)
+                memcpy(c->in_ptr + c->in_len, p, n);
+            c->in_len += n;
+            return;
+        }
+        if ((size_t)left + n <= cap && c->in_off >= left) {
+            memmove(c->in_ptr, c->in_ptr + c->in_off, left);
+            if (n)
+                memcpy(c->in_ptr + left, p, n);
+            c->in_off = 0;
+            c->in_len = left + n;
+            return;
+        }
+    }
+    unsigned shift = 6; /* at least 64 bytes */
+    while (((size_t)1 << shift) < (size_t)left + n)
+        shift++;
+    if (c->in_kind == MK_IN_HEAP && shift <= c->in_bid)
+        shift = c->in_bid + 1u; /* too little taken yet to move: grow */
+    char *q = mk_xmalloc((size_t)1 << shift);
+    if (left)
+        memcpy(q, c->in_ptr + c->in_off, left);
     if (n)
         memcpy(q + left, p, n);
     in_release(c);
     c->in_kind = MK_IN_HEAP;
+    c->in_bid = (uint16_t)shift;
     c->in_ptr = q;
     c->in_len = left + n;
 }
@@ -216,7 +245,8 @@ void mk__uring_after_ready(struct mk_conn *c)
 static void in_append(struct mk_conn *c, const char *p, uint32_t n)
 {
     in_keep(c, p, n);
-    if (c->in_len > MK_URING_HOLD_MAX && (c->io_armed & MK_IO_RECV) && !c->recv_cancel) {
+    if (c->in_len - c->in_off > MK_URING_HOLD_MAX && (c->io_armed & MK_IO_RECV) &&
+        !c->recv_cancel) {
         struct io_uring_sqe *sqe = uring_sqe(c->worker->uring);
         if (sqe) {
             io_uring_prep_cancel64(sqe, ud_make(UD_RECV, c->fd, c->gen), 0);
