@@ -716,6 +716,8 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
     start_write(c, s);
 }
 
+static const char allow_options[] = "Allow: GET, HEAD, POST, OPTIONS\r\n";
+
 static void handle_request(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
@@ -729,18 +731,18 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
     case MK_METHOD_GET:
     case MK_METHOD_HEAD:
     case MK_METHOD_POST:
+    case MK_METHOD_OPTIONS:
         break;
-    case MK_METHOD_OPTIONS: {
-        static const char allow[] = "Allow: GET, HEAD, POST, OPTIONS\r\n";
-        respond_empty(c, s, 200, allow, sizeof(allow) - 1);
-        return;
-    }
     default:
         respond_error(c, s, 405, vh);
         return;
     }
     if (r->asterisk_form) {
-        respond_error(c, s, 400, vh);
+        /* OPTIONS * asks about the server itself. */
+        if (r->method == MK_METHOD_OPTIONS)
+            respond_empty(c, s, 200, allow_options, sizeof(allow_options) - 1);
+        else
+            respond_error(c, s, 400, vh);
         return;
     }
 
@@ -761,7 +763,56 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
         respond_error(c, s, -rc, vh);
         return;
     }
+    if (r->method == MK_METHOD_OPTIONS) {
+        /* OPTIONS on a path is about that resource: a missing one is 404, as for GET. */
+        mk_file_release(hw->files, f);
+        respond_empty(c, s, 200, allow_options, sizeof(allow_options) - 1);
+        return;
+    }
     respond_file(c, s, f);
+}
+
+/* Expect: 100-continue (RFC 9110 10.1.1): when the head alone already decides an error
+ * (a method not allowed, a path that is missing, forbidden or a directory to redirect, a
+ * failed precondition), answer it at once instead of inviting the body.  The client may
+ * still send the body, whose bytes the server will not parse as a request: the connection
+ * closes after the answer (lingering).  Returns true when answered. */
+static bool answer_before_continue(struct mk_conn *c, struct mk_http_session *s)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    const struct mk_http_request *r = &s->req;
+    bool early = false;
+
+    switch (r->method) {
+    case MK_METHOD_GET:
+    case MK_METHOD_HEAD:
+    case MK_METHOD_POST:
+    case MK_METHOD_OPTIONS:
+        break;
+    default:
+        early = true;
+        break;
+    }
+    if (!early && r->asterisk_form) {
+        early = r->method != MK_METHOD_OPTIONS; /* 400; OPTIONS * is 200 */
+    } else if (!early) {
+        const struct mk_vhost *vh = mk_vhost_match(cfg->vhosts, cfg->nvhosts, r->host);
+        struct mk_file *f;
+        int n = mk_path_normalize(r->path.p, r->path.len, path_buf(s));
+        if (n < 0) {
+            early = true;
+        } else if (mk_file_get(hw->files, vh, path_buf(s), (size_t)n, &f) < 0) {
+            early = true; /* 301, 403, 404, ... */
+        } else {
+            early = r->method != MK_METHOD_OPTIONS && check_conditionals(r, f) != 0;
+            mk_file_release(hw->files, f);
+        }
+    }
+    if (!early)
+        return false;
+    s->close_after = true;
+    handle_request(c, s);
+    return true;
 }
 
 /* ---- request lifecycle ------------------------------------------------------------------- */
@@ -1173,6 +1224,9 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
         respond_error(c, s, 411, NULL);
         return;
     }
+    if (s->input_pending && r->expect_continue && r->protocol == MK_PROTO_HTTP11 &&
+        answer_before_continue(c, s))
+        return;
     if (s->input_pending) { /* a body is announced */
         s->body_left = r->chunked ? 0 : r->content_length;
         memset(&s->chunked, 0, sizeof(s->chunked));

@@ -277,6 +277,55 @@ def test_expect_100_continue_chunked():
     U.drop(SRV, c)
 
 
+# -- Expect: 100-continue with the final status known from the head: that status at once ------
+# RFC 9110 10.1.1: a server that already knows the final status need not (and should not)
+# invite the body; the body the client may still send is never parsed as a request.
+
+def expect_final_at_once(raw, status):
+    c = SRV.client()
+    c.send(raw)
+    try:
+        r = c.recv_response(timeout=5)
+    except (mkt.ConnectionClosed, TimeoutError) as e:
+        U.drop(SRV, c)
+        raise AssertionError("no answer to %s (%s)" % (U.show(raw), e))
+    if r.status_line != status:
+        U.drop(SRV, c)
+        raise AssertionError("expected %r at once, got %r (the body was invited)"
+                             % (status, r.status_line))
+    eq(r.headers.get("Connection"), "Close", "Connection header of the %s" % r.status)
+    # The body sent anyway, shaped like a request, gets no answer: the connection closes.
+    try:
+        c.send(U.GET_ONE)
+    except OSError:
+        pass
+    closed = c.is_closed(5)
+    extra = c.buf
+    U.drop(SRV, c)
+    assert closed, "connection still open after %r" % r.status_line
+    eq(extra, b"", "bytes sent after the %s (the body answered as a request)" % r.status)
+
+
+def test_expect_100_continue_404_at_once():
+    expect_final_at_once(post([b"Content-Length: %d" % len(U.GET_ONE),
+                               b"Expect: 100-continue"], path=b"/missing.txt"), U.S404)
+
+
+def test_expect_100_continue_405_at_once():
+    raw = (b"PUT /hello.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n"
+           b"Expect: 100-continue\r\n\r\n" % len(U.GET_ONE))
+    expect_final_at_once(raw, U.S405)
+
+
+def test_expect_100_continue_412_at_once():
+    expect_final_at_once(post([b"Content-Length: %d" % len(U.GET_ONE), b'If-Match: "nope"',
+                               b"Expect: 100-continue"], path=b"/hello.txt"), U.S412)
+
+
+def test_expect_100_continue_chunked_404_at_once():
+    expect_final_at_once(post(TE + [b"Expect: 100-continue"], path=b"/missing.txt"), U.S404)
+
+
 # -- 3 pipelined GETs (M): three answers in order ------------------------------------------------
 
 def test_three_pipelined_gets_in_order():

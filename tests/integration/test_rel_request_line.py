@@ -226,6 +226,19 @@ def test_options_star():
         eq(r.headers.get("Content-Length"), str(len(r.body)), "Content-Length")
 
 
+# OPTIONS on a path is about that resource (RFC 9110 9.3.7): a missing one is 404, as for GET
+# (Monkey checks the file before it answers OPTIONS); an existing one is 200 with Allow.
+
+def test_options_missing_path_404():
+    U.expect_then_served(SRV, line(b"OPTIONS /missing.txt HTTP/1.1"), U.S404)
+
+
+def test_options_existing_path_200_allow():
+    r = U.expect_then_served(SRV, line(b"OPTIONS /hello.txt HTTP/1.1"), U.S200, body=b"")
+    eq(r.headers.get("Allow"), "GET, HEAD, POST, OPTIONS", "Allow")
+    eq(r.headers.get("Content-Length"), "0", "Content-Length")
+
+
 # -- TRACE, CONNECT: 405 or 501 ------------------------------------------------------------------
 
 def test_trace_405():
