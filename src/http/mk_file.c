@@ -39,6 +39,7 @@ struct mk_file_root {
     dev_t dev;
     ino_t ino;
     uint32_t checked_sec;
+    bool linked; /* DocumentRoot goes through a symbolic link (or may: not known) */
 };
 
 /* resolve(): out of descriptors (EMFILE, ENFILE); never leaves this file */
@@ -157,6 +158,23 @@ static int errno_status(int e)
     }
 }
 
+/* Whether path goes through a symbolic link (or "./", "//", a relative path: anything
+ * realpath() would rewrite; or cannot be resolved): a deploy swaps such a root by renaming
+ * a link over a link, and a miss then looks at the path at once.  A root without a link
+ * changes only by a directory being replaced (rename cannot overwrite a non-empty one) or
+ * exchanged (RENAME_EXCHANGE): rare, followed by the once-a-second look, which also works
+ * this out again whenever the root moved. */
+static bool path_linked(const char *path)
+{
+    char real[PATH_MAX];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    if (!realpath(path, real))
+        return true;
+    return strlen(real) != n || memcmp(real, path, n) != 0;
+}
+
 /* The worker's root for vh, the DocumentRoot path looked at again at most once a second
  * (or now, with force): returns its fd; *moved says whether it changed in this call. */
 static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh, bool force, bool *moved)
@@ -182,6 +200,7 @@ static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh, bool for
         r->dev = st.st_dev;
         r->ino = st.st_ino;
         r->known = true;
+        r->linked = !vh->docroot || path_linked(vh->docroot);
     }
     if (!vh->docroot || stat(vh->docroot, &st) < 0 || !S_ISDIR(st.st_mode) ||
         (st.st_dev == r->dev && st.st_ino == r->ino))
@@ -197,6 +216,7 @@ static int root_fd(struct mk_file_cache *fc, const struct mk_vhost *vh, bool for
     r->fd = fd;
     r->dev = st.st_dev;
     r->ino = st.st_ino;
+    r->linked = path_linked(vh->docroot);
     *moved = true;
     return fd;
 }
@@ -207,14 +227,16 @@ static int resolve_in(const struct mk_file_cache_config *cfg, int rootfd, const 
 
 /* Not found (or forbidden) under a root last looked at earlier this second: the DocumentRoot
  * link may just have moved (and the old release be gone already), so look now and, when it
- * did move, try once more under the new root. */
+ * did move, try once more under the new root.  A root with no link on its path cannot have
+ * been swapped that way: a miss costs no stat() there. */
 static int resolve(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
                    size_t len, int *fd_out, struct stat *st, char *name, size_t name_cap)
 {
     bool moved;
     int rc = resolve_in(&fc->cfg, root_fd(fc, vh, false, &moved), path, len, fd_out, st, name,
                         name_cap);
-    if ((rc == -404 || rc == -403) && !moved) {
+    const struct mk_file_root *r = &fc->roots[vh->id];
+    if ((rc == -404 || rc == -403) && !moved && (r->linked || !r->known)) {
         int rootfd = root_fd(fc, vh, true, &moved);
         if (moved)
             rc = resolve_in(&fc->cfg, rootfd, path, len, fd_out, st, name, name_cap);
