@@ -580,8 +580,8 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
     /* GET is the only method with range handling: a Range on HEAD (or POST) is ignored,
      * so HEAD answers what a plain GET would (RFC 9110 14.2, a MUST). */
     if (r->range.p && r->method == MK_METHOD_GET && if_range_ok(r, f)) {
-        struct mk_range_set *rs = NULL;
-        int rc = mk_range_parse(r->range, f->size, &rs);
+        struct mk_range_set set, *rs = &set; /* on the heap only when kept: multipart */
+        int rc = mk_range_parse_into(r->range, f->size, &set);
         if (rc == 416) {
             char xb[64];
             struct hbuf x = {xb, 0, sizeof(xb)};
@@ -593,7 +593,6 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
         }
         if (rc == 206 && rs->n == 1) {
             uint64_t first = rs->r[0].first, last = rs->r[0].last;
-            mk_range_free(rs);
             s->status = 206;
             decide_keepalive(c, s);
             put_status_line(&b, 206);
@@ -645,13 +644,13 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
             s->iovcnt = s->iovpos = 0;
             iov_add(s, b.p, b.len);
             s->iov_private = true;
-            s->ranges = rs;
-            rs->next = 0;
+            s->ranges = mk_xmalloc(sizeof(*s->ranges));
+            *s->ranges = set;
+            s->ranges->next = 0;
             start_write(c, s);
             return;
         }
         /* 200: no usable range (ignored unit, syntax, or too many/overlapping ranges). */
-        mk_range_free(rs);
     }
 
     s->status = 200;

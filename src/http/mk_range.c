@@ -53,12 +53,23 @@ static void new_boundary(char *out)
 
 int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
 {
+    struct mk_range_set set;
+    int rc = mk_range_parse_into(h, size, &set);
+    *out = NULL;
+    if (rc == 206) {
+        *out = mk_xmalloc(sizeof(set));
+        **out = set;
+    }
+    return rc;
+}
+
+int mk_range_parse_into(mk_str_t h, uint64_t size, struct mk_range_set *rs)
+{
     struct mk_range tmp[MK_RANGE_MAX];
     int n = 0;
     bool any = false;
     mk_str_t list, tok;
 
-    *out = NULL;
     h = mk_str_trim(h);
     if (h.len < 6 || !mk_str_ieq_lower(h.p, 6, "bytes=", 6))
         return 200; /* unknown unit: ignore the header (RFC 9110 14.2) */
@@ -116,12 +127,13 @@ int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
     }
     if (total > size)
         return 200;
-    struct mk_range_set *rs = mk_xcalloc(1, sizeof(*rs));
     rs->n = n;
+    rs->next = 0;
     memcpy(rs->r, tmp, (size_t)n * sizeof(tmp[0]));
     if (n > 1)
         new_boundary(rs->boundary);
-    *out = rs;
+    else
+        rs->boundary[0] = '\0';
     return 206;
 }
 

@@ -29,6 +29,9 @@ struct mk_range_set {
  * 200 when the header is to be ignored (unknown unit, bad syntax, too many or overlapping
  * ranges that would send more than the file). */
 int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out);
+/* The same into the caller's rs (set only on 206), without allocating: a single range, the
+ * usual case, needs nothing kept past the response head. */
+int mk_range_parse_into(mk_str_t h, uint64_t size, struct mk_range_set *rs);
 void mk_range_free(struct mk_range_set *rs);
 
 /* Length of the multipart/byteranges body for rs. */

@@ -3,6 +3,7 @@ If-Range around them.  /range.txt is 1000 known bytes, modified at 1600000000
 (Sun, 13 Sep 2020 12:26:40 GMT).  Every answer is followed by a pipelined GET on the same
 connection, so a wrong Content-Length or an extra byte shows up as a broken second answer."""
 
+import os
 import re
 import time
 
@@ -468,3 +469,56 @@ def etag_of(r):
 def test_if_range_date_match_206():
     check_206(get(headers=[("Range", "bytes=0-4"), ("If-Range", mkt.http_date(MTIME))]), 0, 4,
               "If-Range = Last-Modified")
+
+
+MALLOC_COUNT_SHIM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static unsigned long calls;
+void *malloc(size_t n) { __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED); return __libc_realloc(p, n); }
+__attribute__((destructor)) static void report(void)
+{
+    const char *path = getenv("MK_MALLOC_OUT");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (f) {
+        fprintf(f, "%lu\n", calls);
+        fclose(f);
+    }
+}
+"""
+
+
+def mallocs_for_ranges(n, header):
+    """Allocations of a one-worker server that answered n keep-alive GETs with that Range."""
+    s = mkt.Server(conf={"Workers": "1"})
+    out = os.path.join(s.dir, "mallocs")
+    s.env = mkt.preload_env("mallocs", MALLOC_COUNT_SHIM, MK_MALLOC_OUT=out)
+    s.start()
+    try:
+        c = s.client()
+        for _ in range(n):
+            c.send(req("GET", "/range.txt", headers=[("Range", header)]))
+            r = c.recv_response()
+            eq(r.status, 206, "Range: " + header)
+        c.close()
+    finally:
+        s.stop(check_fds=False)
+    with open(out) as f:
+        return int(f.read())
+
+
+@mkt.timeout(60)
+def test_single_range_allocates_nothing_per_request():
+    """A single range is answered from the stack: only multipart keeps its ranges past the
+    head.  Each 206 used to calloc a range set and free it at once (one malloc per request,
+    counted with an LD_PRELOAD shim over two runs of 20 and 120 requests)."""
+    few, many = mallocs_for_ranges(20, "bytes=10-19"), mallocs_for_ranges(120, "bytes=10-19")
+    assert many - few < 30, "%d allocations for 100 more single-range requests" % (many - few)
+    # Multipart still works (its set is kept on the heap while the parts are sent).
+    few, many = mallocs_for_ranges(5, "bytes=1-2,5-6"), mallocs_for_ranges(25, "bytes=1-2,5-6")
+    assert many - few >= 20, "multipart: %d allocations for 20 more (shim?)" % (many - few)
