@@ -1,5 +1,6 @@
 /* Monkey: command line, start-up, signals.  Wires the layers together:
  * configuration -> listeners (as root) -> daemon -> privileges -> tracing -> workers. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -56,13 +57,17 @@ static void build_info(void)
     printf("features:    SO_REUSEPORT, sendfile, openat2(RESOLVE_BENEATH)\n");
 }
 
+/* Plain decimal digits, as monkey.conf's numbers (mk_conf_get_int): strtol alone would also
+ * take " 80" and "+80". */
 static int parse_int(const char *s, int min, int max, int *out)
 {
     char *end;
     long v;
+    if (!isdigit((unsigned char)*s))
+        return -1;
     errno = 0;
     v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end || v < min || v > max)
+    if (errno || *end || v < min || v > max)
         return -1;
     *out = (int)v;
     return 0;
@@ -271,12 +276,29 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
-/* The error logs also hear about log files that SIGUSR1 could not reopen. */
+/* The log files of the running configuration: SIGUSR1 reopens these alone (not the ones a
+ * reload dropped), and the error logs also hear about log files that SIGUSR1 could not
+ * reopen. */
 static void notice_to_error_logs(struct mk_server *srv)
 {
-    for (int i = 0; i < srv->http.nvhosts; i++)
-        if (srv->http.vhosts[i].errlog)
-            mk_logfile_set_notices(srv->http.vhosts[i].errlog);
+    int n = 0, cap = 2 * srv->http.nvhosts + 1;
+    struct mk_logfile **logs = mk_xcalloc((size_t)cap, sizeof(*logs));
+    bool *errlog = mk_xcalloc((size_t)cap, sizeof(*errlog));
+
+    for (int i = 0; i < srv->http.nvhosts; i++) {
+        const struct mk_vhost *vh = &srv->http.vhosts[i];
+        if (vh->access) {
+            logs[n] = vh->access;
+            errlog[n++] = false;
+        }
+        if (vh->errlog) {
+            logs[n] = vh->errlog;
+            errlog[n++] = true;
+        }
+    }
+    mk_logfile_set_used(logs, errlog, n);
+    free(logs);
+    free(errlog);
 }
 
 /* The user chosen at start-up (-u, else User), when started as root: a reload cannot

@@ -153,7 +153,10 @@ struct mk_conf *mk_conf_load(const char *path, char *err, size_t errlen)
     size_t got = 0;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (in sites/, say) would block the open until a writer came, and a
+     * reload with it: the main thread, stuck, would never take SIGTERM again.  It is refused
+     * as not a regular file below; on a regular file the flag changes nothing. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         set_err(err, errlen, path, 0, "cannot open: %s", strerror(errno));
         return NULL;

@@ -34,6 +34,7 @@ struct mk_logfile {
     time_t failed_report;
     bool created;         /* by this process: handed to User with mk_logfile_chown_created() */
     bool notices;         /* an error log: also told when another file cannot be reopened */
+    bool unused;          /* named by no configuration since a reload: not reopened, not told */
 };
 
 struct pending {
@@ -65,11 +66,16 @@ static int open_log(const char *path, bool *created)
     int fd = -1;
 
     *created = false;
+    /* O_NONBLOCK: opening a FIFO for writing would block until a reader came (start-up, a
+     * reload, or the writer's reopen stuck for good); it is refused below.  Cleared then. */
     for (int tries = 0; fd < 0 && tries < 3; tries++) {
-        fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ENXIO) /* a FIFO without a reader */
+            errno = EINVAL;
         if (fd >= 0 || errno != ENOENT)
             break;
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK |
+                            O_CLOEXEC, 0640);
         if (fd >= 0)
             *created = true;
         else if (errno != EEXIST)
@@ -82,6 +88,9 @@ static int open_log(const char *path, bool *created)
             errno = EINVAL;
             return -1;
         }
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     return fd;
 }
@@ -96,6 +105,23 @@ struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen)
     for (int i = 0; i < nfiles; i++)
         if (strcmp(files[i]->path, path) == 0) {
             f = files[i];
+            if (f->unused) {
+                /* Named again after a reload had dropped it: SIGUSR1 left it alone meanwhile,
+                 * so it may have been rotated away.  dup2() swaps the file under the same
+                 * descriptor at once, for a line the writer may still be writing to it. */
+                bool created;
+                int fd = open_log(path, &created);
+                if (fd < 0 || dup2(fd, f->fd) < 0) {
+                    snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
+                    if (fd >= 0)
+                        close(fd);
+                    f = NULL;
+                    goto out;
+                }
+                close(fd);
+                f->created = f->created || created;
+                f->unused = false;
+            }
             goto out;
         }
     if (nfiles == MK_LOGFILE_MAX) {
@@ -119,10 +145,17 @@ out:
     return f;
 }
 
-void mk_logfile_set_notices(struct mk_logfile *f)
+void mk_logfile_set_used(struct mk_logfile *const *logs, const bool *errlog, int n)
 {
     pthread_mutex_lock(&lock);
-    f->notices = true;
+    for (int i = 0; i < nfiles; i++) {
+        files[i]->unused = true;
+        files[i]->notices = false;
+    }
+    for (int i = 0; i < n; i++) {
+        logs[i]->unused = false;
+        logs[i]->notices = logs[i]->notices || errlog[i];
+    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -193,7 +226,7 @@ static void notice_locked(enum mk_log_level level, const char *msg, size_t n,
     if (len < 0)
         return;
     for (int i = 0; i < nfiles; i++)
-        if (files[i]->notices && files[i] != skip)
+        if (files[i]->notices && !files[i]->unused && files[i] != skip)
             (void)write_all(files[i]->fd, line, (size_t)len);
 }
 
@@ -286,6 +319,11 @@ static void do_reopen(void)
     pthread_mutex_unlock(&lock);
     for (int i = 0; i < n; i++) {
         bool created;
+        pthread_mutex_lock(&lock);
+        bool unused = files[i]->unused;
+        pthread_mutex_unlock(&lock);
+        if (unused) /* no configuration names it any more: a rotation must not recreate it */
+            continue;
         int fd = open_log(files[i]->path, &created);
         if (fd < 0) {
             reopen_failed(files[i], errno); /* keep writing to the old file */

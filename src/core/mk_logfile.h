@@ -9,6 +9,7 @@
 #ifndef MK_LOGFILE_H
 #define MK_LOGFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,8 +29,14 @@ struct mk_logbuf {
 struct mk_logfile *mk_logfile_open(const char *path, char *err, size_t errlen);
 int mk_logfile_id(const struct mk_logfile *f);
 
-/* f is an error log: the writer's own failures (a reopen refused) are written to it too. */
-void mk_logfile_set_notices(struct mk_logfile *f);
+/* The log files the running configuration names (n of them; errlog[i]: logs[i] is an error
+ * log, whose notices it hears: the writer's own failures, a reopen refused, and in daemon
+ * mode the server's errors and warnings).  Called at start-up and after every reload: a file
+ * no configuration names any more (a reload changed a site's AccessLog or ErrorLog) is no
+ * longer reopened by SIGUSR1, so a rotation does not create it again, nor told notices.  It
+ * stays open (old workers may have had lines for it in flight) until mk_logfile_stop(), and
+ * a later configuration that names it again reopens it (mk_logfile_open). */
+void mk_logfile_set_used(struct mk_logfile *const *logs, const bool *errlog, int n);
 
 /* Write a server message to every error log, now, from any thread (the mirror of
  * mk_log_set_mirror: a daemon's errors and warnings), dated and tagged as the error logs'

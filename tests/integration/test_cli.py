@@ -47,6 +47,22 @@ def test_unknown_option_fails():
     assert p.returncode != 0, "unknown option accepted: %r" % out(p)
 
 
+def test_numeric_options_take_plain_digits():
+    """-p and -w took what strtol takes (" 80", "+80"), which monkey.conf refuses."""
+    port = mkt.free_port()
+    www = mkt.tmpdir("www")
+    for args, what in ((["-p", "+%d" % port], "invalid port"),
+                       (["-p", " %d" % port], "invalid port"),
+                       (["-p", str(port), "-w", "+1"], "invalid number of workers"),
+                       (["-p", str(port), "-w", " 1"], "invalid number of workers")):
+        try:
+            p = mkt.run_monkey(args + ["-o", www] + mkt.ROOT_ARGS, timeout=5)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("%r accepted: the server ran" % args)
+        eq(p.returncode, 2, "%r exit status (output %r)" % (args, out(p)[-600:]))
+        assert what in out(p), "%r: %r" % (args, out(p))
+
+
 # -- options that change the configuration -----------------------------------------------------
 
 def test_port_option_overrides_listen():
@@ -271,6 +287,26 @@ def test_server_name_with_a_final_dot_matches():
         for host in ("other.example", "other.example.", "OTHER.example:80"):
             r = s.request(req("GET", "/who.txt", host=host))
             eq((r.status, r.body), (200, b"other"), "Host: " + host)
+
+
+def test_fifo_in_sites_refused_without_blocking():
+    """A FIFO in sites/ blocked open(2) until a writer came: at start-up the server hung, and
+    on a reload its main thread did, so that it never took SIGTERM again."""
+    s = mkt.Server()
+    fifo = os.path.join(s.confdir, "sites", "zz")
+    os.mkfifo(fifo)
+    try:
+        p = mkt.run_monkey(["-c", s.confdir], timeout=5)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the server blocked on a FIFO in sites/ at start-up")
+    eq(p.returncode, 1, "exit status (output %r)" % out(p)[-600:])
+    assert "%s: not a regular file" % fifo in out(p), out(p)
+    os.unlink(fifo)
+    with s.start():
+        os.mkfifo(fifo)
+        logged = s.reload("reload: ", bound=5)
+        assert "%s: not a regular file" % fifo in logged, logged
+        eq(s.get("/one.txt").status, 200, "served by the running configuration")
 
 
 def test_serverconf_absolute_path():

@@ -121,6 +121,23 @@ def test_log_file_symlink_refused():
     eq(open(victim, "rb").read(), b"precious\n", "the symlink target")
 
 
+def test_log_file_fifo_refused_without_blocking():
+    """A log path that is a FIFO blocked open(2) until a reader came: the server hung at
+    start-up (and would on a reload, or in the writer on SIGUSR1)."""
+    d = mkt.tmpdir("logs")
+    access = os.path.join(d, "access.log")
+    os.mkfifo(access)
+    s = logged_server(access, os.path.join(d, "error.log"))
+    try:
+        p = mkt.run_monkey(["-c", s.confdir], timeout=5)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the server blocked on a FIFO as AccessLog")
+    assert p.returncode != 0, "the server started with a log file that is a FIFO"
+    site = os.path.join(s.confdir, "sites", "default")
+    assert re.search(re.escape(site).encode() + rb":\d+: AccessLog: ", p.stderr), \
+        "the error does not name the site file and line: %r" % p.stderr
+
+
 def test_log_file_in_missing_directory_names_site_line():
     d = mkt.tmpdir("logs")
     error = os.path.join(d, "no", "such", "dir", "error.log")
@@ -585,3 +602,54 @@ def test_lines_dropped_behind_a_slow_disk_are_reported():
         assert re.search(r"; [1-9][0-9]* buffers? lost since the last report$", line), line
         assert any(want.encode() in ln for ln in wait_for_lines(error, 1)), "not in the error log"
         eq(s.get("/one.txt").status, 200, "served after the stall")
+
+
+def test_reload_that_drops_a_log_file_stops_reopening_it():
+    """Log files are kept open for the whole run (the old workers may still write), but once a
+    reload has moved a site's logs elsewhere, SIGUSR1 recreated the old AccessLog and ErrorLog
+    after a rotation, and the dropped ErrorLog kept hearing the server's notices.  A later
+    reload that names a dropped file again writes to it anew, not to its rotated copy."""
+    d = mkt.tmpdir("logs")
+    a1, e1 = os.path.join(d, "a1.log"), os.path.join(d, "e1.log")
+    a2, e2 = os.path.join(d, "a2.log"), os.path.join(d, "e2.log")
+    s = logged_server(a1, e1)
+    site = os.path.join(s.confdir, "sites", "default")
+
+    def write_site(access, error):
+        with open(site, "w") as f:
+            f.write(mkt.section("HOST", [("ServerName", "127.0.0.1 localhost"),
+                                         ("DocumentRoot", s.docroot)]) +
+                    mkt.section("LOGGER", [("AccessLog", access), ("ErrorLog", error)]))
+
+    with s.start():
+        eq(s.get("/one.txt").status, 200, "served with a1")
+        eq(len(wait_for_lines(a1, 1)), 1, "line in a1")
+        write_site(a2, e2)
+        s.reload("configuration re-read")
+        s.baseline_fds = s.settled_fds()         # two log files more
+        os.rename(a1, a1 + ".1")                  # logrotate of every *.log
+        os.rename(e1, e1 + ".1")
+        os.rename(a2, a2 + ".1")
+        os.mkdir(a2)                              # a2 cannot be reopened: a notice
+        want = "cannot reopen log file '%s'" % a2
+        before = len(s.log_text())
+        s.send_signal(signal.SIGUSR1)
+        mkt.wait_until(lambda: want in s.log_text()[before:], 5,
+                       lambda: "no report of the failed reopen:\n%s" % s.log_tail())
+        errs = wait_for_lines(e2, 1)
+        assert any(want.encode() in ln for ln in errs), "not in the new error log: %r" % errs
+        time.sleep(0.3)
+        assert not os.path.exists(a1), "SIGUSR1 recreated the AccessLog a reload dropped"
+        assert not os.path.exists(e1), "SIGUSR1 recreated the ErrorLog a reload dropped"
+        with open(e1 + ".1", "rb") as f:
+            old = f.read()
+        assert want.encode() not in old, "the dropped ErrorLog was told: %r" % old
+        os.rmdir(a2)
+        write_site(a1, e1)                        # back to a1, rotated meanwhile
+        s.reload("configuration re-read")
+        eq(s.get("/one.txt?back").status, 200, "served with a1 again")
+        lines = wait_for_lines(a1, 1)
+        eq(len(lines), 1, "line in the new a1")
+        assert b"?back" in lines[0], lines
+        with open(a1 + ".1", "rb") as f:
+            assert b"?back" not in f.read(), "line written to the rotated a1"
