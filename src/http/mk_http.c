@@ -82,6 +82,7 @@ struct mk_http_session {
     uint64_t start_ns;
     uint64_t bytes_sent;
     uint64_t body_len;  /* body bytes of the response (for the access log) */
+    uint64_t head_len;  /* bytes of the response head, counted in bytes_sent before the body */
     const struct mk_vhost *vh;
 };
 
@@ -866,7 +867,8 @@ static void log_request(struct mk_conn *c, struct mk_http_session *s)
     if (mk_likely(!vh->access && !vh->errlog))
         return;
     mk_str_t line = request_line(s);
-    uint64_t body = s->head_only ? 0 : MK_MIN(s->body_len, s->bytes_sent);
+    uint64_t sent = s->bytes_sent > s->head_len ? s->bytes_sent - s->head_len : 0;
+    uint64_t body = s->head_only ? 0 : MK_MIN(s->body_len, sent);
     mk_access_log_write(&hw_of(c)->alog, c, vh, line.p, line.len, s->parsed ? &s->req : NULL,
                         s->status, body);
 }
@@ -981,6 +983,18 @@ static void iov_privatize(struct mk_http_session *s)
 
 static void start_write(struct mk_conn *c, struct mk_http_session *s)
 {
+    /* What of bytes_sent is head, so that a response cut short logs only the body bytes it
+     * sent: all that is queued now, less the body part of it (a multipart body is built as
+     * it is sent, after a head sent alone). */
+    uint64_t queued = 0;
+    for (unsigned i = s->iovpos; i < s->iovcnt; i++)
+        queued += s->iov[i].iov_len;
+    if (!s->ranges) {
+        queued += s->file_end - s->file_off;
+        if (!s->head_only)
+            queued -= MK_MIN(queued, s->body_len);
+    }
+    s->head_len = queued;
     if (MK_TRACE_ENABLED(epoll_state) && c->state != MK_HTTP_WRITE)
         MK_TRACE_DO(epoll_state, c->fd, "SET: CHANGE");
     set_state(c, MK_HTTP_WRITE);
@@ -1506,6 +1520,11 @@ static void http_on_close(struct mk_conn *c)
         if (MK_TRACE_ENABLED(request_end))
             MK_TRACE_DO(request_end, c->id, s->req_seq, s->status, s->bytes_sent,
                         mk_clock_ns() - s->start_ns, 0);
+        /* A response begun and cut short (the client reset, the file shrank, the grace
+         * period ended) still has its access-log line, with the body bytes it sent, as
+         * nginx and Apache log it.  A request never answered (a 408) has none. */
+        if (c->state == MK_HTTP_WRITE && s->status)
+            log_request(c, s);
         c->requests++;
         c->worker->requests++;
     }

@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import tempfile
 import threading
@@ -653,3 +654,67 @@ def test_reload_that_drops_a_log_file_stops_reopening_it():
         assert b"?back" in lines[0], lines
         with open(a1 + ".1", "rb") as f:
             assert b"?back" not in f.read(), "line written to the rotated a1"
+
+
+def test_response_cut_short_is_logged_with_the_body_bytes_sent():
+    """A response that does not reach its end still has its access-log line (as nginx's and
+    Apache's), with the status and the body bytes sent, the head not counted: here the file
+    shrinks while it is sent, and the client counts every body byte it got before the close."""
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    srv = logged_server(access, error)
+    size = srv.sparse_file("shrinks.bin", 64 << 20)
+    with srv.start() as s:
+        k = socket.socket()
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        k.settimeout(10)
+        k.connect(("127.0.0.1", s.port))
+        k.sendall(req("GET", "/shrinks.bin", headers=[("User-Agent", "cut")]))
+        got = b""
+        while b"\r\n\r\n" not in got:
+            data = k.recv(4096)
+            assert data, "closed before the head: %r" % got
+            got += data
+        head, body = got.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n"), head
+        assert b"\r\nContent-Length: %d\r\n" % size in head + b"\r\n", head
+        time.sleep(0.3)                       # the server waits for room in the socket
+        os.truncate(os.path.join(s.docroot, "shrinks.bin"), 0)
+        body = len(body)
+        while True:                           # the server closes once the file ends
+            data = k.recv(1 << 20)
+            if not data:
+                break
+            body += len(data)
+        k.close()
+        assert 0 < body < size, "body bytes received: %d" % body
+        lines = wait_for_lines(access, 1)
+        eq(len(lines), 1, "access log lines (the cut response has one)")
+        m = CLF.match(lines[0])
+        assert m, "not Combined Log Format: %r" % lines
+        eq((m["line"], m["status"], m["ua"]), (b"GET /shrinks.bin HTTP/1.1", b"200", b"cut"),
+           "request, status and user agent")
+        eq(m["bytes"], str(body).encode(), "body bytes sent (the head not counted)")
+
+
+def test_response_reset_by_the_client_is_logged():
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    srv = logged_server(access, error)
+    size = srv.sparse_file("huge.bin", 64 << 20)
+    with srv.start() as s:
+        k = socket.socket()
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        k.settimeout(10)
+        k.connect(("127.0.0.1", s.port))
+        k.sendall(req("GET", "/huge.bin"))
+        assert k.recv(100).startswith(b"HTTP/1.1 200 OK"), "no response"
+        time.sleep(0.3)
+        k.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        k.close()                             # RST in the middle of the body
+        lines = wait_for_lines(access, 1)
+        eq(len(lines), 1, "access log lines (the reset response has one)")
+        m = CLF.match(lines[0])
+        assert m, "not Combined Log Format: %r" % lines
+        eq((m["line"], m["status"]), (b"GET /huge.bin HTTP/1.1", b"200"), "request and status")
+        assert m["bytes"] != b"-" and 0 < int(m["bytes"]) < size, m["bytes"]
