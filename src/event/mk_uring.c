@@ -204,7 +204,15 @@ void mk_uring_want_write(struct mk_conn *c)
         mk_sched_conn_post(c);
         return;
     }
-    io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+    /* io_uring always adds POLLRDHUP to a poll's events: once the peer has half-closed, a
+     * one-shot POLLOUT poll completes at once, writable or not, and the sendfile() it
+     * wakes fails with EAGAIN again (a busy loop until Timeout).  Then the poll is
+     * multishot and edge-triggered: it reports when room comes, the half-close at most
+     * once more, and stays armed (cancelled by the close). */
+    if (c->peer_shut)
+        io_uring_prep_poll_multishot(sqe, c->fd, POLLOUT);
+    else
+        io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
     io_uring_sqe_set_data64(sqe, ud_make(UD_POLLOUT, c->fd, c->gen));
     c->io_armed |= MK_IO_POLLOUT;
 }
@@ -438,7 +446,16 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
         ev = EPOLLOUT;
         break;
     case UD_POLLOUT:
-        c->io_armed &= (uint8_t)~MK_IO_POLLOUT;
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+            c->io_armed &= (uint8_t)~MK_IO_POLLOUT;
+        if (res > 0 && !(res & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
+            /* Only the peer's half-close (POLLRDHUP): not writable.  Wait for room with a
+             * poll that the half-close does not complete again at once. */
+            c->peer_shut = true;
+            if (!(c->io_armed & MK_IO_POLLOUT))
+                mk_uring_want_write(c);
+            return;
+        }
         c->wr_ready = true;
         ev = res > 0 ? (uint32_t)res : EPOLLOUT;
         break;

@@ -477,6 +477,52 @@ def private_lttng_home():
     return user_env, user_rc
 
 
+class Strace:
+    """`with mkt.Strace(pid, "sendfile") as st: ...`, then st.lines: the calls every thread of
+    pid made inside the block (strace -f -p, attached to each thread before the block runs,
+    detached after it).  For tests that count system calls; Skip without strace."""
+
+    def __init__(self, pid, calls):
+        if not shutil.which("strace"):
+            raise Skip("strace not installed")
+        self.pid, self.calls, self.lines = pid, calls, []
+        self.out = os.path.join(tmpdir("strace"), "out")
+
+    def _attached(self):
+        for t in os.listdir("/proc/%d/task" % self.pid):
+            try:
+                with open("/proc/%d/task/%s/status" % (self.pid, t)) as f:
+                    if "\nTracerPid:\t0\n" in f.read():
+                        return False
+            except FileNotFoundError:
+                pass  # a thread that just ended
+        return True
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(["strace", "-f", "-qq", "-o", self.out, "-p",
+                                      str(self.pid), "-e", "trace=" + self.calls])
+        try:
+            wait_until(self._attached, 10, "strace to attach to every thread of %d" % self.pid)
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _stop(self):
+        self.proc.send_signal(signal.SIGINT)  # strace detaches and exits
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __exit__(self, *exc):
+        self._stop()
+        with open(self.out) as f:
+            self.lines = [ln for ln in f.read().splitlines() if "(" in ln]
+        return False
+
+
 def preload_env(name, source, **env):
     """The environment for a server run with an LD_PRELOAD shim built from C source (plus
     the env given).  Skips in sanitizer builds: their runtimes must come first."""

@@ -137,6 +137,52 @@ def test_pipelined_flood_behind_a_stuck_response_io_uring():
     pipelined_behind_big("io_uring", 900)
 
 
+def half_closed_slow_readers(loop, n=4, hold=2.0):
+    """Clients that send a request for the 3 MiB file, half-close (SHUT_WR) and read
+    nothing for a while: the worker waits for room without spinning, then each client gets
+    the whole body.  (io_uring adds POLLRDHUP to every poll: a one-shot POLLOUT poll armed
+    after sendfile() said EAGAIN completed at once once the peer had half-closed, and the
+    worker ran sendfile/poll at 100 % CPU until Timeout.)"""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1", "Timeout": "30"}) as s:
+        socks = []
+        for _ in range(n):
+            k = socket.socket()
+            k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            k.connect(("127.0.0.1", s.port))
+            k.sendall(req("GET", "/big.bin", headers={"Connection": "close"}))
+            k.shutdown(socket.SHUT_WR)
+            socks.append(k)
+        time.sleep(0.5)  # the responses are stuck on the clients' windows
+        # Counted, not timed: a worker waiting for room makes no sendfile call while nobody
+        # reads; the busy loop made thousands in that time (each one EAGAIN), even traced.
+        with mkt.Strace(s.pid, "sendfile") as st:
+            time.sleep(hold)
+        assert len(st.lines) < 20, "%d sendfile calls in %.1f s while %d half-closed " \
+            "clients read nothing (busy loop): %s" % (len(st.lines), hold, n, st.lines[-2:])
+        for i, k in enumerate(socks):
+            k.settimeout(30)
+            data = b""
+            while True:
+                d = k.recv(1 << 16)
+                if not d:
+                    break
+                data += d
+            k.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), head[:80]
+            eq(body, s.files["/big.bin"], "body of half-closed client %d" % i)
+
+
+@mkt.timeout(60)
+def test_half_closed_slow_readers_do_not_spin_epoll():
+    half_closed_slow_readers("epoll")
+
+
+@mkt.timeout(60)
+def test_half_closed_slow_readers_do_not_spin_io_uring():
+    half_closed_slow_readers("io_uring")
+
+
 def padded(path, close=False):
     """A request padded to 4 KiB: two of the ring's 2 KiB buffers, the small session's size."""
     head = req("GET", path, headers={"Connection": "close"} if close else {})[:-2]

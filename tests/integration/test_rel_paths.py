@@ -413,47 +413,24 @@ def test_document_root_link_swap_is_followed():
         s.stop(check_fds=False)
 
 
-def all_traced(pid):
-    """Every thread of pid has a tracer (strace -f -p attached to each)."""
-    for t in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/status" % (pid, t)) as f:
-            if "\nTracerPid:\t0\n" in f.read():
-                return False
-    return True
-
-
 @mkt.timeout(60)
 def test_miss_under_a_root_without_link_costs_no_stat():
     """A 404 looks at the DocumentRoot path again (a deploy may just have swapped its link)
     only when that path goes through a symbolic link: under a plain directory nothing can be
     swapped at once, and a miss is openat2 alone.  Each 404 used to stat() the root too
     (strace: one newfstatat per request); the once-a-second look remains."""
-    if not shutil.which("strace"):
-        raise mkt.Skip("strace not installed")
     with mkt.Server(conf={"Workers": "1"}) as s:
         if os.path.realpath(s.docroot) != s.docroot:
             raise mkt.Skip("the test docroot %s goes through a link" % s.docroot)
         c = s.client()
         c.send(req("GET", "/missing.txt"))
         eq(c.recv_response().status, 404, "warm-up miss")
-        out = os.path.join(s.dir, "strace.out")
-        st = subprocess.Popen(["strace", "-f", "-qq", "-o", out, "-p", str(s.pid), "-e",
-                               "trace=%%stat,openat,openat2"])
-        try:
-            mkt.wait_until(lambda: all_traced(s.pid), 10, "strace to attach to every thread")
-            n = 60
+        n = 60
+        with mkt.Strace(s.pid, "%stat,openat,openat2") as st:
             for _ in range(n):
                 c.send(req("GET", "/missing.txt"))
                 eq(c.recv_response().status, 404, "a miss")
-        finally:
-            st.send_signal(2)  # SIGINT: strace detaches and exits
-            try:
-                st.wait(10)
-            except subprocess.TimeoutExpired:
-                st.kill()
-                st.wait(10)
-        with open(out) as f:
-            lines = f.read().splitlines()
+        lines = st.lines
         opens = [ln for ln in lines if "openat2(" in ln or "openat(" in ln]
         stats = [ln for ln in lines if "stat" in ln.split("(", 1)[0]]
         assert len(opens) >= n, "%d opens for %d misses (strace attached?)" % (len(opens), n)
