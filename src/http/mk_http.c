@@ -718,6 +718,13 @@ static void respond_file(struct mk_conn *c, struct mk_http_session *s, struct mk
 
 static const char allow_options[] = "Allow: GET, HEAD, POST, OPTIONS\r\n";
 
+/* The methods a static site answers; any other is 405 (the Allow list above). */
+static bool method_allowed(int method)
+{
+    return method == MK_METHOD_GET || method == MK_METHOD_HEAD || method == MK_METHOD_POST ||
+           method == MK_METHOD_OPTIONS;
+}
+
 static void handle_request(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
@@ -727,13 +734,7 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
     int n, rc;
 
     s->vh = vh;
-    switch (r->method) {
-    case MK_METHOD_GET:
-    case MK_METHOD_HEAD:
-    case MK_METHOD_POST:
-    case MK_METHOD_OPTIONS:
-        break;
-    default:
+    if (!method_allowed(r->method)) {
         respond_error(c, s, 405, vh);
         return;
     }
@@ -781,21 +782,13 @@ static bool answer_before_continue(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
     const struct mk_http_request *r = &s->req;
-    bool early = false;
+    bool early;
 
-    switch (r->method) {
-    case MK_METHOD_GET:
-    case MK_METHOD_HEAD:
-    case MK_METHOD_POST:
-    case MK_METHOD_OPTIONS:
-        break;
-    default:
-        early = true;
-        break;
-    }
-    if (!early && r->asterisk_form) {
+    if (!method_allowed(r->method)) {
+        early = true; /* 405 */
+    } else if (r->asterisk_form) {
         early = r->method != MK_METHOD_OPTIONS; /* 400; OPTIONS * is 200 */
-    } else if (!early) {
+    } else {
         const struct mk_vhost *vh = mk_vhost_match(cfg->vhosts, cfg->nvhosts, r->host);
         struct mk_file *f;
         int n = mk_path_normalize(r->path.p, r->path.len, path_buf(s));

@@ -656,20 +656,31 @@ def test_reload_that_drops_a_log_file_stops_reopening_it():
             assert b"?back" not in f.read(), "line written to the rotated a1"
 
 
+def big_file_server(name):
+    """A logged server (not started) with a 64 MiB file `name`: (server, access log, size)."""
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    srv = logged_server(access, error)
+    return srv, access, srv.sparse_file(name, 64 << 20)
+
+
+def small_window_client(s, request):
+    """A client with a 4 KiB receive window (set before connect), the request sent."""
+    k = socket.socket()
+    k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    k.settimeout(10)
+    k.connect(("127.0.0.1", s.port))
+    k.sendall(request)
+    return k
+
+
 def test_response_cut_short_is_logged_with_the_body_bytes_sent():
     """A response that does not reach its end still has its access-log line (as nginx's and
     Apache's), with the status and the body bytes sent, the head not counted: here the file
     shrinks while it is sent, and the client counts every body byte it got before the close."""
-    d = mkt.tmpdir("logs")
-    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
-    srv = logged_server(access, error)
-    size = srv.sparse_file("shrinks.bin", 64 << 20)
+    srv, access, size = big_file_server("shrinks.bin")
     with srv.start() as s:
-        k = socket.socket()
-        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
-        k.settimeout(10)
-        k.connect(("127.0.0.1", s.port))
-        k.sendall(req("GET", "/shrinks.bin", headers=[("User-Agent", "cut")]))
+        k = small_window_client(s, req("GET", "/shrinks.bin", headers=[("User-Agent", "cut")]))
         got = b""
         while b"\r\n\r\n" not in got:
             data = k.recv(4096)
@@ -698,16 +709,9 @@ def test_response_cut_short_is_logged_with_the_body_bytes_sent():
 
 
 def test_response_reset_by_the_client_is_logged():
-    d = mkt.tmpdir("logs")
-    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
-    srv = logged_server(access, error)
-    size = srv.sparse_file("huge.bin", 64 << 20)
+    srv, access, size = big_file_server("huge.bin")
     with srv.start() as s:
-        k = socket.socket()
-        k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        k.settimeout(10)
-        k.connect(("127.0.0.1", s.port))
-        k.sendall(req("GET", "/huge.bin"))
+        k = small_window_client(s, req("GET", "/huge.bin"))
         assert k.recv(100).startswith(b"HTTP/1.1 200 OK"), "no response"
         time.sleep(0.3)
         k.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
