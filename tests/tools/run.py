@@ -1014,9 +1014,95 @@ def test_bad_numbers_are_usage_errors():
     expect(len(j["slowest_uris"]) == 3, "--top 3: %d URIs" % len(j["slowest_uris"]))
 
 
+def test_filters_that_match_nothing_say_so():
+    # --pid/--host that select nothing: the trace has monkey:* events, none of them match.
+    # The tool once said "no monkey:* events in the trace (was the server traced?)".
+    trace, _ = gen("nomatch", "--conns", 20, "--requests", 2)
+    pid = summary_json(trace)["processes"][0]["vpid"]
+    other = pid + 1 if pid + 1 < 4194304 else 1
+    for flt in (["--pid", other], ["--host", "no-such-host"]):
+        for cmd in ("summary", "check"):
+            rc, out, _ = tool(cmd, *flt, trace, check=False)
+            expect("was the server traced" not in out and
+                   "no monkey:* event matches %s %s" % tuple(flt) in out,
+                   "%s %s: %s" % (cmd, flt, out[-800:]))
+            expect(rc == (1 if cmd == "check" else 0), "%s %s exited %d" % (cmd, flt, rc))
+        j = summary_json(trace, extra=flt)
+        expect(j["monkey_events"] == 0 and j["filtered_out_events"] > 0, "%r" % j)
+    _, out, _ = tool("summary", "--pid", pid, trace)
+    expect("filters: --pid %d (0 monkey:* events" % pid in out, out[:600])
+
+
+def test_discards_under_filters():
+    # A discarded-events message is per ring buffer.  --host: the buffers of another host's
+    # trace hold none of the selected events: their discards are not counted (a note says so);
+    # --pid on per-user buffers (shared by every process): counted, and the banner says how
+    # many of those gaps are in shared buffers.
+    trace, _ = gen("discflt", "--workers", 2, "--conns", 20000, "--requests", 5,
+                   channel=["--subbuf-size=4096", "--num-subbuf=2"])
+    j = summary_json(trace)
+    if not j["discarded_gaps"]:
+        raise mkt.Skip("nothing was discarded")
+    pid = j["processes"][0]["vpid"]
+    rc, out, _ = tool("summary", "--host", "no-such-host", trace)
+    expect("DISCARDED" not in out, "discards of another host counted:\n" + out[:1500])
+    expect("not counted here" in out, "no note of the discards left out:\n" + out[:1500])
+    jh = summary_json(trace, extra=("--host", "no-such-host"))
+    expect(jh["discarded_events"] == 0 and jh["discarded_excluded_events"] ==
+           j["discarded_events"] and jh["discarded_excluded_gaps"] == j["discarded_gaps"],
+           "json --host: %r" % {k: v for k, v in jh.items() if k.startswith("discarded")})
+    rc, out, _ = tool("check", "--host", "no-such-host", trace, check=False)
+    expect("[FAIL] the trace is complete" not in out, out[:1500])
+    rc, out, _ = tool("summary", "--pid", pid, trace)
+    expect("THE TRACER DISCARDED" in out and "buffers shared by every traced process" in out,
+           "--pid on per-user buffers:\n" + out[:1500])
+    jp = summary_json(trace, extra=("--pid", pid))
+    expect(jp["discarded_events"] == j["discarded_events"] and
+           jp["discarded_shared_gaps"] == j["discarded_gaps"], "json --pid: %r" % jp)
+
+
+def test_conn_id_0_is_no_connection():
+    # Refusals over MaxConnections are `error` events with conn_id 0 (no connection):
+    # `conn --conn-id 0` printed them as "connection 0", a connection that never was.
+    ensure_sessiond()
+    conf = dict(SERVER_CONF, Workers="1", MaxConnections="2", KeepAliveTimeout="30",
+                Timeout="30")
+    srv = mkt.Server(conf=conf).start()
+    try:
+        with Session("refuse", pids=[srv.pid]) as s:
+            time.sleep(0.3)
+            busy = []
+            for _ in range(2):
+                c = fresh(srv)
+                c.send(b"GET /one.txt HTTP/1.1\r\n")
+                busy.append(c)
+            time.sleep(0.3)
+            for _ in range(2):
+                c = fresh(srv)
+                c.send(mkt.req("GET", "/one.txt"))
+                expect(c.recv_response(timeout=10).status == 503, "not refused")
+                c.close()
+            for c in busy:
+                expect(c.request(b"Host: localhost\r\n\r\n").status == 200, "not 200")
+                c.close()
+            time.sleep(0.5)
+            s.stop()
+            trace = s.out
+    finally:
+        srv.stop(check_fds=False)
+    j = summary_json(trace)
+    expect(j["errors"]["by_site"].get("limit") == 2, "refusals: %r" % j["errors"])
+    rc, out, err = tool("conn", trace, "--conn-id", 0, check=False)
+    expect(rc == 1 and "connection 0" not in out and "no connection with conn_id 0" in err,
+           "conn --conn-id 0: exit %d\n%s%s" % (rc, out[:800], err[:300]))
+
+
 TESTS = [
     test_usage_errors,
     test_bad_numbers_are_usage_errors,
+    test_filters_that_match_nothing_say_so,
+    test_discards_under_filters,
+    test_conn_id_0_is_no_connection,
     test_make_installs_the_tool,
     test_summary_counts_match_the_load,
     test_summary_text,

@@ -492,6 +492,9 @@ int mt_cmd_check(struct mt_common *cm, bool no_stats)
                        rs.discarded_msgs);
                 if (rs.discarded_packets)
                     printf(" (%" PRIu64 " packets lost)", rs.discarded_packets);
+                if (rs.discarded_shared_msgs)
+                    printf(" (%" PRIu64 " gaps in buffers shared with other processes)",
+                           rs.discarded_shared_msgs);
                 printf("\n");
                 total++;
             } else {
@@ -515,7 +518,9 @@ int mt_cmd_check(struct mt_common *cm, bool no_stats)
         free(x.shown[i]);
     }
     if (!rs.monkey_events) {
-        printf("result: FAIL (no monkey:* events in the trace: nothing was verified)\n");
+        mt_no_events_note(stdout, &cm->ro, &rs);
+        printf("result: FAIL (no monkey:* events %s: nothing was verified)\n",
+               rs.monkey_filtered ? "match the filters" : "in the trace");
         return 1;
     }
     printf("result: %s", total ? "FAIL" : "OK");

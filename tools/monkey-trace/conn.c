@@ -88,8 +88,9 @@ static bool has_conn_id(const struct mt_event *ev)
     case MT_EV_REQUEST_HEADER:
         return true;
     case MT_EV_ERROR:
-        /* conn_id 0 means "no connection" for errors of accept() */
-        return !(ev->conn_id == 0 && ev->i[0] == 0);
+        /* conn_id 0 means "no connection" (ids start at 1): a refusal over MaxConnections,
+         * an accept() or epoll failure */
+        return ev->conn_id != 0;
     default:
         return false;
     }

@@ -128,10 +128,20 @@ struct mt_read_stats {
     uint64_t messages;
     uint64_t events;        /* every event read */
     uint64_t monkey_events; /* monkey:* events (after the --pid/--host filters) */
+    uint64_t monkey_filtered; /* monkey:* events left out by the --pid/--host filters */
+    /* Discards are reported per stream (one ring buffer).  Under --pid/--host, those of a
+     * stream that can hold only other processes' or hosts' events (another host's trace,
+     * per-process buffers of another pid) are left out of the counts below and counted in
+     * the excluded_ ones; those of a stream shared by every process of a user (per-user
+     * buffers, the default) are counted, and shared_msgs says how many such gaps: how many
+     * of their events were the selected process's is unknown. */
     uint64_t discarded;     /* events the tracer discarded */
     uint64_t discarded_msgs;
     uint64_t discarded_unknown; /* discarded-events messages without a count, and lost packets */
     uint64_t discarded_packets; /* packets lost (overwrite mode): events of unknown number */
+    uint64_t discarded_shared_msgs; /* --pid: gaps in buffers shared with other processes */
+    uint64_t discarded_excluded;    /* events discarded in other processes'/hosts' buffers */
+    uint64_t discarded_excluded_msgs;
     int ntraces;            /* trace directories given to src.ctf.fs */
     int64_t first_ts, last_ts;
     double seconds;     /* wall time spent reading */
@@ -141,6 +151,11 @@ struct mt_read_stats {
 /* Read every input, merged by time, calling the sink; 0 on success, -1 after an error
  * message on stderr. */
 int mt_read(const struct mt_read_opts *o, struct mt_sink *sink, struct mt_read_stats *st);
+
+/* " --pid 12 --host h" for what the filters of o select, "" without filters */
+const char *mt_filter_desc(const struct mt_read_opts *o, char *buf, size_t len);
+/* The line(s) for a read that gave no monkey:* event (after the filters). */
+void mt_no_events_note(FILE *f, const struct mt_read_opts *o, const struct mt_read_stats *st);
 
 /* Set by SIGINT/SIGTERM: the read loop stops at the next message batch. */
 extern volatile int mt_interrupted;

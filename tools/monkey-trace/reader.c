@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -300,6 +301,30 @@ void mt_vpid_note(FILE *f)
                    "(lttng add-context -u -t vpid -t vtid)\n");
 }
 
+const char *mt_filter_desc(const struct mt_read_opts *o, char *buf, size_t len)
+{
+    char pid[40] = "";
+    if (o->pid >= 0)
+        snprintf(pid, sizeof(pid), " --pid %lld", (long long)o->pid);
+    snprintf(buf, len, "%s%s%.*s", pid, o->host ? " --host " : "", o->host ? 64 : 0,
+             o->host ? o->host : "");
+    return buf;
+}
+
+void mt_no_events_note(FILE *f, const struct mt_read_opts *o, const struct mt_read_stats *st)
+{
+    char flt[128];
+    if (!st->monkey_filtered) {
+        fprintf(f, "no monkey:* events in the trace (was the server traced? lttng "
+                   "enable-event -u 'monkey:*')\n");
+        return;
+    }
+    fprintf(f, "no monkey:* event matches%s: the trace holds %" PRIu64 " monkey:* events, all "
+               "of other processes or hosts (`monkey-trace summary` without the filter lists "
+               "them)\n",
+            mt_filter_desc(o, flt, sizeof(flt)), st->monkey_filtered);
+}
+
 /* ---- enum labels: the server's own lists (src/trace/mk_trace_enums.h) ------------------------ */
 
 #define MT__LABEL(name, text) text,
@@ -462,10 +487,10 @@ static void handle_event(struct reader *r, const bt_message *msg)
     }
     if (si->env_vpid >= 0)
         mt_have_vpid = true;
-    if (r->o->pid >= 0 && vpid != r->o->pid)
+    if ((r->o->pid >= 0 && vpid != r->o->pid) || (r->o->host && strcmp(r->o->host, si->host))) {
+        r->st->monkey_filtered++;
         return;
-    if (r->o->host && strcmp(r->o->host, si->host) != 0)
-        return;
+    }
     if (si->last_proc < 0 || si->last_vpid != vpid) {
         si->last_proc = (int32_t)proc_get(si->host, vpid);
         si->last_vpid = vpid;
@@ -540,6 +565,25 @@ static void handle_event(struct reader *r, const bt_message *msg)
     r->sink->event(r->sink->ctx, &ev);
 }
 
+/* Whether the --pid/--host filters leave out every event stream s can hold: a stream of
+ * another host's trace, or per-process buffers of another process.  Per-user buffers (no
+ * vpid in the trace's environment) hold the events of every process of the user: their
+ * discards are kept under --pid, and counted as shared. */
+static bool stream_excluded(struct reader *r, const bt_stream *s)
+{
+    const struct mt_read_opts *o = r->o;
+    if (o->pid < 0 && !o->host)
+        return false;
+    struct stream_info *si = stream_get(s);
+    if (o->host && strcmp(o->host, si->host) != 0)
+        return true;
+    if (o->pid >= 0 && si->env_vpid >= 0 && si->env_vpid != o->pid)
+        return true;
+    if (o->pid >= 0 && si->env_vpid < 0)
+        r->st->discarded_shared_msgs++;
+    return false;
+}
+
 static void handle_discarded(struct reader *r, const bt_message *msg)
 {
     uint64_t count = 0;
@@ -547,6 +591,13 @@ static void handle_discarded(struct reader *r, const bt_message *msg)
     const bt_stream *s = bt_message_discarded_events_borrow_stream_const(msg);
     const bt_stream_class *sc = bt_stream_borrow_class_const(s);
 
+    if (stream_excluded(r, s)) {
+        r->st->discarded_excluded_msgs++;
+        if (bt_message_discarded_events_get_count(msg, &count) ==
+            BT_PROPERTY_AVAILABILITY_AVAILABLE)
+            r->st->discarded_excluded += count;
+        return;
+    }
     if (bt_stream_class_discarded_events_have_default_clock_snapshots(sc)) {
         const bt_clock_snapshot *cs =
             bt_message_discarded_events_borrow_end_default_clock_snapshot_const(msg);
@@ -571,6 +622,10 @@ static void handle_discarded_packets(struct reader *r, const bt_message *msg)
     const bt_stream *s = bt_message_discarded_packets_borrow_stream_const(msg);
     const bt_stream_class *sc = bt_stream_borrow_class_const(s);
 
+    if (stream_excluded(r, s)) {
+        r->st->discarded_excluded_msgs++;
+        return;
+    }
     if (bt_stream_class_discarded_packets_have_default_clock_snapshots(sc)) {
         const bt_clock_snapshot *cs =
             bt_message_discarded_packets_borrow_end_default_clock_snapshot_const(msg);

@@ -71,6 +71,10 @@ void mt_discard_warning(FILE *f, const struct mt_read_stats *rs)
                " gaps): its ring buffers\n"
                "!!! were full. Counts below are lower bounds and pairings may be incomplete.\n",
             rs->discarded, rs->discarded_unknown ? " OR MORE" : "", rs->discarded_msgs);
+    if (rs->discarded_shared_msgs)
+        fprintf(f, "!!! %" PRIu64 " of these gaps are in buffers shared by every traced process "
+                   "(per-user\n!!! buffers): how many of their events were of --pid is "
+                   "unknown.\n", rs->discarded_shared_msgs);
     if (rs->discarded_packets)
         fprintf(f, "!!! %" PRIu64 " PACKETS WERE LOST (overwrite mode): their events are not "
                    "counted.\n", rs->discarded_packets);
@@ -78,7 +82,7 @@ void mt_discard_warning(FILE *f, const struct mt_read_stats *rs)
                "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
 }
 
-static void print_text(FILE *f, struct mt_stats *s, int top_n)
+static void print_text(FILE *f, struct mt_stats *s, const struct mt_read_opts *ro, int top_n)
 {
     const struct mt_read_stats *rs = &s->rs;
     char b1[64], b2[64], b3[64];
@@ -88,9 +92,17 @@ static void print_text(FILE *f, struct mt_stats *s, int top_n)
                " monkey), read in %.2f s, %.2f s CPU (%.2f M events/s)\n",
             rs->ntraces, rs->ntraces == 1 ? "" : "s", rs->events, rs->monkey_events, rs->seconds,
             rs->cpu_seconds, rs->seconds > 0 ? (double)rs->events / rs->seconds / 1e6 : 0);
+    if (ro->pid >= 0 || ro->host) {
+        char flt[128];
+        fprintf(f, "filters:%s (%" PRIu64 " monkey:* events of other processes or hosts left "
+                   "out)\n", mt_filter_desc(ro, flt, sizeof(flt)), rs->monkey_filtered);
+        if (rs->discarded_excluded_msgs)
+            fprintf(f, "note: the tracer discarded %" PRIu64 " events (%" PRIu64 " gaps) in "
+                       "buffers that hold only other processes' or hosts' events: not counted "
+                       "here\n", rs->discarded_excluded, rs->discarded_excluded_msgs);
+    }
     if (!rs->monkey_events) {
-        fprintf(f, "no monkey:* events in the trace (was the server traced? lttng "
-                   "enable-event -u 'monkey:*')\n");
+        mt_no_events_note(f, ro, rs);
         mt_discard_warning(f, rs);
         return;
     }
@@ -358,8 +370,12 @@ static void print_json(FILE *f, struct mt_stats *s, int top_n)
             rs->cpu_seconds);
     fprintf(f, "  \"discarded_events\": %" PRIu64
                ",\n  \"discarded_unknown_count\": %" PRIu64 ",\n  \"discarded_gaps\": %" PRIu64
-               ",\n  \"discarded_packets\": %" PRIu64 ",\n",
-            rs->discarded, rs->discarded_unknown, rs->discarded_msgs, rs->discarded_packets);
+               ",\n  \"discarded_packets\": %" PRIu64 ",\n  \"discarded_shared_gaps\": %" PRIu64
+               ",\n  \"discarded_excluded_events\": %" PRIu64
+               ",\n  \"discarded_excluded_gaps\": %" PRIu64 ",\n",
+            rs->discarded, rs->discarded_unknown, rs->discarded_msgs, rs->discarded_packets,
+            rs->discarded_shared_msgs, rs->discarded_excluded, rs->discarded_excluded_msgs);
+    fprintf(f, "  \"filtered_out_events\": %" PRIu64 ",\n", rs->monkey_filtered);
     fprintf(f, "  \"first_ns\": %lld,\n  \"last_ns\": %lld,\n  \"duration_s\": %.6f,\n",
             (long long)s->first_ts, (long long)s->last_ts, dur);
     fprintf(f, "  \"have_vpid\": %s,\n  \"have_vtid\": %s,\n", mt_have_vpid ? "true" : "false",
@@ -550,7 +566,7 @@ int mt_cmd_summary(struct mt_common *c)
     if (c->json)
         print_json(stdout, &s, c->top_n);
     else
-        print_text(stdout, &s, c->top_n);
+        print_text(stdout, &s, &c->ro, c->top_n);
     if (s.rs.discarded || s.rs.discarded_unknown)
         fprintf(stderr, "monkey-trace: WARNING: the tracer discarded %" PRIu64
                         "%s events%s: the figures are incomplete\n",
