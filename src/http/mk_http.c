@@ -306,6 +306,16 @@ static bool status_closes(int status)
 
 static void start_write(struct mk_conn *c, struct mk_http_session *s);
 
+/* The site of a request refused before handle_request() chose one (a parse error, 413,
+ * 411, a broken body, a timeout): the one its Host names when the parser read a valid Host
+ * (or absolute-form authority; req.host is set only then), else the default site, as nginx
+ * chooses.  Its error pages and logs apply. */
+__attribute__((cold, noinline)) static const struct mk_vhost *
+refused_vhost(const struct mk_http_session *s)
+{
+    return mk_vhost_match(cfg->vhosts, cfg->nvhosts, s->req.host);
+}
+
 /* An error response: a custom page of the vhost when there is one, else a short HTML body. */
 static void respond_error(struct mk_conn *c, struct mk_http_session *s, int status,
                           const struct mk_vhost *vh)
@@ -318,10 +328,13 @@ static void respond_error(struct mk_conn *c, struct mk_http_session *s, int stat
     if (status_closes(status))
         s->close_after = true;
     decide_keepalive(c, s);
-    /* No site chosen yet (a request rejected before its Host was known): the default
-     * site's error pages apply, as its logs do. */
-    if (!vh)
-        vh = s->vh ? s->vh : &cfg->vhosts[0];
+    /* No site chosen yet (a request rejected before handle_request): the site its Host
+     * names, if one was read, else the default site; its error pages apply, as its logs do. */
+    if (!vh) {
+        if (!s->vh)
+            s->vh = refused_vhost(s);
+        vh = s->vh;
+    }
     release_file(hw, s);
     if (vh) {
         const char *p = mk_vhost_error_page(vh, status);
@@ -1502,6 +1515,18 @@ static void http_on_ready(struct mk_conn *c)
     http_run(c);
 }
 
+/* A request head that did not arrive within Timeout has its access-log line, as nginx
+ * logs it: status 408, what arrived of the request line, no body bytes, under the site its
+ * Host names if the parser read one.  An idle keep-alive connection has none (nor 408). */
+__attribute__((cold, noinline)) static void log_timeout(struct mk_conn *c,
+                                                        struct mk_http_session *s)
+{
+    s->status = 408;
+    if (!s->vh)
+        s->vh = refused_vhost(s);
+    log_request(c, s, false);
+}
+
 static void http_on_timeout(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
@@ -1515,6 +1540,7 @@ static void http_on_timeout(struct mk_conn *c)
         ssize_t n = send(c->fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0)
             c->bytes_out += (uint64_t)n;
+        log_timeout(c, s);
     }
     mk_sched_conn_close(c, MK_CLOSE_TIMEOUT, false);
 }
@@ -1531,7 +1557,7 @@ static void http_on_close(struct mk_conn *c)
                         mk_clock_ns() - s->start_ns, 0);
         /* A response begun and cut short (the client reset, the file shrank, the grace
          * period ended) still has its access-log line, with the body bytes it sent, as
-         * nginx and Apache log it.  A request never answered (a 408) has none. */
+         * nginx and Apache log it.  A 408 was logged by http_on_timeout(). */
         if (c->state == MK_HTTP_WRITE && s->status)
             log_request(c, s, true);
         c->requests++;

@@ -234,9 +234,12 @@ static int parse_target(struct mk_http_request *req)
         /* userinfo is not allowed in http(s) URIs sent to a server (RFC 9110 4.2.4) */
         if (auth_end == a || memchr(a, '@', (size_t)(auth_end - a)))
             return -1;
-        req->host = mk_str(a, (size_t)(auth_end - a));
-        if (mk_http_host_check(req->host) < 0)
+        /* req->host is set only once checked: a request refused later is logged under
+         * the site it names (mk_http.c), which a malformed authority must not choose. */
+        mk_str_t host = mk_str(a, (size_t)(auth_end - a));
+        if (mk_http_host_check(host) < 0)
             return -1;
+        req->host = host;
         req->absolute_form = true;
         if (auth_end < end && *auth_end == '/') {
             req->path = mk_str(auth_end, (size_t)(end - auth_end));
@@ -610,7 +613,8 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
         }
         return 0;
     case 7:
-        if (MK_STR_IEQ(name, "referer"))
+        /* The first Referer and User-Agent are the ones logged, as nginx logs them. */
+        if (MK_STR_IEQ(name, "referer") && !req->referer.p)
             req->referer = value;
         return 0;
     case 8:
@@ -628,7 +632,7 @@ static int on_header(struct mk_http_request *req, mk_str_t name, mk_str_t value,
                 else if (MK_STR_IEQ(tok, "keep-alive"))
                     req->conn_keepalive = true;
             }
-        } else if (MK_STR_IEQ(name, "user-agent")) {
+        } else if (MK_STR_IEQ(name, "user-agent") && !req->user_agent.p) {
             req->user_agent = value;
         }
         return 0;

@@ -20,7 +20,7 @@ def eq(a, b, what):
     assert a == b, "%s: got %r, expected %r" % (what, a, b)
 
 
-def logged_server(access, error, extra_sites=None):
+def logged_server(access, error, extra_sites=None, conf=None):
     s = mkt.Server()
     site = (mkt.section("HOST", [("ServerName", "127.0.0.1 localhost"),
                                  ("DocumentRoot", s.docroot)]) +
@@ -28,8 +28,20 @@ def logged_server(access, error, extra_sites=None):
     sites = {"default": site}
     sites.update(extra_sites or {})
     mkt.write_confdir(s.confdir, mkt.merge([("Listen", "127.0.0.1:%d" % s.port)] +
-                                           mkt.SERVER_DEFAULTS, None), None, sites)
+                                           mkt.SERVER_DEFAULTS, conf), None, sites)
     return s
+
+
+def two_logged_sites(conf=None):
+    """A logged default site and a logged site "two.example" (not started):
+    (server, default access, default error, two's access, two's error)."""
+    d = mkt.tmpdir("logs")
+    a1, e1, a2, e2 = (os.path.join(d, n) for n in ("a1.log", "e1.log", "a2.log", "e2.log"))
+    s = mkt.Server()
+    two = (mkt.section("HOST", [("ServerName", "two.example"), ("DocumentRoot", s.docroot)]) +
+           mkt.section("LOGGER", [("AccessLog", a2), ("ErrorLog", e2)]))
+    srv = logged_server(a1, e1, {"two": two}, conf)
+    return srv, a1, e1, a2, e2
 
 
 def wait_for_lines(path, n, bound=5.0):
@@ -722,3 +734,101 @@ def test_response_reset_by_the_client_is_logged():
         assert m, "not Combined Log Format: %r" % lines
         eq((m["line"], m["status"]), (b"GET /huge.bin HTTP/1.1", b"200"), "request and status")
         assert m["bytes"] != b"-" and 0 < int(m["bytes"]) < size, m["bytes"]
+
+
+def test_first_user_agent_and_referer_are_logged():
+    """Given twice, User-Agent and Referer are logged as nginx logs them: the first one."""
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    with logged_server(access, error).start() as s:
+        c = mkt.Client(s.port)
+        r = c.request(req("GET", "/one.txt", headers=[
+            ("User-Agent", "first-ua"), ("Referer", "http://first/"),
+            ("User-Agent", "second-ua"), ("Referer", "http://second/")]))
+        eq(r.status, 200, "status")
+        c.close()
+        lines = wait_for_lines(access, 1)
+        eq(len(lines), 1, "access log lines")
+        m = CLF.match(lines[0])
+        assert m, "not Combined Log Format: %r" % lines
+        eq((m["ref"], m["ua"]), (b"http://first/", b"first-ua"), "referer and user agent")
+
+
+def test_refused_request_is_logged_under_the_site_its_host_names():
+    """A request refused after its Host was read (and found valid) is logged by the site the
+    Host names, as nginx logs it; one whose Host is missing, malformed or not read yet goes
+    to the default site's logs."""
+    srv, a1, e1, a2, e2 = two_logged_sites()
+    with srv.start() as s:
+        refused = [
+            # (request, status, site that logs it)
+            (b"GET /bad-field HTTP/1.1\r\nHost: two.example\r\nBad Field: x\r\n\r\n", 400, 2),
+            (b"GET /dup-host HTTP/1.1\r\nHost: two.example\r\nHost: two.example\r\n\r\n",
+             400, 2),
+            (b"POST /big HTTP/1.1\r\nHost: two.example\r\nContent-Length: 99999999\r\n\r\n",
+             413, 2),
+            (b"POST /no-length HTTP/1.1\r\nHost: two.example\r\n\r\n", 411, 2),
+            (b"GET /bad-chunk HTTP/1.1\r\nHost: two.example\r\nTransfer-Encoding: chunked"
+             b"\r\n\r\nzz\r\n", 400, 2),
+            (b"GET http://two.example/abs HTTP/1.1\r\nHost: x\r\nBad Field: x\r\n\r\n", 400, 2),
+            (b"GET /bad-host HTTP/1.1\r\nHost: two..example\r\n\r\n", 400, 1),
+            (b"GET /field-first HTTP/1.1\r\nBad Field: x\r\nHost: two.example\r\n\r\n",
+             400, 1),
+            (b"GET http://two..example/bad-abs HTTP/1.1\r\nHost: two.example\r\n\r\n", 400, 1),
+        ]
+        for raw, status, _ in refused:
+            c = mkt.Client(s.port)
+            c.send(raw)
+            eq(c.recv_response().status, status, "status of %r" % raw)
+            c.close()
+        want = {1: [], 2: []}
+        for raw, status, site in refused:
+            want[site].append((raw.split(b"\r\n")[0], str(status).encode()))
+        for site, access, error in ((1, a1, e1), (2, a2, e2)):
+            lines = wait_for_lines(access, len(want[site]))
+            m = [CLF.match(ln) for ln in lines]
+            assert all(m), "not Combined Log Format: %r" % lines
+            eq(sorted((x["line"], x["status"]) for x in m), sorted(want[site]),
+               "site %d access log" % site)
+            errs = wait_for_lines(error, len(want[site]))
+            eq(len(errs), len(want[site]), "site %d error log lines: %r" % (site, errs))
+
+
+@mkt.timeout(40)
+def test_request_head_timeout_is_logged_as_408():
+    """A request head that does not arrive within Timeout has an access-log line with 408 (and
+    an error-log line), under the site its Host names when the head got that far, as nginx
+    logs it; a connection that sent nothing, or an idle keep-alive one, has none."""
+    srv, a1, e1, a2, e2 = two_logged_sites({"Timeout": "2", "KeepAliveTimeout": "1"})
+    with srv.start() as s:
+        idle = mkt.Client(s.port)                         # sends nothing
+        kept = mkt.Client(s.port)
+        eq(kept.request(req("GET", "/one.txt?kept")).status, 200, "kept-alive request")
+        partial = mkt.Client(s.port)
+        partial.send(b"GET /partial HTTP/1.1\r\nUser-Agent: slow")
+        absolute = mkt.Client(s.port)
+        absolute.send(b"GET http://two.example/partial2 HTTP/1.1\r\nHost: two.e")
+        for c in (partial, absolute):
+            r = c.recv_response(timeout=10)
+            eq(r.status, 408, "timed out request")
+            assert c.is_closed(), "the connection stays open after its 408"
+        for c in (idle, kept):
+            assert c.is_closed(timeout=10), "an idle connection stays open"
+        for c in (idle, kept, partial, absolute):
+            c.close()
+        time.sleep(1.2)                                   # the writer's next flush
+        lines = wait_for_lines(a1, 2)
+        m = [CLF.match(ln) for ln in lines]
+        assert all(m), "not Combined Log Format: %r" % lines
+        eq([(x["line"], x["status"], x["bytes"]) for x in m],
+           [(b"GET /one.txt?kept HTTP/1.1", b"200", b"1"),
+            (b"GET /partial HTTP/1.1", b"408", b"-")], "default site's access log")
+        errs = wait_for_lines(e1, 1)
+        eq(len(errs), 1, "default site's error log lines: %r" % errs)
+        assert b"408 Request Timeout" in errs[0] and b"/partial" in errs[0], errs
+        lines = wait_for_lines(a2, 1)
+        eq(len(lines), 1, "two.example's access log lines: %r" % lines)
+        m = CLF.match(lines[0])
+        assert m, "not Combined Log Format: %r" % lines
+        eq((m["line"], m["status"]), (b"GET http://two.example/partial2 HTTP/1.1", b"408"),
+           "two.example's 408")

@@ -136,6 +136,18 @@ def test_error_page_400_custom_before_host_is_known():
     eq(r.body, PAGE_400, "body is the default site's 400.html")
 
 
+def test_error_page_400_of_the_site_whose_host_was_read():
+    # A head refused after a valid Host was read belongs to that site (as in nginx): the other
+    # site has no 400 page, so the built-in one, not the default site's.
+    r = U.expect(SRV, b"GET /one.txt HTTP/1.1\r\nHost: other.test\r\nBad Field: x\r\n\r\n",
+                 U.S400, closes=True)
+    assert r.body != PAGE_400, "the other site's 400 got the default site's page"
+    # a malformed Host chooses no site: the default site's page
+    r = U.expect(SRV, b"GET /one.txt HTTP/1.1\r\nHost: other..test\r\n\r\n", U.S400,
+                 closes=True)
+    eq(r.body, PAGE_400, "body is the default site's 400.html")
+
+
 def test_other_site_has_builtin_404():
     r = site(b"Host: other.test", target=b"/missing.html")
     eq(r.status_line, U.S404, "status")

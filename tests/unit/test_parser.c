@@ -1283,6 +1283,42 @@ MK_TEST(no_state_kept_between_requests)
     guard_free(g, sizeof(good) - 1);
 }
 
+/* Given twice, User-Agent and Referer keep their first value (the one the access log
+ * shows, as nginx's). */
+MK_TEST(first_user_agent_and_referer_kept)
+{
+    struct mk_http_request r;
+    static const char in[] = "GET /f HTTP/1.1\r\nHost: h\r\n"
+                             "User-Agent: first\r\nReferer: http://first/\r\n"
+                             "User-Agent: second\r\nReferer: http://second/\r\n\r\n";
+    char *g = run_valid("two user agents", S(in), 0, &r);
+    if (!g)
+        return;
+    CHECK_EQ_VIEW(r.user_agent, "first");
+    CHECK_EQ_VIEW(r.referer, "http://first/");
+    guard_free(g, sizeof(in) - 1);
+}
+
+/* A refused request is logged under the site its host names (mk_http.c), so the parser sets
+ * req.host only to a host it has checked: never to a malformed absolute-form authority, and
+ * still to a valid Host read before the error. */
+MK_TEST(refused_request_keeps_only_a_checked_host)
+{
+    static const char bad_abs[] = "GET http://a..b/ HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char bad_field[] = "GET / HTTP/1.1\r\nHost: site\r\nBad Field: x\r\n\r\n";
+    static const char bad_host[] = "GET / HTTP/1.1\r\nHost: a..b\r\n\r\n";
+    struct mk_http_request r;
+    struct kept k = {0};
+
+    CHECK_EQ_INT(parse_keep(S(bad_abs), 0, MAXLINE, &r, &k), MK_ERROR);
+    CHECK(!r.host.p);
+    CHECK_EQ_INT(parse_keep(S(bad_field), 0, MAXLINE, &r, &k), MK_ERROR);
+    CHECK_EQ_VIEW(r.host, "site");
+    CHECK_EQ_INT(parse_keep(S(bad_host), 0, MAXLINE, &r, &k), MK_ERROR);
+    CHECK(!r.host.p);
+    guard_free(k.p, k.len);
+}
+
 /* ---- differential: whole parse vs byte-by-byte resumed parse ------------------------------ */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
