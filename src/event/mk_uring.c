@@ -424,10 +424,13 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
             c->in_paused = true;
             mk_sched_conn_post(c);
             return;
-        } else if (res == -ECANCELED) {
+        } else if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
             /* Paused by in_append(): armed again once the held input is taken, which may
              * have happened already, while the cancellation was on its way.  The client's
-             * further input waits in the socket meanwhile. */
+             * further input waits in the socket meanwhile.  An interrupted receive (EINTR,
+             * EAGAIN) is no end of the stream either: kept as one, every mk_uring_recv()
+             * answered EINTR and the protocol, which reads again after EINTR, spun there
+             * for good, the worker's other connections with it.  It is armed again. */
             c->in_paused = true;
             c->rd_ready = true;
             mk__uring_after_ready(c);
@@ -515,6 +518,23 @@ static int uring_setup(struct mk_uring *u)
         return rc;
     }
     u->mask = io_uring_buf_ring_mask(u->nbuf);
+    /* And use it once: a seccomp filter may let the ring be set up and refuse
+     * io_uring_enter, which the loop's first pass met after the server had said it was
+     * listening (every worker failed, exit status 1) instead of the fallback to epoll. */
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, 0);
+    rc = io_uring_submit_and_wait(&u->ring, 1);
+    for (int i = 0; rc == -EINTR && i < 3; i++)
+        rc = io_uring_submit_and_wait(&u->ring, 1);
+    struct io_uring_cqe *cqe;
+    if (rc >= 0 && (rc = io_uring_peek_cqe(&u->ring, &cqe)) == 0)
+        io_uring_cqe_seen(&u->ring, cqe);
+    if (rc < 0) {
+        ring_exit(&u->ring);
+        free(u->br);
+        return rc;
+    }
     return 0;
 }
 

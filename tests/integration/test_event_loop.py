@@ -89,6 +89,55 @@ def test_falls_back_to_epoll_when_the_kernel_refuses_io_uring():
             f.write(old + "\n")
 
 
+SECCOMP_SHIM = r"""#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+/* Before main(): a seccomp filter that fails the system call $MK_SHIM_NR with EPERM, as
+ * container runtimes' profiles do for io_uring. */
+__attribute__((constructor)) static void block(void)
+{
+    const char *e = getenv("MK_SHIM_NR");
+    if (!e)
+        return;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)atoi(e), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog p = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
+}
+"""
+
+
+def test_falls_back_to_epoll_when_seccomp_refuses_io_uring():
+    """A seccomp filter (as container runtimes install) that refuses one of io_uring's
+    system calls with EPERM: the server falls back to epoll with its warning and serves.
+    With only io_uring_enter refused, the probe (which set up a ring and never used it)
+    passed, and every worker's first pass failed after the server had said it was
+    listening: it stopped with exit status 1."""
+    if not built_with_io_uring():
+        raise mkt.Skip("built without liburing")
+    for name, nr in (("io_uring_setup", 425), ("io_uring_enter", 426),
+                     ("io_uring_register", 427)):
+        s = mkt.Server(conf={"EventLoop": "io_uring", "Workers": "2"})
+        s.env = mkt.preload_env("seccomp", SECCOMP_SHIM, MK_SHIM_NR=str(nr))
+        with s:
+            assert uring_unavailable(s), "%s refused: no fallback warning:\n%s" % (
+                name, s.log_tail())
+            for _ in range(3):
+                eq(s.get("/hello.txt").body, b"hello, world\n", "%s refused: served" % name)
+            eq(uring_fds(s), 0, "%s refused: io_uring rings" % name)
+
+
 def pipelined_behind_big(loop, extra):
     """A request for a 3 MiB file, then `extra` small requests in the same write, with the
     client not reading at first: every answer comes back, complete and in order."""
@@ -293,6 +342,79 @@ def test_more_connections_than_ring_buffers():
                     k.close()
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+EINTR_SHIM = r"""#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+
+/* Rewrites the N-th receive completion with data (N = $MK_SHIM_EINTR) (user_data type 1) into -EINTR, as
+ * the kernel reports a receive interrupted by a signal, once. */
+static int done, seen;
+
+static void inject(struct io_uring *r)
+{
+    const char *e = getenv("MK_SHIM_EINTR");
+    if (done || !e)
+        return;
+    unsigned head = *r->cq.khead, tail = __atomic_load_n(r->cq.ktail, __ATOMIC_ACQUIRE);
+    for (; head != tail; head++) {
+        struct io_uring_cqe *c = &r->cq.cqes[head & r->cq.ring_mask];
+        if (((c->user_data >> 24) & 0xff) == 1 && c->res > 0 && ++seen >= atoi(e)) {
+            c->res = -EINTR;
+            c->flags = 0; /* the multishot receive ends; its buffer is lost to the ring */
+            done = 1;
+            return;
+        }
+    }
+}
+
+int io_uring_submit_and_wait(struct io_uring *r, unsigned n)
+{
+    static int (*real)(struct io_uring *, unsigned);
+    if (!real)
+        real = (int (*)(struct io_uring *, unsigned))dlsym(RTLD_NEXT, "io_uring_submit_and_wait");
+    int rc = real(r, n);
+    inject(r);
+    return rc;
+}
+
+int io_uring_submit_and_get_events(struct io_uring *r)
+{
+    static int (*real)(struct io_uring *);
+    if (!real)
+        real = (int (*)(struct io_uring *))dlsym(RTLD_NEXT, "io_uring_submit_and_get_events");
+    int rc = real(r);
+    inject(r);
+    return rc;
+}
+"""
+
+
+@mkt.timeout(60)
+def test_interrupted_receive_is_armed_again_io_uring():
+    """A receive that completes with -EINTR (interrupted, not an end of the stream) is
+    armed again.  It was kept as the connection's end: mk_uring_recv() answered EINTR for
+    good, the protocol read again after each EINTR, and the worker spun at 100 % CPU in
+    that connection, answering nobody.  The shim turns the second receive completion with
+    data (the first is the start-up probe's) into -EINTR; the bytes it carried are lost
+    with it, so the client sends its request again."""
+    env = mkt.preload_env("eintr", EINTR_SHIM, MK_SHIM_EINTR="2")
+    s = mkt.Server(conf={"EventLoop": "io_uring", "Workers": "1"})
+    s.env = env
+    with s:
+        if uring_unavailable(s):
+            raise mkt.Skip("io_uring not available here")
+        c = s.client(timeout=5)
+        c.send(req("GET", "/one.txt"))  # its completion becomes -EINTR
+        time.sleep(0.5)
+        eq(s.get("/hello.txt").body, b"hello, world\n", "another connection served")
+        c.send(req("GET", "/hello.txt"))
+        r = c.recv_response(timeout=5)
+        eq((r.status, r.body), (200, b"hello, world\n"), "the interrupted connection served")
+        c.close()
 
 
 def aborted_downloads_leave_others_running(loop):
