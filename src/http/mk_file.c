@@ -460,6 +460,27 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
     return f;
 }
 
+/* A directory named without its trailing slash: what is kept is that the answer is 301,
+ * and the directory's attributes, which the once-a-second check compares as a file's (a
+ * name added to it or taken out of it changes its mtime: the entry is made again). */
+static struct mk_file *redirect_new(const struct stat *st)
+{
+    struct mk_file *f = mk_xcalloc(1, sizeof(*f));
+    f->fd = -1;
+    f->refs = 1;
+    f->rc = -301;
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    f->size = (uint64_t)st->st_size;
+    f->mtime = st->st_mtim.tv_sec;
+    f->mtime_nsec = st->st_mtim.tv_nsec;
+    f->ctime = st->st_ctim.tv_sec;
+    f->ctime_nsec = st->st_ctim.tv_nsec;
+    f->lm = f->mtime;
+    f->checked_sec = mk_clock.mono_sec;
+    return f;
+}
+
 size_t mk_file_etag(const struct stat *st, char *dst, size_t cap)
 {
     /* A strong validator from what changes when the content does: size, mtime and ctime
@@ -473,6 +494,12 @@ size_t mk_file_etag(const struct stat *st, char *dst, size_t cap)
                    : snprintf(dst, cap, "\"%llx-%llx-%llx\"", (unsigned long long)st->st_size,
                               m, c);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+bool mk_file_current(const struct mk_file *f)
+{
+    /* An entry never cached (past max_fds) has no key: nothing can have replaced it. */
+    return f->checked_sec == mk_clock.mono_sec && (f->cached || !f->key);
 }
 
 void mk_file_suspect(struct mk_file *f)
@@ -506,7 +533,7 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         lru_touch(fc, f);
         f->refs++;
         *out = f;
-        return 0;
+        return f->rc; /* 0, or -301: no test more on the way of a 200 */
     }
 
     rc = resolve(fc, vh, path, len, &fd, &st, name, sizeof(name));
@@ -527,7 +554,7 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
                 lru_touch(fc, f);
                 f->refs++;
                 *out = f;
-                return 0;
+                return f->rc;
             }
             uint32_t suppressed = 0;
             if (mk_log_allow(&nofd_limit, mk_clock.mono_sec, 10, &suppressed))
@@ -541,20 +568,24 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take
          * the tail).  A clamped Last-Modified (lm != mtime) is built again in each new
          * second. */
-        if (rc == 0 && same_file(f, &st) && (f->lm == f->mtime || f->lm == mk_clock.now)) {
-            close(fd);
+        if (rc == f->rc && (rc == 0 || rc == -301) && same_file(f, &st) &&
+            (f->lm == f->mtime || f->lm == mk_clock.now)) {
+            if (rc == 0)
+                close(fd);
             f->checked_sec = mk_clock.mono_sec;
             lru_touch(fc, f);
             f->refs++;
             *out = f;
-            return 0;
+            return rc;
         }
         cache_remove(fc, f); /* changed or gone */
     }
-    if (rc < 0)
+    if (rc == -301)
+        f = redirect_new(&st);
+    else if (rc < 0)
         return rc;
-
-    f = file_new(fc, fd, &st, name);
+    else
+        f = file_new(fc, fd, &st, name);
     if (f->fd >= 0 && fc->nfds >= fc->cfg.max_fds) {
         *out = f; /* uncached: released (and closed) with its response */
         return 0;
@@ -576,7 +607,7 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
         cache_remove(fc, fc->lru_tail);
     f->refs++;
     *out = f;
-    return 0;
+    return f->rc;
 }
 
 struct mk_file_cache *mk_file_cache_new(const struct mk_file_cache_config *cfg)

@@ -21,7 +21,8 @@
  * client may take a Last-Modified as a strong validator (If-Range) as RFC 9110 8.8.2.2 lets
  * it when Date is a second or more later.  Entries holding an fd are capped (max_fds, an
  * eighth of the worker's share of RLIMIT_NOFILE), and an open that fails with EMFILE
- * gives the cached fds back and is tried again. */
+ * gives the cached fds back and is tried again.  A directory named without its trailing
+ * slash (a 301) is an entry too, with no fd and no content, checked by the same rules. */
 #ifndef MK_FILE_H
 #define MK_FILE_H
 
@@ -38,6 +39,9 @@ struct mk_mime_table;
 struct mk_file {
     int fd;              /* -1 when the whole file is in data */
     uint32_t refs;       /* responses using it + 1 while cached */
+    int rc;              /* what a lookup of its path answers: 0, or -301 for a directory
+                            named without its trailing slash (an entry with no fd, no data,
+                            no header block: dev..ctime are the directory's) */
     dev_t dev;
     ino_t ino;
     uint64_t size;
@@ -96,10 +100,16 @@ void mk_file_cache_free(struct mk_file_cache *fc);
 /* Find or open the file for a normalised path (NUL-terminated, starts with '/').  On
  * success *out holds a reference to release with mk_file_release().  Errors are negative
  * HTTP statuses: -404, -403, -301 (a directory without its trailing slash), -500, -503 (out
- * of file descriptors with nothing cached to serve; a cached entry is then served unchecked). */
+ * of file descriptors with nothing cached to serve; a cached entry is then served unchecked).
+ * A 301 is cached as a file is (and checked again by the same rules): with -301, *out too
+ * holds a reference to release, to an entry that has no content. */
 int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
                 size_t len, struct mk_file **out);
 void mk_file_release(struct mk_file_cache *fc, struct mk_file *f);
+
+/* Whether f may be answered without a lookup: checked this second, and no lookup since
+ * found its path changed (a lookup then would be a cache hit, with this same entry). */
+bool mk_file_current(const struct mk_file *f);
 
 /* A response found f changed under it (a sendfile() body ended early): the next lookup
  * checks the file again instead of trusting this second's check. */

@@ -338,7 +338,10 @@ static void respond_error(struct mk_conn *c, struct mk_http_session *s, int stat
     release_file(hw, s);
     if (vh) {
         const char *p = mk_vhost_error_page(vh, status);
-        if (p && mk_file_get(hw->files, vh, p, strlen(p), &page) < 0)
+        int rc = p ? mk_file_get(hw->files, vh, p, strlen(p), &page) : -404;
+        if (rc == -301)
+            mk_file_release(hw->files, page); /* a directory: no page */
+        if (rc < 0)
             page = NULL;
     }
 
@@ -742,6 +745,34 @@ static bool method_allowed(int method)
            method == MK_METHOD_OPTIONS;
 }
 
+/* The answer for what the lookup of the request's path gave: rc and, with rc 0 or -301, f
+ * (a reference this takes over).  Inlined: handle_request is the request path. */
+static inline __attribute__((always_inline)) void
+answer_path(struct mk_conn *c, struct mk_http_session *s, const struct mk_vhost *vh, int rc,
+            struct mk_file *f)
+{
+    struct mk_http_worker *hw = hw_of(c);
+
+    if (rc == -301) {
+        mk_file_release(hw->files, f);
+        respond_redirect(c, s);
+        return;
+    }
+    if (rc < 0) {
+        if (rc == -500 || rc == -503)
+            MK_TRACE(error, c->id, MK_ESITE_OPEN, errno, -rc);
+        respond_error(c, s, -rc, vh);
+        return;
+    }
+    if (s->req.method == MK_METHOD_OPTIONS) {
+        /* OPTIONS on a path is about that resource: a missing one is 404, as for GET. */
+        mk_file_release(hw->files, f);
+        respond_empty(c, s, 200, allow_options, sizeof(allow_options) - 1);
+        return;
+    }
+    respond_file(c, s, f);
+}
+
 static void handle_request(struct mk_conn *c, struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
@@ -771,59 +802,66 @@ static void handle_request(struct mk_conn *c, struct mk_http_session *s)
         return;
     }
     rc = mk_file_get(hw->files, vh, path_buf(s), (size_t)n, &f);
-    if (rc == -301) {
-        respond_redirect(c, s);
-        return;
-    }
-    if (rc < 0) {
-        if (rc == -500 || rc == -503)
-            MK_TRACE(error, c->id, MK_ESITE_OPEN, errno, -rc);
-        respond_error(c, s, -rc, vh);
-        return;
-    }
-    if (r->method == MK_METHOD_OPTIONS) {
-        /* OPTIONS on a path is about that resource: a missing one is 404, as for GET. */
-        mk_file_release(hw->files, f);
-        respond_empty(c, s, 200, allow_options, sizeof(allow_options) - 1);
-        return;
-    }
-    respond_file(c, s, f);
+    answer_path(c, s, vh, rc, f);
 }
 
 /* Expect: 100-continue (RFC 9110 10.1.1): when the head alone already decides an error
  * (a method not allowed, a path that is missing, forbidden or a directory to redirect, a
  * failed precondition), answer it at once instead of inviting the body.  The client may
  * still send the body, whose bytes the server will not parse as a request: the connection
- * closes after the answer (lingering).  Returns true when answered. */
+ * closes after the answer (lingering).  Returns true when answered.  Otherwise the file
+ * found waits in s->file for the end of the body (answer_after_body): the path is looked
+ * up once per request. */
 __attribute__((cold, noinline)) static bool answer_before_continue(struct mk_conn *c,
                                                                  struct mk_http_session *s)
 {
     struct mk_http_worker *hw = hw_of(c);
     const struct mk_http_request *r = &s->req;
-    bool early;
 
-    if (!method_allowed(r->method)) {
-        early = true; /* 405 */
-    } else if (r->asterisk_form) {
-        early = r->method != MK_METHOD_OPTIONS; /* 400; OPTIONS * is 200 */
-    } else {
-        const struct mk_vhost *vh = mk_vhost_match(cfg->vhosts, cfg->nvhosts, r->host);
-        struct mk_file *f;
-        int n = mk_path_normalize(r->path.p, r->path.len, path_buf(s));
-        if (n < 0) {
-            early = true;
-        } else if (mk_file_get(hw->files, vh, path_buf(s), (size_t)n, &f) < 0) {
-            early = true; /* 301, 403, 404, ... */
-        } else {
-            early = r->method != MK_METHOD_OPTIONS && check_conditionals(r, f) != 0;
-            mk_file_release(hw->files, f);
-        }
+    if (!method_allowed(r->method) || r->asterisk_form) {
+        if (r->method == MK_METHOD_OPTIONS && r->asterisk_form)
+            return false; /* OPTIONS * is 200 */
+        s->close_after = true; /* 405, 400 */
+        handle_request(c, s);
+        return true;
     }
-    if (!early)
+    const struct mk_vhost *vh = mk_vhost_match(cfg->vhosts, cfg->nvhosts, r->host);
+    struct mk_file *f = NULL;
+    int n = mk_path_normalize(r->path.p, r->path.len, path_buf(s));
+    int rc = n < 0 ? n : mk_file_get(hw->files, vh, path_buf(s), (size_t)n, &f);
+    if (rc == 0 && (r->method == MK_METHOD_OPTIONS || check_conditionals(r, f) == 0)) {
+        s->file = f; /* released with the session if the body never ends */
         return false;
+    }
     s->close_after = true;
-    handle_request(c, s);
+    s->vh = vh;
+    if (n < 0) {
+        MK_TRACE(error, c->id, MK_ESITE_PATH, 0, -n);
+        respond_error(c, s, -n, vh);
+    } else {
+        answer_path(c, s, vh, rc, f); /* 301, 403, 404, ..., or the 304 / 412 */
+    }
     return true;
+}
+
+/* The body of a request whose file answer_before_continue found has been read: that file is
+ * answered when it was checked this second and no lookup since found it changed (then the
+ * answer is the one the head would have had, sent in the same second); otherwise, after a
+ * body that took longer, the path is looked up again, by the cache's rules. */
+__attribute__((cold, noinline)) static void answer_after_body(struct mk_conn *c,
+                                                            struct mk_http_session *s)
+{
+    struct mk_http_worker *hw = hw_of(c);
+    struct mk_file *f = s->file;
+
+    s->file = NULL;
+    if (!mk_file_current(f)) {
+        mk_file_release(hw->files, f);
+        handle_request(c, s);
+        return;
+    }
+    s->vh = mk_vhost_match(cfg->vhosts, cfg->nvhosts, s->req.host);
+    answer_path(c, s, s->vh, 0, f);
 }
 
 /* ---- request lifecycle ------------------------------------------------------------------- */
@@ -1373,7 +1411,10 @@ static int step_read_body(struct mk_conn *c)
         }
         if (rc == 1) {
             s->input_pending = false;
-            handle_request(c, s);
+            if (s->file)
+                answer_after_body(c, s); /* looked up before the 100 Continue */
+            else
+                handle_request(c, s);
             return MK_OK;
         }
         if (s->req.expect_continue && !s->continue_sent && s->req.protocol == MK_PROTO_HTTP11) {

@@ -4,6 +4,8 @@ answered (the framing was understood) or never answered and the connection close
 6.3: a message whose body length cannot be determined is answered 400, then the connection is
 closed)."""
 
+import os
+
 import mkt
 from mkt import eq, req
 import test_rel_util as U
@@ -324,6 +326,35 @@ def test_expect_100_continue_412_at_once():
 
 def test_expect_100_continue_chunked_404_at_once():
     expect_final_at_once(post(TE + [b"Expect: 100-continue"], path=b"/missing.txt"), U.S404)
+
+
+def test_expect_100_continue_looks_the_path_up_once():
+    """The path of a request with Expect: 100-continue is looked up once: for the early
+    answer, or for the answer after the body.  It used to be looked up again after the early
+    decision (strace: two openat2 of the name for a 404, a 301, and a 200 of a file changed
+    in the last seconds, which the cache checks on every request)."""
+    d = SRV.docroot
+    with open(os.path.join(d, "expect-new.txt"), "wb") as f:
+        f.write(b"new\n")  # just written: checked on every request
+    os.makedirs(os.path.join(d, "expect-dir"), exist_ok=True)
+    cases = [  # (path, body sent with the head, status, body answered)
+        (b"/expect-missing.txt", b"", U.S404, None),
+        (b"/expect-dir", b"", "HTTP/1.1 301 Moved Permanently", None),
+        (b"/expect-new.txt", b"abc", U.S200, b"new\n"),
+    ]
+    seen = []
+    for path, body, status, answer in cases:
+        c = SRV.client()
+        with mkt.Strace(SRV.pid, "openat,openat2") as st:
+            c.send(post([b"Content-Length: 3", b"Expect: 100-continue"], body, path=path))
+            r = c.recv_response(timeout=5)
+            eq(r.status_line, status, "POST %s" % path.decode())
+            if answer is not None:
+                eq(r.body, answer, "POST %s: body" % path.decode())
+        U.drop(SRV, c)
+        name = path.decode().lstrip("/")
+        seen.append((name, len([ln for ln in st.lines if '"%s"' % name in ln])))
+    eq(seen, [(p.decode().lstrip("/"), 1) for p, _, _, _ in cases], "opens per request")
 
 
 # -- 3 pipelined GETs (M): three answers in order ------------------------------------------------

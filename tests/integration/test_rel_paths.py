@@ -437,3 +437,53 @@ def test_miss_under_a_root_without_link_costs_no_stat():
         # The root's once-a-second look may fall in the window: a few stat() calls at most.
         assert len(stats) <= 4, "%d stat calls for %d misses: %s" % (len(stats), n, stats[:3])
         c.close()
+
+
+def opens_of(lines, name):
+    """The openat/openat2 calls of strace lines that open `name` (a path relative to the
+    document root, as the server passes it)."""
+    return [ln for ln in lines if ("openat2(" in ln or "openat(" in ln) and '"%s"' % name in ln]
+
+
+@mkt.timeout(60)
+def test_redirect_to_slash_is_cached():
+    """A directory asked for without its trailing slash is a 301 cached as a file is: one
+    look at the directory a second, not openat2 + fstat + close on every request (strace:
+    one open per request before).  The once-a-second check still sees the directory
+    replaced by a file: the file is served."""
+    with mkt.Server(conf={"Workers": "1"}) as s:
+        d = os.path.join(s.docroot, "cached301")
+        os.makedirs(d)
+        with open(os.path.join(d, "index.html"), "wb") as f:
+            f.write(b"in\n")
+        # An old mtime: a directory changed in the last seconds is looked at every time,
+        # as a file is.
+        os.utime(d, (1600000000, 1600000000))
+        c = s.client()
+        c.send(req("GET", "/cached301"))
+        eq(c.recv_response().status, 301, "warm-up 301")
+        n = 60
+        with mkt.Strace(s.pid, "openat,openat2") as st:
+            for _ in range(n):
+                c.send(req("GET", "/cached301"))
+                r = c.recv_response()
+                eq((r.status, r.headers.get("Location")), (301, "http://localhost/cached301/"),
+                   "a 301")
+        opens = opens_of(st.lines, "cached301")
+        # The once-a-second check may fall in the window a few times (strace slows it all).
+        assert len(opens) <= 5, "%d opens for %d redirects: %s" % (len(opens), n, opens[:3])
+        eq(c.request(req("GET", "/cached301/")).body, b"in\n", "with its slash: the index")
+        # The directory replaced by a file: served within a second or so.
+        shutil.rmtree(d)
+        with open(d, "wb") as f:
+            f.write(b"now a file\n")
+        os.utime(d, (1600000000, 1600000000))
+        deadline = time.monotonic() + 5
+        while True:
+            r = c.request(req("GET", "/cached301"))
+            if r.status == 200 or time.monotonic() > deadline:
+                break
+            eq(r.status, 301, "before the check")
+            time.sleep(0.1)
+        eq((r.status, r.body), (200, b"now a file\n"), "the file that replaced the directory")
+        c.close()

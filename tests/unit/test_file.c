@@ -299,6 +299,14 @@ MK_TEST(file_cache)
 
     /* a directory: 301 without the slash, its index file with it */
     CHECK_EQ_INT(mk_file_get(fc, &vh, "/sub", 4, &f), -301);
+    mk_file_release(fc, f);
+    {
+        /* cached as a file is: the same entry again, with no content */
+        struct mk_file *g = NULL;
+        CHECK_EQ_INT(mk_file_get(fc, &vh, "/sub", 4, &g), -301);
+        CHECK(g == f && g->fd < 0 && !g->data && !g->hdr);
+        mk_file_release(fc, g);
+    }
     CHECK_EQ_INT(mk_file_get(fc, &vh, "/sub/", 5, &f), -403); /* no index file */
     rc = mk_file_get(fc, &vh, "/", 1, &f);
     if (CHECKF(rc == 0, "/ with index page.html: %d", rc)) {
