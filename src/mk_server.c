@@ -1,5 +1,6 @@
 #include "mk_server.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -100,9 +101,11 @@ static int split_words(const char *v, char **out, int max, int *n)
 
 /* A ServerName is compared with the Host's name part, without its port or final dot,
  * case-insensitively: a name that could never match is refused rather than ignored.  The
- * final dot is dropped here too ("example.com." names example.com). */
-static int check_server_name(char *name, const char *path, int line, char *err, size_t errlen)
+ * final dot is dropped here too ("example.com." names example.com), and an IPv6 literal is
+ * kept in its canonical form ("[0:0::1]" names [::1]), as the Host's is compared. */
+static int check_server_name(char **namep, const char *path, int line, char *err, size_t errlen)
 {
+    char *name = *namep;
     size_t n = strlen(name);
     if (n > 1 && name[n - 1] == '.')
         name[--n] = '\0';
@@ -114,6 +117,13 @@ static int check_server_name(char *name, const char *path, int line, char *err, 
             path, line, name);
     if (mk_http_host_check(mk_str(name, n)) < 0)
         ERR("%s:%d: ServerName '%s' is not a host name", path, line, name);
+    if (name[0] == '[') {
+        char canon[INET6_ADDRSTRLEN + 2];
+        if (mk_vhost_ip6_canon(mk_str(name, n), canon, sizeof(canon)) < 0)
+            ERR("%s:%d: ServerName '%s' is not a host name", path, line, name);
+        free(name);
+        *namep = mk_xstrdup(canon);
+    }
     return 0;
 }
 
@@ -135,7 +145,7 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
     /* First: a site that fails to load is still freed, and fd 0 is not ours to close. */
     vh->docroot_fd = -1;
     struct mk_conf *c = mk_conf_load(path, err, errlen);
-    int docroot_line = 0;
+    int docroot_line = 0, host_line = 0;
     if (!c)
         return -1;
     vh->file = mk_xstrdup(path);
@@ -146,6 +156,8 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
         bool host = !strcasecmp(s->name, "HOST");
         bool pages = !strcasecmp(s->name, "ERROR_PAGES");
         bool logger = !strcasecmp(s->name, "LOGGER");
+        if (host)
+            host_line = s->line;
         if (!host && !pages && !logger) {
             snprintf(err, errlen, "%s:%d: unknown section [%s] (expected [HOST], [ERROR_PAGES] "
                      "or [LOGGER])", path, s->line, s->name);
@@ -158,9 +170,11 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
                     snprintf(err, errlen, "%s:%d: ServerName: too many names", path, e->line);
                     goto fail;
                 }
-                for (int k = first; k < vh->nnames; k++)
-                    if (check_server_name(vh->names[k], path, e->line, err, errlen) < 0)
+                for (int k = first; k < vh->nnames; k++) {
+                    vh->name_line[k] = e->line;
+                    if (check_server_name(&vh->names[k], path, e->line, err, errlen) < 0)
                         goto fail;
+                }
             } else if (host && !strcasecmp(e->key, "DocumentRoot")) {
                 free(vh->docroot);
                 vh->docroot = path_join(srv->confdir, e->value);
@@ -179,7 +193,12 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
                     goto fail;
                 }
                 char fbuf[PATH_MAX];
-                snprintf(fbuf, sizeof(fbuf), "%s%s", e->value[0] == '/' ? "" : "/", e->value);
+                if ((size_t)snprintf(fbuf, sizeof(fbuf), "%s%s", e->value[0] == '/' ? "" : "/",
+                                     e->value) >= sizeof(fbuf)) {
+                    snprintf(err, errlen, "%s:%d: error page '%.40s...' is longer than %d bytes",
+                             path, e->line, e->value, PATH_MAX - 1);
+                    goto fail;
+                }
                 if (has_dot_segment(fbuf)) {
                     snprintf(err, errlen, "%s:%d: error page '%s' must be a plain path under "
                              "the document root", path, e->line, e->value);
@@ -205,6 +224,14 @@ static int load_site(struct mk_server *srv, const char *path, struct mk_vhost *v
     }
     if (!vh->docroot) {
         snprintf(err, errlen, "%s: [HOST] needs a DocumentRoot", path);
+        goto fail;
+    }
+    /* Only the first site answers a Host that no name matches: another one without a name
+     * would never be chosen. */
+    if (vh->id > 0 && vh->nnames == 0) {
+        snprintf(err, errlen, "%s:%d: [HOST] has no ServerName, so no request would ever reach "
+                 "it (only the first site answers unknown hosts)", path,
+                 host_line);
         goto fail;
     }
     if (open_docroot(vh, path, docroot_line, err, errlen) < 0)
@@ -273,8 +300,9 @@ static int load_sites(struct mk_server *srv, char *err, size_t errlen)
             for (int j = 0; rc == 0 && j <= i; j++)
                 for (int m = 0; m < (j < i ? v[j].nnames : k); m++)
                     if (!strcasecmp(v[i].names[k], v[j].names[m])) {
-                        snprintf(err, errlen, "%s: ServerName '%s' is already a name of %s",
-                                 v[i].file, v[i].names[k], v[j].file);
+                        snprintf(err, errlen, "%s:%d: ServerName '%s' is already a name of %s "
+                                 "(line %d)", v[i].file, v[i].name_line[k], v[i].names[k],
+                                 v[j].file, v[j].name_line[m]);
                         rc = -1;
                         break;
                     }
@@ -315,7 +343,11 @@ static int add_listen(struct mk_server *srv, const char *v, const char *file, in
 {
     if (srv->sched.nlisten == MK_MAX_LISTEN)
         ERR("%s:%d: Listen: too many addresses (at most %d)", file, line, MK_MAX_LISTEN);
-    if (mk_listen_parse(v, MK_DEFAULT_PORT, &srv->sched.listen[srv->sched.nlisten]) < 0)
+    int prc = mk_listen_parse(v, &srv->sched.listen[srv->sched.nlisten]);
+    if (prc == -2)
+        ERR("%s:%d: Listen: '%s' has no port (expected PORT, ADDR:PORT or [ADDR6]:PORT, "
+            "e.g. %s:%d)", file, line, v, v, MK_DEFAULT_PORT);
+    if (prc < 0)
         ERR("%s:%d: Listen: invalid address '%s' (expected PORT, ADDR:PORT or [ADDR6]:PORT)",
             file, line, v);
     struct mk_listen_addr *a = &srv->sched.listen[srv->sched.nlisten];
@@ -521,7 +553,7 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
     if (!listen_lines) {
         char p[16];
         snprintf(p, sizeof(p), "%d", MK_DEFAULT_PORT);
-        mk_listen_parse(p, MK_DEFAULT_PORT, &srv->sched.listen[0]);
+        mk_listen_parse(p, &srv->sched.listen[0]);
         snprintf(srv->sched.listen[0].where, sizeof(srv->sched.listen[0].where),
                  srv->port ? "-p" : "no Listen line: default port");
         srv->sched.nlisten = 1;

@@ -69,6 +69,13 @@ struct mk_conf *mk_conf_parse(const char *name, const char *data, size_t len, ch
     int line = 0;
 
     conf->path = mk_xstrdup(name);
+    /* An editor's UTF-8 byte order mark would otherwise be reported as garbage before the
+     * first section header, invisible in most editors. */
+    if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) {
+        set_err(err, errlen, name, 1,
+                "the file starts with a UTF-8 BOM (byte order mark): save it without one");
+        goto fail;
+    }
     while (pos < len) {
         const char *p = data + pos;
         const char *nl = memchr(p, '\n', len - pos);
@@ -130,6 +137,16 @@ struct mk_conf *mk_conf_parse(const char *name, const char *data, size_t len, ch
             set_err(err, errlen, name, line, "%.*s: missing value", (int)(k - i), p + i);
             goto fail;
         }
+        /* "AccessLog /var/log/a.log  # main site" would name a file "a.log  # main site",
+         * "PidFile # none" one named "#". */
+        for (size_t h = v; h < end; h++)
+            if (p[h] == '#' && is_space(p[h - 1])) {
+                set_err(err, errlen, name, line,
+                        "%.*s: '#' starts a comment only at the start of a line, not after a "
+                        "key or a value ('%.*s')",
+                        (int)(k - i), p + i, (int)MK_MIN(end - h, 40), p + h);
+                goto fail;
+            }
         struct mk_conf_entry *e = mk_xcalloc(1, sizeof(*e));
         e->key = mk_xstrndup(p + i, k - i);
         e->value = mk_xstrndup(p + v, end - v);

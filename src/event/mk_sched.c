@@ -83,11 +83,11 @@ static void listen_text(struct mk_listen_addr *a)
     }
 }
 
-int mk_listen_parse(const char *text, int default_port, struct mk_listen_addr *out)
+int mk_listen_parse(const char *text, struct mk_listen_addr *out)
 {
     char host[128];
     const char *port_s = NULL;
-    int port = default_port;
+    int port = 0;
 
     memset(out, 0, sizeof(*out));
     if (strlen(text) >= sizeof(host))
@@ -98,11 +98,12 @@ int mk_listen_parse(const char *text, int default_port, struct mk_listen_addr *o
             return -1;
         memcpy(host, text + 1, (size_t)(close - text - 1));
         host[close - text - 1] = '\0';
-        if (close[1] == ':')
-            port_s = close + 2;
-        else if (close[1] != '\0')
+        if (close[1] == '\0')
+            return -2; /* "[::1]": which port was meant is not ours to guess */
+        if (close[1] != ':')
             return -1;
-        if (port_s && parse_port(port_s, &port))
+        port_s = close + 2;
+        if (parse_port(port_s, &port))
             return -1;
         out->addr.in6.sin6_family = AF_INET6;
         out->addr.in6.sin6_port = htons((uint16_t)port);
@@ -130,9 +131,11 @@ int mk_listen_parse(const char *text, int default_port, struct mk_listen_addr *o
         if (parse_port(colon + 1, &port))
             return -1;
     } else {
-        strcpy(host, text);
+        return -2; /* "127.0.0.1", as "[::1]" */
     }
-    if (strcmp(host, "*") == 0 || host[0] == '\0') {
+    if (host[0] == '\0')
+        return -1; /* ":2001": an address left out, or "*:2001" meant? */
+    if (strcmp(host, "*") == 0) {
         out->addr.in6.sin6_family = AF_INET6;
         out->addr.in6.sin6_port = htons((uint16_t)port);
         out->addr.in6.sin6_addr = in6addr_any;

@@ -262,8 +262,8 @@ int mk_sched_uring_probe(void);
 /* Number of CPUs available to this process. */
 int mk_sched_ncpus(void);
 
-/* Parse "2001", "127.0.0.1:2001", "[::1]:2001", "*:2001"; default_port when only an
- * address is given.  Returns -1 on error. */
-int mk_listen_parse(const char *text, int default_port, struct mk_listen_addr *out);
+/* Parse "2001", "127.0.0.1:2001", "[::1]:2001", "*:2001" (as "2001").  Returns -1 on
+ * error, -2 for an address without a port ("127.0.0.1", "[::1]"). */
+int mk_listen_parse(const char *text, struct mk_listen_addr *out);
 
 #endif

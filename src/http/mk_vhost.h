@@ -32,11 +32,17 @@ struct mk_vhost {
     int error_log_line;
     struct mk_logfile *access; /* opened at start-up; NULL: logging off */
     struct mk_logfile *errlog;
+    int name_line[MK_VHOST_MAX_NAMES]; /* where each of names was given in file */
 };
 
-/* The vhost for a Host header value (port ignored, case-insensitive); the first (default)
- * one when nothing matches or host is absent. */
+/* The vhost for a Host header value (port ignored, case-insensitive, an IPv6 literal in its
+ * canonical form); the first (default) one when nothing matches or host is absent. */
 const struct mk_vhost *mk_vhost_match(const struct mk_vhost *v, int n, mk_str_t host);
+
+/* The canonical form (RFC 5952, as inet_ntop writes it) of the IPv6 literal that starts lit,
+ * "[0:0::1]:80" -> "[::1]", written to out; its length, or -1 when lit does not start with
+ * one. */
+int mk_vhost_ip6_canon(mk_str_t lit, char *out, size_t outlen);
 
 /* The custom error page of vh for status, or NULL. */
 const char *mk_vhost_error_page(const struct mk_vhost *vh, int status);

@@ -273,8 +273,87 @@ def test_config_server_names_that_could_never_match():
                 + ("    User root\n" if os.geteuid() == 0 else ""))
     p = mkt.run_monkey(["-c", d], timeout=10)
     assert p.returncode != 0, "two sites named a.example accepted"
-    assert b"sites/third: ServerName 'a.example' is already a name of" in p.stderr and \
-        b"sites/other" in p.stderr, p.stderr
+    # both lines named (the message had the two files but neither line)
+    assert b"sites/third:2: ServerName 'a.example' is already a name of" in p.stderr and \
+        b"sites/other (line 2)" in p.stderr, p.stderr
+    # twice in one file, on different lines; an IPv6 literal is compared in canonical form
+    for names, dup, line, first in (
+            ("localhost\n    ServerName a.example\n    ServerName A.EXAMPLE", "A.EXAMPLE", 4, 3),
+            ("localhost [::1]\n    ServerName [0:0::1]", "[::1]", 3, 2)):
+        p = bad_config(site_text=site % names)
+        expect_config_error(p, "sites/default", line, "ServerName %s twice" % dup)
+        assert ("ServerName '%s' is already a name of" % dup).encode() in p.stderr and \
+            ("sites/default (line %d)" % first).encode() in p.stderr, p.stderr
+
+
+def test_config_listen_without_a_port_refused():
+    """"Listen [::1]" and "Listen 127.0.0.1" were taken, on the default port 2001 (a guess
+    the README did not describe); ":PORT" was taken as every address.  Each is refused,
+    naming its line; "*:PORT" stays a synonym of "PORT"."""
+    for addr, what in (("[::1]", "has no port"), ("127.0.0.1", "has no port"),
+                       (":{port}", "invalid address")):
+        p = bad_config("[SERVER]\n    Workers 1\n    Listen %s\n" % addr)
+        expect_config_error(p, "monkey.conf", 3, "Listen " + addr)
+        assert what.encode() in p.stderr, p.stderr
+    port = mkt.free_port()
+    with mkt.Server(raw_main="[SERVER]\n    Listen *:%d\n    Workers 1\n" % port
+                    + ("    User root\n" if os.geteuid() == 0 else ""), port=port) as s:
+        eq(s.get("/one.txt").body, b"x", "served with Listen *:%d" % port)
+
+
+def test_config_error_page_past_path_max_refused():
+    """An [ERROR_PAGES] path longer than PATH_MAX was cut to 4095 bytes without a word, and
+    the cut name was the page looked for."""
+    page = "e/" * 2100 + "404.html"
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
+                             "[ERROR_PAGES]\n    404 %s\n" % page)
+    expect_config_error(p, "sites/default", 5, "an error page past PATH_MAX")
+    assert b"is longer than 4095 bytes" in p.stderr, p.stderr
+
+
+def test_config_utf8_bom_refused_clearly():
+    """A file saved with a UTF-8 byte order mark was refused as "expected a [SECTION] header
+    ..., got '[SERVER]'", the mark invisible in the message."""
+    p = bad_config("\ufeff[SERVER]\n    Listen 127.0.0.1:{port}\n")
+    expect_config_error(p, "monkey.conf", 1, "monkey.conf with a BOM")
+    assert b"starts with a UTF-8 BOM" in p.stderr, p.stderr
+    p = bad_config(site_text="\ufeff[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n")
+    expect_config_error(p, "sites/default", 1, "a site with a BOM")
+    assert b"starts with a UTF-8 BOM" in p.stderr, p.stderr
+
+
+def test_config_comment_after_a_value_refused():
+    """'#' starts a comment only at the start of a line: "AccessLog /x/a.log  # main" created
+    a log file named "a.log  # main" and "PidFile # none" one named "#", without a word."""
+    logdir = mkt.tmpdir("logs")
+    p = bad_config(site_text="[HOST]\n    ServerName localhost\n    DocumentRoot {www}\n"
+                             "[LOGGER]\n    AccessLog %s/a.log   # main site\n" % logdir)
+    expect_config_error(p, "sites/default", 5, "AccessLog with a comment after it")
+    assert b"'#' starts a comment only at the start of a line" in p.stderr, p.stderr
+    eq(os.listdir(logdir), [], "files created in the log directory")
+    p = bad_config("[SERVER]\n    Listen 127.0.0.1:{port}\n    PidFile # none\n")
+    expect_config_error(p, "monkey.conf", 3, "PidFile # none")
+
+
+def test_config_site_without_server_name_refused():
+    """A site other than the first without a ServerName was taken, and no request could ever
+    reach it (only the first site answers unknown hosts)."""
+    s = mkt.Server()
+    with open(os.path.join(s.confdir, "sites", "zz"), "w") as f:
+        f.write("# no name\n[HOST]\n    DocumentRoot %s\n" % s.docroot)
+    p = mkt.run_monkey(["-c", s.confdir], timeout=10)
+    expect_config_error(p, "sites/zz", 2, "a nameless second site")
+    assert b"has no ServerName" in p.stderr, p.stderr
+
+
+def test_reload_with_listen_without_a_port_keeps_serving():
+    """SIGHUP with "Listen [::1]" (no port) took it, moved the server to [::1]:2001 and left
+    the running address; it is refused and the running configuration stays."""
+    with mkt.Server(conf={"Workers": "1"}) as s:
+        log = s.reload_with("Listen 127.0.0.1:%d" % s.port, "Listen [::1]")
+        assert "has no port" in log and "the running configuration stays" in log, log
+        for _ in range(5):
+            eq(s.get("/one.txt").body, b"x", "served by the running configuration")
 
 
 def test_server_name_with_a_final_dot_matches():

@@ -31,7 +31,9 @@ def setup_module():
         "default": mkt.section("HOST", [("ServerName", "127.0.0.1 localhost"),
                                         ("DocumentRoot", s.docroot)]) +
                    mkt.section("ERROR_PAGES", [("404", "404.html"), ("400", "400.html")]),
-        "other": mkt.section("HOST", [("ServerName", "other.test"), ("DocumentRoot", other)]),
+        # an IPv6 literal written in a long form: it names the address, not the text
+        "other": mkt.section("HOST", [("ServerName", "other.test [0:0::2] [::FFFF:10.0.0.9]"),
+                                      ("DocumentRoot", other)]),
     }
     mkt.write_confdir(s.confdir, mkt.merge([("Listen", "127.0.0.1:%d" % s.port)] +
                                            mkt.SERVER_DEFAULTS,
@@ -68,6 +70,19 @@ def test_host_other():
 def test_unknown_host_default_site():
     for h in [b"Host: unknown.example", b"Host: unknown.example:8080", b"Host: other.testx",
               b"Host: xother.test", b"Host: 10.1.2.3"]:
+        r = site(h)
+        eq((r.status_line, r.body), (U.S200, DEFAULT_SITE), h.decode())
+
+
+def test_host_ipv6_literal_matches_in_canonical_form():
+    """ServerName [0:0::2] matched only a Host spelled "[0:0::2]", and ServerName [::1] not
+    "[0:0::1]": an IPv6 literal names an address, whatever its spelling."""
+    for h in [b"Host: [::2]", b"Host: [0:0::2]", b"Host: [0::2]:8080", b"Host: [::0:2]:",
+              b"Host: [0000:0000:0000:0000:0000:0000:0000:0002]", b"Host: [::ffff:a00:9]",
+              b"Host: [::FFFF:10.0.0.9]:80"]:
+        r = site(h)
+        eq((r.status_line, r.body), (U.S200, OTHER_SITE), h.decode())
+    for h in [b"Host: [::3]", b"Host: [::1]", b"Host: [2::]", b"Host: [::10.0.0.9]"]:
         r = site(h)
         eq((r.status_line, r.body), (U.S200, DEFAULT_SITE), h.decode())
 

@@ -122,6 +122,22 @@ MK_TEST(crlf_file)
     mk_conf_free(c);
 }
 
+MK_TEST(hash_inside_a_value_kept)
+{
+    /* only a '#' after a blank is refused (a comment after a key): "a#b" is a value */
+    static const char in[] = "[A]\n    K /srv/a#b\n    K2 x# y#\n";
+    char err[256];
+    struct mk_conf *c = parse(S(in), err, sizeof(err));
+    if (!CHECKF(c != NULL, "parse failed: %s", err))
+        return;
+    const struct mk_conf_entry *e1 = entry(section(c, 0), 0), *e2 = entry(section(c, 0), 1);
+    if (CHECK(e1 && e2)) {
+        CHECK_EQ_STR(e1->value, strlen(e1->value), "/srv/a#b");
+        CHECK_EQ_STR(e2->value, strlen(e2->value), "x# y#");
+    }
+    mk_conf_free(c);
+}
+
 MK_TEST(empty_and_comment_only)
 {
     char err[256];
@@ -166,6 +182,15 @@ MK_TEST(errors_with_line_numbers)
         {"NUL byte", S("[A]\n    K v\n    K2 a\0b\n"), "t.conf:3: "},
         {"NUL in comment", S("[A]\n# x\0\n"), "t.conf:2: "},
         {"NUL on CRLF line", S("[A]\r\n\0\r\n"), "t.conf:2: "},
+        {"comment after a value", S("[A]\n    K /a/b.log  # main\n"),
+         "t.conf:2: K: '#' starts a comment only at the start of a line"},
+        {"comment after a value, tab", S("[A]\n    K on\t#x\r\n"),
+         "t.conf:2: K: '#' starts a comment only at the start of a line"},
+        {"comment instead of a value", S("[A]\n    K # none\n"),
+         "t.conf:2: K: '#' starts a comment only at the start of a line"},
+        {"UTF-8 BOM", S("\xef\xbb\xbf[A]\n    K v\n"),
+         "t.conf:1: the file starts with a UTF-8 BOM"},
+        {"UTF-8 BOM alone", S("\xef\xbb\xbf"), "t.conf:1: the file starts with a UTF-8 BOM"},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         char err[256];
