@@ -418,12 +418,13 @@ static void build_header(struct mk_file *f)
                                   f->last_modified, (int)f->etag_len, f->etag, f->mime, len);
 }
 
-static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct stat *st,
-                                const char *name)
+/* A new entry (one reference) with what the once-a-second check compares of st. */
+static struct mk_file *entry_new(const struct stat *st, int fd, int rc)
 {
     struct mk_file *f = mk_xcalloc(1, sizeof(*f));
     f->fd = fd;
     f->refs = 1;
+    f->rc = rc;
     f->dev = st->st_dev;
     f->ino = st->st_ino;
     f->size = (uint64_t)st->st_size;
@@ -431,13 +432,20 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
     f->mtime_nsec = st->st_mtim.tv_nsec;
     f->ctime = st->st_ctim.tv_sec;
     f->ctime_nsec = st->st_ctim.tv_nsec;
+    f->checked_sec = mk_clock.mono_sec;
+    return f;
+}
+
+static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct stat *st,
+                                const char *name)
+{
+    struct mk_file *f = entry_new(st, fd, 0);
     f->mime = mk_mime_lookup(fc->cfg.mime, name, strlen(name), fc->cfg.default_mime);
     f->etag_len = (uint8_t)mk_file_etag(st, f->etag, sizeof(f->etag));
     /* Last-Modified is never later than Date: a file dated in the future says "now". */
     f->lm = f->mtime > mk_clock.now ? mk_clock.now : f->mtime;
     mk_http_date_format(f->lm, f->last_modified);
     f->last_modified[MK_HTTP_DATE_LEN] = '\0';
-    f->checked_sec = mk_clock.mono_sec;
 
     if (f->size <= fc->cfg.small_max && fc->mem + f->size <= fc->cfg.mem_max) {
         char *data = (char *)mk_xmalloc(MK_FILE_HEAD_ROOM + f->size) + MK_FILE_HEAD_ROOM;
@@ -465,19 +473,8 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
  * name added to it or taken out of it changes its mtime: the entry is made again). */
 static struct mk_file *redirect_new(const struct stat *st)
 {
-    struct mk_file *f = mk_xcalloc(1, sizeof(*f));
-    f->fd = -1;
-    f->refs = 1;
-    f->rc = -301;
-    f->dev = st->st_dev;
-    f->ino = st->st_ino;
-    f->size = (uint64_t)st->st_size;
-    f->mtime = st->st_mtim.tv_sec;
-    f->mtime_nsec = st->st_mtim.tv_nsec;
-    f->ctime = st->st_ctim.tv_sec;
-    f->ctime_nsec = st->st_ctim.tv_nsec;
+    struct mk_file *f = entry_new(st, -1, -301);
     f->lm = f->mtime;
-    f->checked_sec = mk_clock.mono_sec;
     return f;
 }
 
