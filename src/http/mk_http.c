@@ -309,11 +309,21 @@ static void start_write(struct mk_conn *c, struct mk_http_session *s);
 /* The site of a request refused before handle_request() chose one (a parse error, 413,
  * 411, a broken body, a timeout): the one its Host names when the parser read a valid Host
  * (or absolute-form authority; req.host is set only then), else the default site, as nginx
- * chooses.  Its error pages and logs apply. */
+ * chooses.  Its error pages and logs apply.  A head that arrived in pieces was parsed from
+ * its start only while its request line was incomplete: the resumed calls look at the new
+ * bytes alone, so an absolute-form target completed by a later read (a slow client: the
+ * usual 408) was never split.  The request line is read again here, from the start. */
 __attribute__((cold, noinline)) static const struct mk_vhost *
 refused_vhost(const struct mk_http_session *s)
 {
-    return mk_vhost_match(cfg->vhosts, cfg->nvhosts, s->req.host);
+    mk_str_t host = s->req.host;
+    if (!host.p && !s->parsed && s->len) {
+        struct mk_http_request r;
+        (void)mk_http_parse_request(s->buf, MK_MIN(s->len, s->cap), 0, cfg->max_request_size,
+                                    &r);
+        host = r.host;
+    }
+    return mk_vhost_match(cfg->vhosts, cfg->nvhosts, host);
 }
 
 /* An error response: a custom page of the vhost when there is one, else a short HTML body. */

@@ -832,3 +832,36 @@ def test_request_head_timeout_is_logged_as_408():
         assert m, "not Combined Log Format: %r" % lines
         eq((m["line"], m["status"]), (b"GET http://two.example/partial2 HTTP/1.1", b"408"),
            "two.example's 408")
+
+
+@mkt.timeout(40)
+def test_refused_head_in_pieces_is_logged_under_its_absolute_form_site():
+    """A request line sent in two reads (a slow client, the usual 408) names its site by an
+    absolute-form target as one sent at once does: the resumed parses look only at the new
+    bytes, so the authority was never read and the 408, or a 400 found in a later read, went
+    to the default site's logs."""
+    srv, a1, e1, a2, e2 = two_logged_sites({"Timeout": "2", "KeepAliveTimeout": "1"})
+    with srv.start() as s:
+        slow = mkt.Client(s.port)
+        slow.send(b"GET http://two.exa")
+        bad = mkt.Client(s.port)
+        bad.send(b"GET http://two.exa")
+        time.sleep(0.3)  # each piece its own read
+        slow.send(b"mple/slow HTTP/1.1\r\nHost: two.e")
+        bad.send(b"mple/bad HTTP/1.1\r\nHost: two.example\r\nX: a\rb")
+        eq(bad.recv_response(timeout=10).status, 400, "bare CR in a later read")
+        eq(slow.recv_response(timeout=10).status, 408, "timed out request")
+        for c in (slow, bad):
+            c.close()
+        lines = wait_for_lines(a2, 2)
+        m = [CLF.match(ln) for ln in lines]
+        assert all(m), "not Combined Log Format: %r" % lines
+        eq(sorted((x["line"], x["status"]) for x in m),
+           [(b"GET http://two.example/bad HTTP/1.1", b"400"),
+            (b"GET http://two.example/slow HTTP/1.1", b"408")], "two.example's access log")
+        eq(len(wait_for_lines(e2, 2)), 2, "two.example's error log lines")
+        time.sleep(1.2)  # the writer's next flush: nothing of theirs in the default logs
+        for path in (a1, e1):
+            with open(path, "rb") as f:
+                text = f.read()
+            assert b"/slow" not in text and b"/bad" not in text, "%s: %r" % (path, text)
