@@ -24,9 +24,9 @@
  * 206 bodies (single and multipart) are byte-exact slices of the file of that size; the
  * marker outside the document root never appears; final responses = requests counted by
  * the connection (+ on_timeout's 408) = access log lines (a head cut by the timeout has its
- * 408 line, sent or not), 4xx/5xx = error log lines, and no log line holds a raw control
- * byte or an unescaped quote; an open connection always has a
- * timer; responses progress while the client reads; connections close within a bounded
+ * 408 line, sent or not; a body never finished has its 400 or 408 line), 4xx/5xx = error log
+ * lines, and no log line holds a raw control byte or an unescaped quote; an open connection
+ * always has a timer; responses progress while the client reads; connections close within a bounded
  * number of steps after EOF and without a busy loop; after close the session is released,
  * timer lists are empty and no descriptor is left open (memory leaks: LeakSanitizer). */
 #include <ctype.h>
@@ -1015,12 +1015,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* on_timeout answers 408 itself, outside the request count; it logs the 408 whether
          * its answer went out or not */
         bool sent408 = cl->timed_out && finals == c->requests + 1;
-        /* a request cut short by the close (a body never finished) counts, unanswered */
+        /* a request cut short by the close (a body never finished) counts, unanswered, and
+         * is logged all the same: a 400 for a body the client stopped sending, a 408 (sent or
+         * not) for one that did not arrive in time */
         bool abandoned = finals + 1 == c->requests;
         FUZZ_CHECK(finals == c->requests || sent408 || abandoned,
                    "%u final responses for %u requests", finals, c->requests);
-        answered += finals - sent408 + cl->late_head;
-        errors_logged += errors - sent408 + cl->late_head;
+        answered += finals - sent408 + cl->late_head + abandoned;
+        errors_logged += errors - sent408 + cl->late_head + abandoned;
         close(cl->peer);
         free(cl->out);
     }

@@ -77,3 +77,17 @@ bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, u
     *suppressed = __atomic_exchange_n(&l->suppressed, 0, __ATOMIC_RELAXED);
     return true;
 }
+
+bool mk_log_due(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uint32_t *suppressed)
+{
+    if (__atomic_load_n(&l->suppressed, __ATOMIC_RELAXED) == 0)
+        return false;
+    uint32_t last = __atomic_load_n(&l->last, __ATOMIC_RELAXED);
+    if (now_sec - last < interval)
+        return false;
+    if (!__atomic_compare_exchange_n(&l->last, &last, now_sec ? now_sec : 1, false,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return false;
+    *suppressed = __atomic_exchange_n(&l->suppressed, 0, __ATOMIC_RELAXED);
+    return *suppressed != 0;
+}

@@ -35,5 +35,10 @@ struct mk_log_limit {
     uint32_t suppressed;
 };
 bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uint32_t *suppressed);
+/* The repeats mk_log_allow() held back, once `interval` has passed since its last line:
+ * true (with their number) when a summary line is due, so that the end of a burst is said
+ * too.  Counts nothing itself. */
+bool mk_log_due(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval,
+                uint32_t *suppressed);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "../core/mk_core.h"
 #include "../core/mk_log.h"
+#include "../core/mk_logfile.h"
 #include "../core/mk_sys.h"
 #include "../trace/mk_trace.h"
 
@@ -33,6 +34,7 @@
 #define MK_CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 static struct mk_log_limit emfile_limit;
+static struct mk_log_limit refused_limit; /* MaxConnections refusals, for the error log */
 
 /* Open connections of the whole server, for MaxConnections only: one atomic add per
  * accept and per close (never per request), shared by the workers and, during a reload,
@@ -565,7 +567,7 @@ void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool fo
         MK_TRACE(epoll, c->fd, "FORCED CLOSE");
     mk_sched_timer_clear(c);
     /* The protocol first: a request cut short is ended (request_end) before conn_close. */
-    w->proto->on_close(c);
+    w->proto->on_close(c, reason);
     if (MK_TRACE_ENABLED(conn_close))
         MK_TRACE_DO(conn_close, c->id, c->fd, (int)reason, c->requests, c->bytes_in, c->bytes_out,
                     mk_clock_ns() - c->start_ns);
@@ -650,6 +652,38 @@ static void over_capacity(int fd)
         /* The client is gone already: nothing to do. */
     }
     close(fd);
+}
+
+/* Refusals at MaxConnections are said on stderr and in the error logs (in no access log: no
+ * request was read, and a flood would fill the disk; nginx says "worker_connections are not
+ * enough" the same way), at most once every 10 s, with how many there were: the first at
+ * once, the rest of a burst by the next refusal or the next tick (refused_summary()). */
+static void refused_say(uint32_t limit, uint32_t n)
+{
+    char msg[160];
+    int len = snprintf(msg, sizeof(msg),
+                       "MaxConnections %u reached: %u new connection%s refused with 503 "
+                       "since the last report",
+                       limit, n, n == 1 ? "" : "s");
+    if (len < 0)
+        return;
+    mk_warn("%s", msg);
+    if (!mk_log_mirrored()) /* mirrored: mk_warn() has written it there */
+        mk_logfile_notice(MK_LOG_WARN, msg, MK_MIN((size_t)len, sizeof(msg) - 1));
+}
+
+__attribute__((cold, noinline)) static void refused_at_limit(const struct mk_worker *w)
+{
+    uint32_t suppressed = 0;
+    if (mk_log_allow(&refused_limit, mk_clock.mono_sec, 10, &suppressed))
+        refused_say(w->cfg->max_connections, suppressed + 1);
+}
+
+__attribute__((cold, noinline)) static void refused_summary(const struct mk_worker *w)
+{
+    uint32_t n = 0;
+    if (mk_log_due(&refused_limit, mk_clock.mono_sec, 10, &n))
+        refused_say(w->cfg->max_connections, n);
 }
 
 /* Takes a slot of MaxConnections; false when there is one for this connection. */
@@ -741,6 +775,7 @@ void mk__sched_accept(struct mk_worker *w, struct mk_listener *l)
         }
         if (w->cfg->max_connections && over_limit(w) && (!reclaim_idle(w) || over_limit(w))) {
             over_capacity(fd);
+            refused_at_limit(w);
             continue;
         }
 
@@ -976,6 +1011,8 @@ bool mk__sched_pass_end(struct mk_worker *w, bool *stopping)
             mk__sched_listeners_pause(w, false);
         if (w->proto->on_tick)
             w->proto->on_tick(w);
+        if (mk_unlikely(__atomic_load_n(&refused_limit.suppressed, __ATOMIC_RELAXED)))
+            refused_summary(w);
         MK_TRACE(worker_stats, w->id, w->active, w->accepted, w->nclosed, w->requests);
         mk__sched_free_closed(w);
     }

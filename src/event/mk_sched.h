@@ -86,7 +86,8 @@ struct mk_proto {
     void (*on_accept)(struct mk_conn *c);  /* registered; arm a timer */
     void (*on_ready)(struct mk_conn *c);   /* rd_ready / wr_ready changed, or posted */
     void (*on_timeout)(struct mk_conn *c); /* the timer fired: the hook closes c */
-    void (*on_close)(struct mk_conn *c);   /* release protocol state (c->session) */
+    /* release protocol state (c->session); reason: why the connection closes */
+    void (*on_close)(struct mk_conn *c, enum mk_close_reason reason);
     void (*on_tick)(struct mk_worker *w);  /* about once a second */
     bool (*is_idle)(struct mk_conn *c);    /* may be closed at once on shutdown */
 };

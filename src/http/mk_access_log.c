@@ -10,7 +10,11 @@
 #include "../core/mk_core.h"
 #include "mk_http_status.h"
 
-#define MK_LOG_FIELD_MAX 1024 /* request line / referer / user agent bytes kept per line */
+/* Request line / referer / user agent bytes kept per line; a field cut there ends in "...". */
+#define MK_LOG_FIELD_MAX 4096
+#define MK_LOG_CUT "..."
+_Static_assert(3 * (4 * MK_LOG_FIELD_MAX + sizeof(MK_LOG_CUT)) + 256 <= MK_LOGBUF_SIZE,
+               "a line with three fields at their maximum must fit a log buffer");
 
 void mk_access_log_worker_init(struct mk_access_log_worker *w)
 {
@@ -51,10 +55,8 @@ static void refresh_date(struct mk_access_log_worker *w)
 static size_t put_escaped(char *dst, const char *src, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    if (len > MK_LOG_FIELD_MAX)
-        len = MK_LOG_FIELD_MAX;
-    for (size_t i = 0; i < len; i++) {
+    size_t o = 0, n = len > MK_LOG_FIELD_MAX ? MK_LOG_FIELD_MAX : len;
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)src[i];
         if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
             dst[o++] = '\\';
@@ -65,7 +67,17 @@ static size_t put_escaped(char *dst, const char *src, size_t len)
             dst[o++] = (char)c;
         }
     }
+    if (n < len) {
+        memcpy(dst + o, MK_LOG_CUT, sizeof(MK_LOG_CUT) - 1);
+        o += sizeof(MK_LOG_CUT) - 1;
+    }
     return o;
+}
+
+/* Room a field may take once escaped (x4) and cut. */
+static size_t escaped_max(size_t len)
+{
+    return 4 * (len > MK_LOG_FIELD_MAX ? MK_LOG_FIELD_MAX : len) + sizeof(MK_LOG_CUT);
 }
 
 static size_t put_str(char *dst, const char *s)
@@ -104,14 +116,18 @@ void mk_access_log_write(struct mk_access_log_worker *w, const struct mk_conn *c
                          const struct mk_vhost *vh, const char *req_line, size_t req_line_len,
                          const struct mk_http_request *r, int status, uint64_t body_bytes)
 {
-    /* Worst case: three escaped fields of MK_LOG_FIELD_MAX bytes (x4) and the fixed parts. */
-    enum { LINE_MAX = 3 * 4 * MK_LOG_FIELD_MAX + 256 };
     struct mk_logbuf *b;
     char *p;
     size_t o;
+    /* Worst case for these fields once escaped, and the fixed parts: reserved, not a fixed
+     * maximum, so that the buffer fills with short lines before it is handed over. */
+    size_t line_max = escaped_max(req_line_len) + 256;
+    if (r)
+        line_max += escaped_max(r->referer.p ? r->referer.len : 0) +
+                    escaped_max(r->user_agent.p ? r->user_agent.len : 0);
 
     refresh_date(w);
-    if (vh->access && (b = buf_for(w, vh->access)) && (p = mk_logbuf_reserve(b, LINE_MAX))) {
+    if (vh->access && (b = buf_for(w, vh->access)) && (p = mk_logbuf_reserve(b, line_max))) {
         o = put_peer(p, c);
         o += put_str(p + o, " - - [");
         o += put_str(p + o, w->date);
@@ -139,7 +155,7 @@ void mk_access_log_write(struct mk_access_log_worker *w, const struct mk_conn *c
         b->len += o;
     }
     if (status >= 400 && vh->errlog && (b = buf_for(w, vh->errlog)) &&
-        (p = mk_logbuf_reserve(b, LINE_MAX))) {
+        (p = mk_logbuf_reserve(b, line_max))) {
         o = put_str(p, "[");
         o += put_str(p + o, w->date);
         o += put_str(p + o, "] [error] [client ");

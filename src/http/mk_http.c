@@ -1566,9 +1566,10 @@ static void http_on_ready(struct mk_conn *c)
     http_run(c);
 }
 
-/* A request head that did not arrive within Timeout has its access-log line, as nginx
- * logs it: status 408, what arrived of the request line, no body bytes, under the site its
- * Host names if the parser read one.  An idle keep-alive connection has none (nor 408). */
+/* A request head, or the body of a request, that did not arrive within Timeout has its
+ * access-log line, as nginx logs it: status 408, what arrived of the request line, no body
+ * bytes, under the site its Host names if the parser read one.  An idle keep-alive
+ * connection has none (nor 408). */
 __attribute__((cold, noinline)) static void log_timeout(struct mk_conn *c,
                                                         struct mk_http_session *s)
 {
@@ -1581,7 +1582,7 @@ __attribute__((cold, noinline)) static void log_timeout(struct mk_conn *c,
 static void http_on_timeout(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
-    if (s && c->state == MK_HTTP_READ_HEAD && s->len > 0) {
+    if (s && ((c->state == MK_HTTP_READ_HEAD && s->len > 0) || c->state == MK_HTTP_READ_BODY)) {
         /* A request that did not arrive in time: say so before closing, in one try (the
          * connection closes whatever happens).  Date is a MUST (RFC 9110 6.6.1). */
         char resp[256];
@@ -1596,7 +1597,18 @@ static void http_on_timeout(struct mk_conn *c)
     mk_sched_conn_close(c, MK_CLOSE_TIMEOUT, false);
 }
 
-static void http_on_close(struct mk_conn *c)
+/* A body the client stopped sending (it closed or reset the connection before its end) has
+ * its access-log line, as nginx logs it: status 400, no body bytes; nothing is answered. */
+__attribute__((cold, noinline)) static void log_body_cut(struct mk_conn *c,
+                                                         struct mk_http_session *s)
+{
+    s->status = 400;
+    if (!s->vh)
+        s->vh = refused_vhost(s);
+    log_request(c, s, false);
+}
+
+static void http_on_close(struct mk_conn *c, enum mk_close_reason reason)
 {
     struct mk_http_session *s = c->session;
     if (s && s->begun) {
@@ -1608,9 +1620,12 @@ static void http_on_close(struct mk_conn *c)
                         mk_clock_ns() - s->start_ns, 0);
         /* A response begun and cut short (the client reset, the file shrank, the grace
          * period ended) still has its access-log line, with the body bytes it sent, as
-         * nginx and Apache log it.  A 408 was logged by http_on_timeout(). */
+         * nginx and Apache log it.  A 408 was logged by http_on_timeout(); a body cut by
+         * the end of the grace period is the server's doing, not a bad request: no line. */
         if (c->state == MK_HTTP_WRITE && s->status)
             log_request(c, s, true);
+        else if (c->state == MK_HTTP_READ_BODY && !s->status && reason != MK_CLOSE_SHUTDOWN)
+            log_body_cut(c, s);
         c->requests++;
         c->worker->requests++;
     }

@@ -865,3 +865,100 @@ def test_refused_head_in_pieces_is_logged_under_its_absolute_form_site():
             with open(path, "rb") as f:
                 text = f.read()
             assert b"/slow" not in text and b"/bad" not in text, "%s: %r" % (path, text)
+
+
+def test_request_body_cut_or_timed_out_is_logged():
+    """A request whose body does not arrive has its access-log line (and error-log line), as
+    nginx 1.22 logs it when it reads a body: 408 when it does not come within Timeout, 400
+    when the client closes or resets the connection before its end; under the site its Host
+    names.  Before, none of the three had any line."""
+    srv, a1, e1, a2, e2 = two_logged_sites({"Timeout": "2"})
+    with srv.start() as s:
+        slow = mkt.Client(s.port)
+        slow.send(b"POST /slow HTTP/1.1\r\nHost: two.example\r\nUser-Agent: slow\r\n"
+                  b"Content-Length: 100\r\n\r\n0123456789")
+        gone = mkt.Client(s.port)
+        gone.send(b"POST /gone HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123")
+        reset = mkt.Client(s.port)
+        reset.send(b"PUT /reset HTTP/1.1\r\nHost: two.example\r\nTransfer-Encoding: chunked"
+                   b"\r\n\r\n10\r\n0123")
+        time.sleep(0.3)                                   # the server reads what was sent
+        gone.close()
+        reset.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reset.close()
+        eq(slow.recv_response(timeout=10).status, 408, "a body that does not arrive")
+        assert slow.is_closed(), "the connection stays open after its 408"
+        slow.close()
+        lines = wait_for_lines(a1, 1)
+        m = [CLF.match(ln) for ln in lines]
+        assert all(m), "not Combined Log Format: %r" % lines
+        eq([(x["line"], x["status"], x["bytes"]) for x in m],
+           [(b"POST /gone HTTP/1.1", b"400", b"-")], "default site's access log")
+        errs = wait_for_lines(e1, 1)
+        assert len(errs) == 1 and b"400 Bad Request" in errs[0], errs
+        lines = wait_for_lines(a2, 2)
+        m = [CLF.match(ln) for ln in lines]
+        assert all(m), "not Combined Log Format: %r" % lines
+        eq(sorted((x["line"], x["status"], x["ua"]) for x in m),
+           [(b"POST /slow HTTP/1.1", b"408", b"slow"), (b"PUT /reset HTTP/1.1", b"400", b"-")],
+           "two.example's access log")
+        errs = wait_for_lines(e2, 2)
+        eq(len(errs), 2, "two.example's error log lines: %r" % errs)
+
+
+def test_long_fields_kept_to_4096_bytes_and_a_cut_is_marked():
+    """nginx keeps a request line and headers whole; ours are kept up to 4096 bytes each, and
+    a field cut there ends in "..." (before: 1024 bytes, with nothing to tell the cut)."""
+    d = mkt.tmpdir("logs")
+    access, error = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+    with logged_server(access, error).start() as s:
+        c = mkt.Client(s.port)
+        path = "/" + "a" * 3000
+        r = c.request(req("GET", path, headers=[("User-Agent", "u" * 6000),
+                                                ("Referer", "r" * 4096)]))
+        eq(r.status, 404, "status")
+        c.close()
+        lines = wait_for_lines(access, 1)
+        eq(len(lines), 1, "access log lines")
+        m = CLF.match(lines[0])
+        assert m, "not Combined Log Format: %r" % lines[0][:200]
+        eq(m["line"], b"GET %s HTTP/1.1" % path.encode(), "request line (3014 bytes, whole)")
+        eq(m["ref"], b"r" * 4096, "referer of 4096 bytes (whole, no mark)")
+        eq(m["ua"], b"u" * 4096 + b"...", "user agent of 6000 bytes (cut, marked)")
+
+
+@mkt.timeout(50)
+def test_connections_refused_at_max_connections_are_reported():
+    """The 503 of a connection refused at MaxConnections was in no log.  It is said in the error
+    logs (and on stderr), at most once every 10 s, with the number refused: the first refusal
+    at once, the rest of a burst within about 10 s.  No access-log line per refusal (no
+    request was read; nginx writes none either, only "worker_connections are not enough")."""
+    srv, a1, e1, a2, e2 = two_logged_sites({"MaxConnections": "2", "Workers": "1",
+                                            "Timeout": "30", "KeepAliveTimeout": "30"})
+    with srv.start() as s:
+        busy = []
+        for _ in range(2):                                # two requests in progress: not idle
+            c = mkt.Client(s.port)
+            c.send(b"GET /one.txt HTTP/1.1\r\n")
+            busy.append(c)
+        deadline = time.monotonic() + 5
+        while s.conn_fds() < s.baseline_fds + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for i in range(3):
+            c = mkt.Client(s.port)
+            c.send(req("GET", "/one.txt"))
+            eq(c.recv_response(timeout=10).status, 503, "refused connection %d" % i)
+            c.close()
+        first = b"MaxConnections 2 reached: 1 new connection refused with 503"
+        for err in (e1, e2):
+            errs = wait_for_lines(err, 1)
+            assert len(errs) == 1 and b"[warn] " + first in errs[0], (err, errs)
+        summary = b"MaxConnections 2 reached: 2 new connections refused with 503"
+        errs = wait_for_lines(e1, 2, bound=15.0)          # the 10 s interval, then a tick
+        assert len(errs) == 2 and summary in errs[1], errs
+        for c in busy:
+            eq(c.request(b"Host: localhost\r\n\r\n").status, 200, "a busy connection")
+            c.close()
+        lines = wait_for_lines(a1, 2)
+        eq(len(lines), 2, "access log lines (the two served, none per refusal): %r" % lines)
+        eq(wait_for_lines(a2, 1, bound=0.5), [], "two.example's access log")

@@ -53,7 +53,7 @@ static void f_ready(struct mk_conn *c)
     }
 }
 
-static void f_close(struct mk_conn *c)
+static void f_close(struct mk_conn *c, enum mk_close_reason reason)
 {
     fake_of(c)->closes++;
 }
