@@ -117,7 +117,7 @@ class Session:
     events, vpid/vtid contexts, restricted to some pids or to a procname."""
 
     def __init__(self, hint, pids=(), procname=None, url=None, live_us=None, channel=None,
-                 contexts=("vpid", "vtid")):
+                 contexts=("vpid", "vtid"), events=("monkey:*",)):
         _serial[0] += 1
         self.name = "mtt-%s-%d-%d" % (hint, os.getpid(), _serial[0])
         self.out = os.path.join(mkt.tmpdir("lttng"), "trace")
@@ -127,6 +127,7 @@ class Session:
         self.live_us = live_us
         self.channel = channel  # extra enable-channel options, or None
         self.contexts = contexts
+        self.events = events
         self.created = False
         self.stop_output = ""
 
@@ -143,7 +144,7 @@ class Session:
             args += ["--output=" + self.out]
         self.lttng(*args)
         self.created = True
-        ev = ["enable-event", "-u", "-s", self.name, "monkey:*"]
+        ev = ["enable-event", "-u", "-s", self.name, ",".join(self.events)]
         if self.channel is not None:
             self.lttng("enable-channel", "-u", "-s", self.name, *self.channel, "mtch")
             ev += ["-c", "mtch"]
@@ -377,11 +378,11 @@ def recorded():
     return _fixture
 
 
-def gen(hint, *args, channel=None, env_extra=None):
+def gen(hint, *args, channel=None, env_extra=None, events=("monkey:*",)):
     """Run mt_gen under its own session (filtered on its procname); returns (trace, counts)."""
     env = dict(os.environ, MONKEY_TRACE_PROVIDER=PROVIDER)
     env.update(env_extra or {})
-    with Session(hint, procname="mt_gen", channel=channel) as s:
+    with Session(hint, procname="mt_gen", channel=channel, events=events) as s:
         _, out, _ = run([GEN] + [str(a) for a in args], timeout=600, env=env)
         s.stop()
         counts = {}
@@ -1097,12 +1098,119 @@ def test_conn_id_0_is_no_connection():
            "conn --conn-id 0: exit %d\n%s%s" % (rc, out[:800], err[:300]))
 
 
+def test_sessions_with_some_events_only():
+    # A session that enabled only some monkey events (`lttng enable-event -u 'monkey:conn_*'`):
+    # check once compared conn_close.requests with the request_end events it did not record
+    # (a false FAIL per connection), and paired request_begin with request_end events that
+    # were not recorded; summary said "no request completed" of connections with requests.
+    for events, skip in ((["monkey:conn_*"], "monkey:request_begin was not recorded"),
+                         (["monkey:conn_*", "monkey:request_begin"],
+                          "monkey:request_end was not recorded"),
+                         (["monkey:conn_*", "monkey:request_end", "monkey:epoll*",
+                           "monkey:scheduler", "monkey:worker_stats"],
+                          "monkey:request_begin was not recorded")):
+        trace, counts = gen("some", "--conns", 20, "--requests", 3, events=events)
+        rc, out, _ = tool("check", trace, check=False)
+        expect(rc == 0 and "[FAIL]" not in out and "result: OK" in out,
+               "check on a %s session: exit %d\n%s" % (",".join(events), rc, out[:1500]))
+        expect(re.search(r"\[skip\] every request_begin has its request_end .*%s" % skip, out),
+               "no [skip] (%s):\n%s" % (skip, out[:1500]))
+        expect("[ok]   no event for a connection after its conn_close" in out, out[:1500])
+        j = summary_json(trace)
+        expect(j["connections"]["accepted"] == counts["conns"], "%r" % j["connections"])
+        _, out, _ = tool("summary", trace)
+        if "monkey:request_end" not in events:
+            expect("no request completed" not in out and "request_end not recorded" in out,
+                   "summary of a %s session:\n%s" % (",".join(events), out))
+    # only request_end: nothing names the connections' accept or close, nor their fd
+    trace, _ = gen("endonly", "--conns", 10, "--requests", 2, events=["monkey:request_end"])
+    rc, out, _ = tool("check", trace, check=False)
+    expect(rc == 0 and "[skip] no event for a connection after its conn_close "
+           "(monkey:conn_accept was not recorded)" in out, "exit %d\n%s" % (rc, out[:1500]))
+    rc, out, _ = tool("conn", trace, "--conn-id", 1, check=False)
+    expect(rc == 0 and "fd -1" not in out and "(fd unknown" in out, out[:600])
+
+
+def test_slowest_connection_names_its_slowest_request():
+    # A keep-alive connection whose slow request (/big.bin, read slowly) is followed by a
+    # fast one: its line in "slowest connections" named the URI of the last request begun
+    # (/hello.txt) next to the slow request's time.
+    ensure_sessiond()
+    srv = mkt.Server(conf=SERVER_CONF).start()
+    try:
+        with Session("slowuri", pids=[srv.pid]) as s:
+            time.sleep(0.3)
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", srv.port))
+            port = sock.getsockname()[1]
+            buf = b""
+            for path, size in (("/big.bin", mkt.BIG_SIZE), ("/hello.txt", 13)):
+                sock.sendall(mkt.req("GET", path))
+                if path == "/big.bin":
+                    time.sleep(0.3)  # the response stalls in the socket buffers
+                deadline = time.monotonic() + 20
+                while b"\r\n\r\n" not in buf or \
+                        len(buf) < buf.index(b"\r\n\r\n") + 4 + size:
+                    expect(time.monotonic() < deadline, "%s: no full response" % path)
+                    data = sock.recv(65536)
+                    expect(data, "%s: connection closed" % path)
+                    buf += data
+                expect(buf.startswith(b"HTTP/1.1 200"), "%s: %r" % (path, buf[:40]))
+                buf = buf[buf.index(b"\r\n\r\n") + 4 + size:]
+            sock.close()
+            time.sleep(0.5)
+            s.stop()
+            trace = s.out
+    finally:
+        srv.stop(check_fds=False)
+    j = summary_json(trace)
+    mine = [c for c in j["connections"]["slowest"] if c["port"] == port]
+    expect(len(mine) == 1 and mine[0]["requests"] == 2, "connections %r" % j["connections"])
+    expect(mine[0]["slowest_uri"] == "/big.bin" and mine[0]["slowest_request_ns"] > 100e6,
+           "the slow connection: %r" % mine[0])
+    _, out, _ = tool("summary", trace)
+    line = [ln for ln in out.splitlines() if "port %d)" % port in ln]
+    expect(len(line) == 1 and re.search(r"slowest \S+ /big\.bin,", line[0]),
+           "summary: %r" % line)
+
+
+def test_empty_session_and_no_trace():
+    # A session that recorded no event (here: only conn_timeout enabled, which mt_gen never
+    # fires; the application registered, so the trace exists): every command says so; the
+    # contexts are in the trace's metadata even without an event, so no command may claim
+    # "no vpid context".  A directory without a trace is a read error (exit status 2).
+    trace, _ = gen("empty", "--conns", 2, "--requests", 1, events=["monkey:conn_timeout"])
+    rc, out, err = tool("summary", trace)
+    expect("no monkey:* events in the trace" in out, out)
+    j = summary_json(trace)
+    expect(j["events"] == 0 and j["monkey_events"] == 0 and j["processes"] == [] and
+           j["have_vpid"] and j["have_vtid"], "%r" % j)
+    rc, out, err = tool("check", trace, check=False)
+    expect(rc == 1 and "nothing was verified" in out and "no vpid context" not in out,
+           "check: exit %d\n%s" % (rc, out))
+    html = os.path.join(mkt.tmpdir("mt"), "empty.html")
+    rc, out, err = tool("report", trace, "-o", html)
+    expect("no vpid context" not in out + err, out + err)
+    ET.parse(html)
+    rc, out, err = tool("conn", trace, "--conn-id", 1, check=False)
+    expect(rc == 1 and "no connection with conn_id 1" in err, "conn: exit %d %s" % (rc, err))
+    empty_dir = mkt.tmpdir("mt")
+    for cmd in ("summary", "check"):
+        rc, out, err = tool(cmd, empty_dir, check=False)
+        expect(rc == 2 and "no CTF trace here" in err, "%s: exit %d %s" % (cmd, rc, err))
+
+
 TESTS = [
     test_usage_errors,
     test_bad_numbers_are_usage_errors,
     test_filters_that_match_nothing_say_so,
     test_discards_under_filters,
     test_conn_id_0_is_no_connection,
+    test_sessions_with_some_events_only,
+    test_slowest_connection_names_its_slowest_request,
+    test_empty_session_and_no_trace,
     test_make_installs_the_tool,
     test_summary_counts_match_the_load,
     test_summary_text,

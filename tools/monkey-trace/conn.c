@@ -252,8 +252,10 @@ int mt_cmd_conn(struct mt_common *c, int64_t conn_id, int64_t fd)
         if (t->accepted)
             printf(" (worker %lld, fd %lld, peer %s port %lld)\n", (long long)t->worker,
                    (long long)t->fd, t->peer, (long long)t->port);
-        else
+        else if (t->fd >= 0)
             printf(" (fd %lld)\n", (long long)t->fd);
+        else
+            printf(" (fd unknown: no event of it carries one)\n");
         if (t->accepted)
             printf("  accepted %s\n", fmt_wall(t->accept_ts, b2, sizeof(b2)));
         else

@@ -448,6 +448,12 @@ static void mark_stream_class(const bt_stream *s)
         const bt_event_class *ec = bt_stream_class_borrow_event_class_by_index_const(sc, i);
         struct cls_info *ci = cls_get(ec);
         mt_class_present[ci->kind] = true;
+        /* The contexts recorded with the monkey events, known even when none was fired
+         * (an empty session is not one without vpid). */
+        if (ci->kind != MT_EV_OTHER && ci->ctx_vpid >= 0)
+            mt_have_vpid = true;
+        if (ci->kind != MT_EV_OTHER && ci->ctx_vtid >= 0)
+            mt_have_vtid = true;
     }
 }
 

@@ -385,7 +385,8 @@ static void slow_offer(struct mt_stats *s, const struct mt_conn *c, int64_t end_
     x->requests = requests;
     x->score = score;
     x->max_req_ns = c->max_req_ns;
-    memcpy(x->uri, c->uri, sizeof(x->uri));
+    /* the slowest request's, or the one begun when none ended */
+    memcpy(x->uri, c->nend ? c->max_uri : c->uri, sizeof(x->uri));
     x->nspans = c->nspans;
     x->truncated = c->spans_truncated;
     if (c->nspans)
@@ -624,17 +625,19 @@ void mt_stats_event(void *ctx, const struct mt_event *ev)
         mt_tl_add(&s->tl, TL_C1 + cls, ev->ts, 1);
         mt_tl_add(&s->tl, s->workers[w].tl_row, ev->ts, 1);
         proc_count(s, ev->proc, true);
-        if (c && c->req_open && c->cur_seq == (uint32_t)ev->i[0]) {
+        static const char unk[] = "(request_begin not in the trace)";
+        bool begun = c && c->req_open && c->cur_seq == (uint32_t)ev->i[0];
+        if (begun)
             uri_add(s, c->uri, c->uri_len, dur, cls);
-        } else {
-            static const char unk[] = "(request_begin not in the trace)";
+        else
             uri_add(s, unk, sizeof(unk) - 1, dur, cls);
-        }
         if (c) {
             c->req_open = 0;
-            c->nend++;
-            if (dur > c->max_req_ns)
+            if (dur > c->max_req_ns || !c->nend) {
                 c->max_req_ns = dur;
+                memcpy(c->max_uri, begun ? c->uri : unk, begun ? c->uri_len + 1u : sizeof(unk));
+            }
+            c->nend++;
             if (s->spans) {
                 if (c->nspans && c->spans[c->nspans - 1].status < 0 && !c->spans_truncated) {
                     c->spans[c->nspans - 1].dur = dur;

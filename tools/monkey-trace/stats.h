@@ -35,7 +35,8 @@ struct mt_conn {
     int32_t port;
     char peer[48];
     uint16_t uri_len;
-    char uri[MT_URI_MAX];
+    char uri[MT_URI_MAX];     /* the request begun last, path without query */
+    char max_uri[MT_URI_MAX]; /* the slowest request ended */
     uint16_t nspans, capspans;
     uint8_t spans_truncated;
     struct mt_span *spans;

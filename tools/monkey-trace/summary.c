@@ -269,8 +269,10 @@ static void print_text(FILE *f, struct mt_stats *s, const struct mt_read_opts *r
             if (sl[i]->max_req_ns)
                 fprintf(f, ", slowest %s %s", mt_fmt_ns(sl[i]->max_req_ns, b3, sizeof(b3)),
                         mt_printable(sl[i]->uri, strlen(sl[i]->uri), pr, sizeof(pr)));
-            else
+            else if (mt_class_present[MT_EV_REQUEST_END])
                 fprintf(f, ", no request completed");
+            else
+                fprintf(f, ", request_end not recorded");
             if (sl[i]->closed)
                 fprintf(f, ", closed: %s\n", mt_close_reason(sl[i]->reason));
             else
