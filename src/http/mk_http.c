@@ -33,6 +33,7 @@
 #define MK_SENDFILE_PER_RUN (4 << 20) /* bytes sent to one connection before yielding */
 #define MK_LINGER_BUF 4096
 #define MK_COALESCE_MAX 16384       /* responses up to this size are sent from one buffer */
+#define MK_BATCH_MAX 16384          /* pipelined responses gathered for one send, at most */
 #define MK_FILE_CACHE_IDLE 30       /* seconds an unused open file stays cached */
 
 /* Per thread: after a reload, old workers finish with the old configuration while the new
@@ -49,7 +50,14 @@ struct mk_http_session {
     uint32_t pos;       /* first input byte not consumed by the current request */
     uint32_t last_len;  /* parser resume point */
     uint32_t hdr_cap;
-    struct mk_http_session *next_free;
+    /* Pipelining: the batch holds batch_len bytes of responses complete in memory, answered
+     * while the next request was already received, to leave in one send (write_pipelined).
+     * Allocated when a batch begins, freed when it is sent: a pooled session has none. */
+    uint32_t batch_len;
+    union {
+        struct mk_http_session *next_free; /* in the pool */
+        char *batch;                       /* in use */
+    };
 
     /* One request and its response: every field from `req` to the end is zeroed before
      * the next pipelined request (session_next_request), so none can leak into it. */
@@ -1220,6 +1228,111 @@ static int do_linger(struct mk_conn *c, struct mk_http_session *s)
     return MK_AGAIN;
 }
 
+/* ---- pipelining: responses gathered, then sent together ----------------------------------- */
+
+/* Send the batch, then v[1..nv) (what is left of the response being written, if any).  The
+ * batch is freed once sent; what it sent of v[] is taken off s->iov.  MK_OK when the batch
+ * is sent, MK_AGAIN to wait for room (what is left of the batch stays at its start),
+ * MK_ERROR when the connection was closed.  A system call under both loops: a batch exists
+ * only between responses, never while a send is in flight. */
+static int batch_send(struct mk_conn *c, struct mk_http_session *s, struct iovec *v, int nv)
+{
+    for (;;) {
+        v[0].iov_base = s->batch;
+        v[0].iov_len = s->batch_len;
+        struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)nv};
+        ssize_t n = mk_conn_sendmsg_now(c, &m, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN)
+                return MK_AGAIN;
+            if (errno == EINTR)
+                continue;
+            MK_TRACE(error, c->id, MK_ESITE_WRITE, errno, s->status);
+            mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
+                                                                          : MK_CLOSE_IO_ERROR,
+                                true);
+            return MK_ERROR;
+        }
+        c->bytes_out += (uint64_t)n;
+        if ((size_t)n < s->batch_len) {
+            /* a short send: the socket is full, the next call says EAGAIN */
+            s->batch_len -= (uint32_t)n;
+            memmove(s->batch, s->batch + n, s->batch_len);
+            continue;
+        }
+        n -= (ssize_t)s->batch_len;
+        free(s->batch);
+        s->batch = NULL;
+        s->batch_len = 0;
+        s->bytes_sent += (uint64_t)n;
+        while (n > 0 && s->iovpos < s->iovcnt) {
+            struct iovec *w = &s->iov[s->iovpos];
+            if ((size_t)n >= w->iov_len) {
+                n -= (ssize_t)w->iov_len;
+                s->iovpos++;
+            } else {
+                w->iov_base = (char *)w->iov_base + n;
+                w->iov_len -= (size_t)n;
+                n = 0;
+            }
+        }
+        return MK_OK;
+    }
+}
+
+__attribute__((cold, noinline)) static int batch_flush(struct mk_conn *c,
+                                                       struct mk_http_session *s)
+{
+    struct iovec v[1];
+    return batch_send(c, s, v, 1);
+}
+
+/* A response about to be written while more input is buffered, or with responses gathered
+ * before it.  A response complete in memory (no sendfile body, no multipart), not begun,
+ * with a request after it and the connection kept, joins the batch when it fits: it is
+ * then done (MK_OK), as if sent.  Its log line and request_end come now, in order; its
+ * bytes leave with the batch, before the server reads again or writes anything else.  The
+ * last response of a batch, complete in memory, leaves with it in one sendmsg; any other
+ * is written after it.  1: write the response (what is left of it) as usual; MK_AGAIN /
+ * MK_ERROR as batch_send. */
+__attribute__((cold, noinline)) static int write_pipelined(struct mk_conn *c,
+                                                           struct mk_http_session *s)
+{
+    int rc = MK_OK;
+
+    /* msg.msg_iov: do_write has begun this response (under io_uring its send may still be
+     * in flight, and iov[] is then what it sends). */
+    if (!s->msg.msg_iov && !s->ranges && s->file_off >= s->file_end) {
+        size_t n = 0;
+        for (unsigned i = s->iovpos; i < s->iovcnt; i++)
+            n += s->iov[i].iov_len;
+        if (n <= MK_BATCH_MAX - s->batch_len && s->pos < s->len && !s->close_after &&
+            !empty_lines_only(s, s->pos)) {
+            if (!s->batch)
+                s->batch = mk_xmalloc(MK_BATCH_MAX);
+            for (unsigned i = s->iovpos; i < s->iovcnt; i++) {
+                memcpy(s->batch + s->batch_len, s->iov[i].iov_base, s->iov[i].iov_len);
+                s->batch_len += (uint32_t)s->iov[i].iov_len;
+            }
+            s->iovpos = s->iovcnt;
+            s->bytes_sent += n;
+            return MK_OK;
+        }
+        if (s->batch_len) {
+            struct iovec v[1 + MK_ARRAY_SIZE(s->iov)];
+            int nv = 1;
+            for (unsigned i = s->iovpos; i < s->iovcnt; i++)
+                v[nv++] = s->iov[i];
+            rc = batch_send(c, s, v, nv);
+        }
+    } else if (s->batch_len) {
+        rc = batch_flush(c, s);
+    }
+    if (rc == MK_AGAIN)
+        iov_privatize(s); /* nothing may wait in a shared buffer */
+    return rc == MK_OK ? 1 : rc;
+}
+
 /* Read more input into the session buffer.  MK_OK: bytes added; MK_AGAIN: nothing now;
  * MK_ERROR: the connection was closed. */
 static int do_read(struct mk_conn *c, struct mk_http_session *s)
@@ -1259,6 +1372,10 @@ static struct mk_http_session *session_grow(struct mk_conn *c, struct mk_http_se
     big->len = s->len;
     big->pos = s->pos;
     big->last_len = s->last_len;
+    big->batch = s->batch; /* responses gathered before this long head go first */
+    big->batch_len = s->batch_len;
+    s->batch = NULL;
+    s->batch_len = 0;
     session_free(hw, s);
     c->session = big;
     return big;
@@ -1330,6 +1447,16 @@ static void wait_for(struct mk_conn *c, enum mk_timeout_kind kind, bool progress
         mk_sched_timer_set(c, MK_TLIST_REQUEST, kind);
 }
 
+/* Gathered responses leave before the server reads, or waits for, more input (and before
+ * a 100 Continue).  MK_OK when sent; MK_AGAIN (waiting for room) / MK_ERROR as batch_send. */
+static int flush_before_read(struct mk_conn *c, struct mk_http_session *s)
+{
+    int rc = batch_flush(c, s);
+    if (rc == MK_AGAIN)
+        wait_for(c, MK_TIMEOUT_WRITE, false);
+    return rc;
+}
+
 /* Parse what has been received; MK_OK when the state moved on, MK_AGAIN when waiting. */
 static int step_read_head(struct mk_conn *c)
 {
@@ -1385,6 +1512,9 @@ static int step_read_head(struct mk_conn *c)
                     return MK_OK;
                 }
             }
+            /* Not after a complete head: an ordinary request never gets here. */
+            if (mk_unlikely(s->batch_len) && (rc = flush_before_read(c, s)) != MK_OK)
+                return rc;
         }
         uint32_t before = s->len;
         rc = do_read(c, s);
@@ -1427,6 +1557,8 @@ static int step_read_body(struct mk_conn *c)
                 handle_request(c, s);
             return MK_OK;
         }
+        if (s->batch_len && (rc = flush_before_read(c, s)) != MK_OK)
+            return rc;
         if (s->req.expect_continue && !s->continue_sent && s->req.protocol == MK_PROTO_HTTP11) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             s->continue_sent = true;
@@ -1472,7 +1604,13 @@ static void http_run(struct mk_conn *c)
                 return;
             }
             uint64_t out = c->bytes_out;
-            rc = do_write(c, c->session);
+            struct mk_http_session *s = c->session;
+            rc = 1;
+            /* pipelined input (pos <= len), or responses gathered before this one */
+            if (mk_unlikely(((s->len - s->pos) | s->batch_len) != 0))
+                rc = write_pipelined(c, s); /* MK_OK: gathered, done */
+            if (rc > 0)
+                rc = do_write(c, s);
             if (rc == MK_OK) {
                 handled++;
                 finish_request(c, c->session);
@@ -1582,7 +1720,9 @@ __attribute__((cold, noinline)) static void log_timeout(struct mk_conn *c,
 static void http_on_timeout(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
-    if (s && ((c->state == MK_HTTP_READ_HEAD && s->len > 0) || c->state == MK_HTTP_READ_BODY)) {
+    /* (Not while gathered responses wait for the client to read: that is a write timeout.) */
+    if (s && !s->batch_len &&
+        ((c->state == MK_HTTP_READ_HEAD && s->len > 0) || c->state == MK_HTTP_READ_BODY)) {
         /* A request that did not arrive in time: say so before closing, in one try (the
          * connection closes whatever happens).  Date is a MUST (RFC 9110 6.6.1). */
         char resp[256];
@@ -1629,7 +1769,9 @@ static void http_on_close(struct mk_conn *c, enum mk_close_reason reason)
         c->requests++;
         c->worker->requests++;
     }
-    if (c->session) {
+    if (s) {
+        free(s->batch); /* responses gathered and never sent */
+        s->batch = NULL;
         session_free(hw_of(c), c->session);
         c->session = NULL;
     }
