@@ -1760,11 +1760,14 @@ static void http_on_close(struct mk_conn *c, enum mk_close_reason reason)
                         mk_clock_ns() - s->start_ns, 0);
         /* A response begun and cut short (the client reset, the file shrank, the grace
          * period ended) still has its access-log line, with the body bytes it sent, as
-         * nginx and Apache log it.  A 408 was logged by http_on_timeout(); a body cut by
-         * the end of the grace period is the server's doing, not a bad request: no line. */
+         * nginx and Apache log it.  A 408 was logged by http_on_timeout().  No line for a
+         * body cut by the end of the grace period (the server's doing), nor for one never
+         * read because gathered answers waited for the client to read them (a write
+         * timeout, no 408: nginx would not have read that request either). */
         if (c->state == MK_HTTP_WRITE && s->status)
             log_request(c, s, true);
-        else if (c->state == MK_HTTP_READ_BODY && !s->status && reason != MK_CLOSE_SHUTDOWN)
+        else if (c->state == MK_HTTP_READ_BODY && !s->status && reason != MK_CLOSE_SHUTDOWN &&
+                 reason != MK_CLOSE_TIMEOUT)
             log_body_cut(c, s);
         c->requests++;
         c->worker->requests++;
