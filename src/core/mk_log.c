@@ -72,8 +72,11 @@ bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, u
         return false;
     }
     if (!__atomic_compare_exchange_n(&l->last, &last, now_sec ? now_sec : 1, false,
-                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        /* Another thread says it at this moment: this one is among those it held back. */
+        __atomic_fetch_add(&l->suppressed, 1, __ATOMIC_RELAXED);
         return false;
+    }
     *suppressed = __atomic_exchange_n(&l->suppressed, 0, __ATOMIC_RELAXED);
     return true;
 }
