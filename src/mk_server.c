@@ -343,10 +343,11 @@ static int add_listen(struct mk_server *srv, const char *v, const char *file, in
 {
     if (srv->sched.nlisten == MK_MAX_LISTEN)
         ERR("%s:%d: Listen: too many addresses (at most %d)", file, line, MK_MAX_LISTEN);
-    int prc = mk_listen_parse(v, &srv->sched.listen[srv->sched.nlisten]);
+    /* With -p every address takes its port: "Listen 127.0.0.1" is then unambiguous. */
+    int prc = mk_listen_parse(v, srv->port, &srv->sched.listen[srv->sched.nlisten]);
     if (prc == -2)
         ERR("%s:%d: Listen: '%s' has no port (expected PORT, ADDR:PORT or [ADDR6]:PORT, "
-            "e.g. %s:%d)", file, line, v, v, MK_DEFAULT_PORT);
+            "e.g. %s:%d, or an address with -p PORT)", file, line, v, v, MK_DEFAULT_PORT);
     if (prc < 0)
         ERR("%s:%d: Listen: invalid address '%s' (expected PORT, ADDR:PORT or [ADDR6]:PORT)",
             file, line, v);
@@ -553,7 +554,7 @@ int mk_server_load(struct mk_server *srv, char *err, size_t errlen)
     if (!listen_lines) {
         char p[16];
         snprintf(p, sizeof(p), "%d", MK_DEFAULT_PORT);
-        mk_listen_parse(p, &srv->sched.listen[0]);
+        mk_listen_parse(p, 0, &srv->sched.listen[0]);
         snprintf(srv->sched.listen[0].where, sizeof(srv->sched.listen[0].where),
                  srv->port ? "-p" : "no Listen line: default port");
         srv->sched.nlisten = 1;

@@ -85,11 +85,11 @@ static void listen_text(struct mk_listen_addr *a)
     }
 }
 
-int mk_listen_parse(const char *text, struct mk_listen_addr *out)
+int mk_listen_parse(const char *text, int addr_port, struct mk_listen_addr *out)
 {
     char host[128];
     const char *port_s = NULL;
-    int port = 0;
+    int port = addr_port;
 
     memset(out, 0, sizeof(*out));
     if (strlen(text) >= sizeof(host))
@@ -100,12 +100,12 @@ int mk_listen_parse(const char *text, struct mk_listen_addr *out)
             return -1;
         memcpy(host, text + 1, (size_t)(close - text - 1));
         host[close - text - 1] = '\0';
-        if (close[1] == '\0')
+        if (close[1] == '\0' && !addr_port)
             return -2; /* "[::1]": which port was meant is not ours to guess */
-        if (close[1] != ':')
+        if (close[1] != '\0' && close[1] != ':')
             return -1;
-        port_s = close + 2;
-        if (parse_port(port_s, &port))
+        port_s = close[1] ? close + 2 : NULL;
+        if (port_s && parse_port(port_s, &port))
             return -1;
         out->addr.in6.sin6_family = AF_INET6;
         out->addr.in6.sin6_port = htons((uint16_t)port);
@@ -132,6 +132,8 @@ int mk_listen_parse(const char *text, struct mk_listen_addr *out)
         host[colon - text] = '\0';
         if (parse_port(colon + 1, &port))
             return -1;
+    } else if (addr_port) {
+        strcpy(host, text);
     } else {
         return -2; /* "127.0.0.1", as "[::1]" */
     }

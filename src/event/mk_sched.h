@@ -263,8 +263,9 @@ int mk_sched_uring_probe(void);
 /* Number of CPUs available to this process. */
 int mk_sched_ncpus(void);
 
-/* Parse "2001", "127.0.0.1:2001", "[::1]:2001", "*:2001" (as "2001").  Returns -1 on
- * error, -2 for an address without a port ("127.0.0.1", "[::1]"). */
-int mk_listen_parse(const char *text, struct mk_listen_addr *out);
+/* Parse "2001", "127.0.0.1:2001", "[::1]:2001", "*:2001" (as "2001").  An address without
+ * a port ("127.0.0.1", "[::1]") takes addr_port (the port -p gives for every address); with
+ * addr_port 0 it returns -2.  Returns -1 on error. */
+int mk_listen_parse(const char *text, int addr_port, struct mk_listen_addr *out);
 
 #endif

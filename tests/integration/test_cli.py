@@ -301,6 +301,20 @@ def test_config_listen_without_a_port_refused():
         eq(s.get("/one.txt").body, b"x", "served with Listen *:%d" % port)
 
 
+def test_config_listen_address_with_port_option():
+    """-p gives every Listen address its port, so "Listen 127.0.0.1" or "Listen [::1]" with
+    -p is not a guess: it listened there on -p's port before addresses needed their port,
+    and was then refused ("has no port") although -p named one."""
+    port = mkt.free_port()
+    with mkt.Server(conf={"Workers": "1", "Listen": ["127.0.0.1", "[::1]"]},
+                    args=["-p", str(port)], port=port,
+                    wait_addrs=[("127.0.0.1", port)]) as s:
+        eq(s.get("/one.txt").body, b"x", "served with Listen 127.0.0.1 and -p")
+        log = s.log_text()
+        assert "listening on http://127.0.0.1:%d/" % port in log, s.log_tail()
+        assert "listening on http://[::1]:%d/" % port in log, s.log_tail()
+
+
 def test_config_error_page_past_path_max_refused():
     """An [ERROR_PAGES] path longer than PATH_MAX was cut to 4095 bytes without a word, and
     the cut name was the page looked for."""
