@@ -1078,11 +1078,36 @@ static void start_write(struct mk_conn *c, struct mk_http_session *s)
     set_state(c, MK_HTTP_WRITE);
 }
 
+/* Take n sent bytes off the pending iovecs. */
+static inline void iov_advance(struct mk_http_session *s, size_t n)
+{
+    while (n > 0 && s->iovpos < s->iovcnt) {
+        struct iovec *v = &s->iov[s->iovpos];
+        if (n >= v->iov_len) {
+            n -= v->iov_len;
+            s->iovpos++;
+        } else {
+            v->iov_base = (char *)v->iov_base + n;
+            v->iov_len -= n;
+            n = 0;
+        }
+    }
+}
+
+/* A send or sendfile() failed with errno (neither EAGAIN nor EINTR): close. */
+__attribute__((cold, noinline)) static void write_failed(struct mk_conn *c,
+                                                         struct mk_http_session *s, int site)
+{
+    MK_TRACE(error, c->id, site, errno, s->status);
+    mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
+                                                                  : MK_CLOSE_IO_ERROR,
+                        true);
+}
+
 /* Send what is pending.  MK_OK when the response is complete, MK_AGAIN to wait, MK_ERROR
  * when the connection was closed. */
 static int do_write(struct mk_conn *c, struct mk_http_session *s)
 {
-    struct mk_http_worker *hw = hw_of(c);
     size_t budget = MK_SENDFILE_PER_RUN;
 
     for (;;) {
@@ -1112,25 +1137,12 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
                 }
                 if (errno == EINTR)
                     continue;
-                MK_TRACE(error, c->id, MK_ESITE_WRITE, errno, s->status);
-                mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
-                                                                              : MK_CLOSE_IO_ERROR,
-                                    true);
+                write_failed(c, s, MK_ESITE_WRITE);
                 return MK_ERROR;
             }
             c->bytes_out += (uint64_t)n;
             s->bytes_sent += (uint64_t)n;
-            while (n > 0 && s->iovpos < s->iovcnt) {
-                struct iovec *v = &s->iov[s->iovpos];
-                if ((size_t)n >= v->iov_len) {
-                    n -= (ssize_t)v->iov_len;
-                    s->iovpos++;
-                } else {
-                    v->iov_base = (char *)v->iov_base + n;
-                    v->iov_len -= (size_t)n;
-                    n = 0;
-                }
-            }
+            iov_advance(s, (size_t)n);
         }
         while (s->file_off < s->file_end) {
             off_t off = (off_t)s->file_off;
@@ -1143,10 +1155,7 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
                 }
                 if (errno == EINTR)
                     continue;
-                MK_TRACE(error, c->id, MK_ESITE_SENDFILE, errno, s->status);
-                mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
-                                                                              : MK_CLOSE_IO_ERROR,
-                                    true);
+                write_failed(c, s, MK_ESITE_SENDFILE);
                 return MK_ERROR;
             }
             if (n == 0) {
@@ -1183,7 +1192,6 @@ static int do_write(struct mk_conn *c, struct mk_http_session *s)
                 mk_range_free(s->ranges);
                 s->ranges = NULL;
             }
-            (void)hw;
             continue;
         }
         return MK_OK;
@@ -1247,10 +1255,7 @@ static int batch_send(struct mk_conn *c, struct mk_http_session *s, struct iovec
                 return MK_AGAIN;
             if (errno == EINTR)
                 continue;
-            MK_TRACE(error, c->id, MK_ESITE_WRITE, errno, s->status);
-            mk_sched_conn_close(c, errno == EPIPE || errno == ECONNRESET ? MK_CLOSE_RESET
-                                                                          : MK_CLOSE_IO_ERROR,
-                                true);
+            write_failed(c, s, MK_ESITE_WRITE);
             return MK_ERROR;
         }
         c->bytes_out += (uint64_t)n;
@@ -1265,17 +1270,7 @@ static int batch_send(struct mk_conn *c, struct mk_http_session *s, struct iovec
         s->batch = NULL;
         s->batch_len = 0;
         s->bytes_sent += (uint64_t)n;
-        while (n > 0 && s->iovpos < s->iovcnt) {
-            struct iovec *w = &s->iov[s->iovpos];
-            if ((size_t)n >= w->iov_len) {
-                n -= (ssize_t)w->iov_len;
-                s->iovpos++;
-            } else {
-                w->iov_base = (char *)w->iov_base + n;
-                w->iov_len -= (size_t)n;
-                n = 0;
-            }
-        }
+        iov_advance(s, (size_t)n);
         return MK_OK;
     }
 }
