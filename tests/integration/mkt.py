@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -317,6 +318,26 @@ class Client:
             self.sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             self.send_failed = True
+
+    def send_in_background(self, *parts, pause=0.0):
+        """Send parts, `pause` seconds apart, from a thread: for a test that reads while the
+        server cannot take all its input yet.  Returns the (daemon) thread; its `done` is
+        true once every byte was sent.  A failed send ends it quietly (see send_failed)."""
+        def run():
+            try:
+                for i, p in enumerate(parts):
+                    if i and pause:
+                        time.sleep(pause)
+                    self.send(p)
+                    if self.send_failed:
+                        return
+                t.done = True
+            except OSError:
+                self.send_failed = True
+        t = threading.Thread(target=run, daemon=True)
+        t.done = False
+        t.start()
+        return t
 
     def send_slowly(self, data, chunk=1, pause=0.002):
         """Send data in pieces of `chunk` bytes, one write each."""

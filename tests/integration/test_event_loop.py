@@ -11,7 +11,6 @@ import signal
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import mkt
@@ -148,15 +147,9 @@ def pipelined_behind_big(loop, extra):
         pad = {"X-Pad": "p" * 60}  # ~130 bytes a request
         wire = req("GET", "/big.bin") + b"".join(
             req("GET", smalls[i % 2][0], headers=pad) for i in range(extra))
-        sender_done = []
-
         # The server cannot take all the input while its big response is stuck: write from
         # a thread, read here after a pause.
-        def send_all():
-            c.sock.sendall(wire)
-            sender_done.append(True)
-        t = threading.Thread(target=send_all, daemon=True)
-        t.start()
+        t = c.send_in_background(wire)
         time.sleep(0.5)
         r = c.recv_response(timeout=30)
         eq(r.status, 200, "big response")
@@ -166,7 +159,7 @@ def pipelined_behind_big(loop, extra):
             r = c.recv_response(timeout=30)
             eq((r.status, r.body), (200, smalls[i % 2][1]), "pipelined response %d" % i)
         t.join(30)
-        assert sender_done, "the client could not send all its requests"
+        assert t.done, "the client could not send all its requests"
         c.close()
 
 
@@ -254,16 +247,7 @@ def close_after_paused_receive(loop, k=30, extra=120):
                                                for i in range(k))
         # Sent once the receive is paused: left in the socket, never answered.
         wire2 = b"".join(padded("/hello.txt") for _ in range(extra))
-
-        def send_all():
-            try:
-                c.sock.sendall(wire1)
-                time.sleep(0.3)
-                c.sock.sendall(wire2)
-            except OSError:
-                pass
-        t = threading.Thread(target=send_all, daemon=True)
-        t.start()
+        t = c.send_in_background(wire1, wire2, pause=0.3)
         time.sleep(0.8)
         r = c.recv_response(timeout=20)
         eq((r.status, len(r.body)), (200, huge), "%s: the stuck response" % loop)

@@ -97,13 +97,7 @@ def stopped_reader(loop):
         n = 600
         paths = ["/range.txt", "/hello.txt", "/image.png"]
         wire = b"".join(req("GET", paths[i % 3]) for i in range(n))
-        done = []
-
-        def send_all():
-            c.sock.sendall(wire)
-            done.append(True)
-        t = threading.Thread(target=send_all, daemon=True)
-        t.start()
+        t = c.send_in_background(wire)
         time.sleep(0.5)
         with mkt.Strace(s.pid, WRITES) as st:
             time.sleep(1.0)
@@ -114,7 +108,7 @@ def stopped_reader(loop):
             r = c.recv_response(timeout=30)
             eq((r.status, r.body), (200, s.files[paths[i % 3]]), "response %d" % i)
         t.join(30)
-        assert done, "the client could not send all its requests"
+        assert t.done, "the client could not send all its requests"
         c.close()
 
 

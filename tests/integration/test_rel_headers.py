@@ -1,7 +1,6 @@
 """reliability.md "Header fields": one test per row (or per case of a row), exact raw bytes,
 exact status lines."""
 
-import threading
 
 import mkt
 from mkt import eq
@@ -32,8 +31,7 @@ def send_big(raw, what, allow_close):
     """Send raw from a thread while reading: the answer must be 413 (or, with allow_close, a
     close without any answer), then the connection closed."""
     c = SRV.client(timeout=15)
-    t = threading.Thread(target=c.send, args=(raw,), daemon=True)
-    t.start()
+    t = c.send_in_background(raw)
     try:
         data = c.recv_until_close(timeout=15)
     except TimeoutError:

@@ -3,7 +3,6 @@ exact status lines (monkey-compat.md reason phrases; the first-listed answer whe
 allows two)."""
 
 import ssl
-import threading
 
 import mkt
 from mkt import eq, req
@@ -284,8 +283,7 @@ def test_uri_64k_after_empty_lines_414():
 def test_uri_1m_414_or_close():
     raw = req("GET", "/" + "a" * (1 << 20))
     c = SRV.client(timeout=15)
-    t = threading.Thread(target=c.send, args=(raw,), daemon=True)
-    t.start()
+    t = c.send_in_background(raw)
     try:
         data = c.recv_until_close(timeout=15)
     except TimeoutError:
