@@ -1531,6 +1531,35 @@ static int step_read_head(struct mk_conn *c)
     }
 }
 
+/* The interim 100 Continue, in one try.  A socket with no room for it (the client has not
+ * read the answers before) skips it: RFC 9110 10.1.1 lets a server not send it, and the
+ * client sends its body after waiting.  What a short send left goes first, as the batch:
+ * nothing else may leave, and no input is read, before it (flush_before_read).  MK_OK when
+ * the body may be read; MK_AGAIN / MK_ERROR as batch_send. */
+__attribute__((cold, noinline)) static int send_continue(struct mk_conn *c,
+                                                         struct mk_http_session *s)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t n = send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    s->continue_sent = true;
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return MK_OK; /* skipped */
+        write_failed(c, s, MK_ESITE_WRITE);
+        return MK_ERROR;
+    }
+    c->bytes_out += (uint64_t)n;
+    if ((size_t)n == sizeof(cont) - 1)
+        return MK_OK;
+    /* a short send: the rest before anything else (the batch is empty here) */
+    if (!s->batch)
+        s->batch = mk_xmalloc(MK_BATCH_MAX);
+    s->batch_len = (uint32_t)(sizeof(cont) - 1 - (size_t)n);
+    memcpy(s->batch, cont + n, s->batch_len);
+    return flush_before_read(c, s);
+}
+
 static int step_read_body(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
@@ -1554,16 +1583,9 @@ static int step_read_body(struct mk_conn *c)
         }
         if (s->batch_len && (rc = flush_before_read(c, s)) != MK_OK)
             return rc;
-        if (s->req.expect_continue && !s->continue_sent && s->req.protocol == MK_PROTO_HTTP11) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            s->continue_sent = true;
-            if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-                (ssize_t)sizeof(cont) - 1) {
-                mk_sched_conn_close(c, MK_CLOSE_IO_ERROR, true);
-                return MK_ERROR;
-            }
-            c->bytes_out += sizeof(cont) - 1;
-        }
+        if (s->req.expect_continue && !s->continue_sent && s->req.protocol == MK_PROTO_HTTP11 &&
+            (rc = send_continue(c, s)) != MK_OK)
+            return rc;
         /* All buffered input is body: reuse the space after the head for more. */
         s->len = s->pos = s->req.head_len;
         rc = do_read(c, s);

@@ -279,6 +279,122 @@ def test_expect_100_continue_chunked():
     U.drop(SRV, c)
 
 
+# -- Expect: 100-continue when the socket has no room for the 100 ------------------------------
+# The shim makes the server's send() of the 100 Continue (the only send of the server made
+# through libc's send: the others are system calls) answer EAGAIN (MK_SHIM_CONTINUE=0) or
+# send only its first N bytes (N); MK_SHIM_REST_EAGAIN=1 makes the first sendto of what is
+# left answer EAGAIN too, as a socket still full would.
+
+CONTINUE_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    static ssize_t (*real)(int, const void *, size_t, int);
+    if (!real)
+        real = (ssize_t (*)(int, const void *, size_t, int))dlsym(RTLD_NEXT, "send");
+    const char *mode = getenv("MK_SHIM_CONTINUE");
+    if (mode && len > 12 && memcmp(buf, "HTTP/1.1 100", 12) == 0) {
+        size_t k = (size_t)atoi(mode);
+        if (k == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (k < len)
+            return real(fd, buf, k, flags);
+    }
+    return real(fd, buf, len, flags);
+}
+
+long syscall(long nr, ...)
+{
+    static long (*real)(long, ...);
+    static int rest_refused;
+    if (!real)
+        real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    va_list ap;
+    long a[6];
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (nr == SYS_sendto && getenv("MK_SHIM_REST_EAGAIN") && !__atomic_load_n(&rest_refused, 0) &&
+        memmem((const void *)a[1], (size_t)a[2], "Continue", 8) &&
+        !__atomic_exchange_n(&rest_refused, 1, 0)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+"""
+
+
+def continue_without_room(loop, mode, rest_eagain=False):
+    """A POST with Expect: 100-continue whose 100 finds no room (mode "0") or room for part
+    of it: the connection stays usable, with either no 100 at all or a whole one before the
+    final answer, and the request after it is answered.  It used to be closed (after the
+    part of the 100 sent)."""
+    env = {"MK_SHIM_CONTINUE": mode}
+    if rest_eagain:
+        env["MK_SHIM_REST_EAGAIN"] = "1"
+    s = mkt.Server(conf={"EventLoop": loop, "Workers": "1", "Timeout": "5"})
+    s.env = mkt.preload_env("continue", CONTINUE_SHIM, **env)
+    with s:
+        if loop == "io_uring" and any("using epoll" in ln for ln in s.log_text().splitlines()):
+            raise mkt.Skip("io_uring not available here")
+        c = s.client(timeout=5)
+        c.send(post([b"Content-Length: 5", b"Expect: 100-continue"]))
+        closed = c.is_closed(1)  # a client waits about that long for the 100
+        if closed:
+            raise AssertionError("connection closed after the 100 found no room; received %r"
+                                 % c.buf)
+        if mode == "0":
+            eq(c.buf, b"", "bytes sent for a 100 that found no room")
+        else:
+            status, _, _ = c.recv_head(timeout=5)
+            eq(status, U.S100, "interim status line, whole")
+        c.send(b"hello" + U.GET_ONE)
+        r = c.recv_response(timeout=5)
+        eq((r.status_line, r.body), (U.S200, INDEX), "final answer")
+        r = c.recv_response(timeout=5)
+        eq((r.status_line, r.body), (U.S200, b"x"), "request after the 100-continue exchange")
+        assert not c.is_closed(0.3), "connection closed after the answers"
+        eq(c.buf, b"", "bytes after the answers")
+        c.close()
+
+
+def test_expect_100_continue_no_room_skips_it_epoll():
+    continue_without_room("epoll", "0")
+
+
+def test_expect_100_continue_no_room_skips_it_io_uring():
+    continue_without_room("io_uring", "0")
+
+
+def test_expect_100_continue_short_send_completes_it_epoll():
+    continue_without_room("epoll", "9")
+
+
+def test_expect_100_continue_short_send_completes_it_io_uring():
+    continue_without_room("io_uring", "9")
+
+
+def test_expect_100_continue_short_send_rest_waits_for_room_epoll():
+    continue_without_room("epoll", "9", rest_eagain=True)
+
+
+def test_expect_100_continue_short_send_rest_waits_for_room_io_uring():
+    continue_without_room("io_uring", "9", rest_eagain=True)
+
+
 # -- Expect: 100-continue with the final status known from the head: that status at once ------
 # RFC 9110 10.1.1: a server that already knows the final status need not (and should not)
 # invite the body; the body the client may still send is never parsed as a request.
