@@ -46,7 +46,8 @@ static void *worker(void *arg)
     int nstats = 0;
 
     for (int i = 0; i < conns; i++) {
-        uint64_t id = (uint64_t)i * (uint64_t)workers + (uint64_t)wid;
+        /* from 1, as the server's: conn_id 0 is no connection (a refusal's error event) */
+        uint64_t id = (uint64_t)i * (uint64_t)workers + (uint64_t)wid + 1;
         int fd = 100 + (i % 64) * workers + wid;
         int brk_here = wid == 0 && i == 2;
         uint64_t t0 = now_ns();

@@ -1202,6 +1202,69 @@ def test_empty_session_and_no_trace():
         expect(rc == 2 and "no CTF trace here" in err, "%s: exit %d %s" % (cmd, rc, err))
 
 
+def test_gen_conn_ids_start_at_1():
+    # The server numbers its connections from 1 (conn_id 0 is no connection: a refusal's
+    # error event); mt_gen numbered them from 0, so its traces held a connection the server
+    # never makes (`conn --conn-id 0` showed it).  Every generated connection is judged.
+    trace, counts = gen("ids", "--workers", 2, "--conns", 10, "--requests", 2)
+    expect(counts["conns"] == 20, "mt_gen: %r" % counts)
+    _, out, _ = tool("check", trace)
+    m = re.search(r"judged: (\d+) connections accepted in the trace, (\d+) of their requests",
+                  out)
+    expect(m and (int(m.group(1)), int(m.group(2))) == (20, 40), "check:\n" + out[:1500])
+    rc, _, err = tool("conn", trace, "--conn-id", 0, check=False)
+    expect(rc == 1 and "no connection with conn_id 0" in err, "conn --conn-id 0: %d %s"
+           % (rc, err))
+    _, out, _ = tool("conn", trace, "--conn-id", 20)
+    expect("conn_accept" in out and "conn_close" in out, "conn --conn-id 20:\n" + out[:800])
+
+
+def test_check_of_an_empty_trace_says_ok_of_nothing():
+    # Nothing recorded: check printed "[ok] the trace is complete" before "result: FAIL
+    # (nothing was verified)"; no row may say ok when nothing was verified.
+    trace, _ = gen("emptyck", "--conns", 2, "--requests", 1, events=["monkey:conn_timeout"])
+    rc, out, _ = tool("check", trace, check=False)
+    expect(rc == 1 and "nothing was verified" in out and "[ok]" not in out,
+           "check of an empty trace: exit %d\n%s" % (rc, out))
+    trace, _ = gen("emptyflt", "--conns", 2, "--requests", 1)
+    rc, out, _ = tool("check", "--pid", 1, trace, check=False)
+    expect(rc == 1 and "nothing was verified" in out and "[ok]" not in out,
+           "check --pid 1: exit %d\n%s" % (rc, out))
+
+
+def test_headers_say_what_the_filters_matched():
+    # Under --pid/--host the headers said "N events (0 monkey)", as if the trace held no
+    # monkey:* event: they say how many of the trace's monkey:* events the filters match.
+    trace, _ = gen("hdr", "--conns", 5, "--requests", 2)
+    j = summary_json(trace)
+    pid, total = j["processes"][0]["vpid"], j["monkey_events"]
+    other = pid + 1 if pid + 1 < 4194304 else 1
+    html = os.path.join(mkt.tmpdir("mt"), "hdr.html")
+    for flt, n in ((["--pid", other], 0), (["--host", "no-such-host"], 0), (["--pid", pid], total)):
+        want = "events (%d of the %d monkey:* events match %s %s)" % (n, total, flt[0], flt[1])
+        for cmd in ("summary", "check"):
+            _, out, _ = tool(cmd, *flt, trace, check=False)
+            expect(want in out.splitlines()[0], "%s %s:\n%s" % (cmd, flt, out[:600]))
+        tool("report", *flt, trace, "-o", html)
+        with open(html) as f:
+            text = f.read()
+        expect(want in text, "report %s: no %r" % (flt, want))
+    _, out, _ = tool("summary", trace)
+    expect(" events (%d monkey)" % total in out.splitlines()[0], out[:300])
+
+
+def test_peak_rate_of_a_sub_second_trace():
+    # A trace shorter than a second has no whole second: its "peak" was its average scaled
+    # up to a second.  Now: no peak (JSON null); a longer trace's peak is a whole second's.
+    trace, _ = gen("short", "--conns", 20, "--requests", 3)
+    j = summary_json(trace)
+    if j["duration_s"] >= 1:
+        raise mkt.Skip("mt_gen's trace lasted %.3f s" % j["duration_s"])
+    expect(j["requests"]["rate_peak"] is None, "rate_peak %r" % j["requests"]["rate_peak"])
+    _, out, _ = tool("summary", trace)
+    expect("no peak (the trace is shorter than a second)" in out, out[:1200])
+
+
 TESTS = [
     test_usage_errors,
     test_bad_numbers_are_usage_errors,
@@ -1211,6 +1274,10 @@ TESTS = [
     test_sessions_with_some_events_only,
     test_slowest_connection_names_its_slowest_request,
     test_empty_session_and_no_trace,
+    test_gen_conn_ids_start_at_1,
+    test_check_of_an_empty_trace_says_ok_of_nothing,
+    test_headers_say_what_the_filters_matched,
+    test_peak_rate_of_a_sub_second_trace,
     test_make_installs_the_tool,
     test_summary_counts_match_the_load,
     test_summary_text,

@@ -1028,6 +1028,63 @@ def test_peer_filter_on_dual_stack_listener():
         srv.stop(check_fds=False)
 
 
+PIPELINED = [("GET", "/index.html"), ("GET", "/one.txt"), ("GET", "/hello.txt"),
+             ("HEAD", "/style.css"), ("GET", "/empty.txt"), ("GET", "/missing.html"),
+             ("GET", "/image.png"), ("GET", "/dir/page.html"), ("GET", "/noext"),
+             ("GET", "/range.txt"), ("GET", "/hello.txt"), ("GET", "/dir/"),
+             ("GET", "/style.css"), ("GET", "/one.txt"), ("GET", "/index.html"),
+             ("GET", "/data.unknownext"), ("GET", "/with%20space.txt"), ("GET", "/noext"),
+             ("GET", "/image.png"), ("GET", "/hello.txt")]
+
+
+def test_pipelined_requests_pair_up():
+    """20 requests in one write (a HEAD and a 404 among them): their answers are gathered
+    into one send (write_pipelined), yet each request_begin has its request_end, in order,
+    with the connection's conn_id, the status and the bytes the client received of it; and
+    `monkey-trace check` passes on the trace."""
+    srv = server({"Workers": "1"}).start()
+    try:
+        with Session("pipe", loglevel="INFO") as s:
+            c = mkt.Client(srv.port)
+            c.send(b"".join(mkt.req(m, p) for m, p in PIPELINED))
+            got = []
+            for m, p in PIPELINED:
+                r = c.recv_response(head=(m == "HEAD"))
+                got.append((r.status, len(r.raw_head) + 4 + len(r.body)))
+            c.close()
+            wait_until(lambda: False, 0.3)
+            s.stop()
+            events, bt_err = s.read()
+        want = [(404 if p == "/missing.html" else 200) for _, p in PIPELINED]
+        if [g[0] for g in got] != want:
+            raise AssertionError("statuses received: %s" % [g[0] for g in got])
+        ev = of_pid(events, srv.pid)
+        acc = [e for e in ev if e.name == "conn_accept"]
+        if len(acc) != 1:
+            raise AssertionError("conn_accept events: %s" % acc)
+        cid = acc[0]["conn_id"]
+        reqs = [e for e in ev if e.name in ("request_begin", "request_end")]
+        n = len(PIPELINED)
+        if len(reqs) != 2 * n or s.discarded(bt_err):
+            raise AssertionError("%d requests: %d request events, %d discarded"
+                                 % (n, len(reqs), s.discarded(bt_err)))
+        for i, (m, p) in enumerate(PIPELINED):
+            b, e = reqs[2 * i], reqs[2 * i + 1]
+            have = (b.name, b["conn_id"], b["req_seq"], b["method"][0], b["uri"],
+                    e.name, e["conn_id"], e["req_seq"], e["status"], e["bytes_sent"],
+                    e["keepalive"])
+            need = ("request_begin", cid, i + 1, m, p, "request_end", cid, i + 1, got[i][0],
+                    got[i][1], 1)
+            if have != need:
+                raise AssertionError("request %d: traced %s, want %s" % (i + 1, have, need))
+        rc, out, err = run([os.path.join(REPO, "tools", "monkey-trace", "monkey-trace"),
+                            "check", "--pid", str(srv.pid), s.out], check=False, timeout=60)
+        if rc != 0:
+            raise AssertionError("monkey-trace check exited %d:\n%s%s" % (rc, out, err))
+    finally:
+        srv.stop(check_fds=False)
+
+
 TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daemon_mode,
          test_loglevel_info, test_io_uring_one_send_per_small_response,
          test_sessions_under_load, test_untraced_build_has_no_lttng,
@@ -1037,7 +1094,7 @@ TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daem
          test_oversized_head_request_begin, test_peer_filter_on_dual_stack_listener,
          test_unreachable_provider_is_not_reported_missing,
          test_make_trace_smoke_fires_every_event, test_user_current_session_left_alone,
-         test_failed_event_loop_is_an_error_event]
+         test_failed_event_loop_is_an_error_event, test_pipelined_requests_pair_up]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -156,6 +156,10 @@ int mt_read(const struct mt_read_opts *o, struct mt_sink *sink, struct mt_read_s
 const char *mt_filter_desc(const struct mt_read_opts *o, char *buf, size_t len);
 /* The line(s) for a read that gave no monkey:* event (after the filters). */
 void mt_no_events_note(FILE *f, const struct mt_read_opts *o, const struct mt_read_stats *st);
+/* "N monkey", or under --pid/--host "N of the M monkey:* events match --pid P": the
+ * headers' count of monkey:* events (a filter leaves most of them out) */
+const char *mt_monkey_desc(const struct mt_read_opts *o, const struct mt_read_stats *st,
+                           char *buf, size_t len);
 
 /* Set by SIGINT/SIGTERM: the read loop stops at the next message batch. */
 extern volatile int mt_interrupted;

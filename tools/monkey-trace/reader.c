@@ -311,6 +311,19 @@ const char *mt_filter_desc(const struct mt_read_opts *o, char *buf, size_t len)
     return buf;
 }
 
+const char *mt_monkey_desc(const struct mt_read_opts *o, const struct mt_read_stats *st,
+                           char *buf, size_t len)
+{
+    char flt[128];
+    if (o->pid < 0 && !o->host)
+        snprintf(buf, len, "%" PRIu64 " monkey", st->monkey_events);
+    else
+        snprintf(buf, len, "%" PRIu64 " of the %" PRIu64 " monkey:* events match%s",
+                 st->monkey_events, st->monkey_events + st->monkey_filtered,
+                 mt_filter_desc(o, flt, sizeof(flt)));
+    return buf;
+}
+
 void mt_no_events_note(FILE *f, const struct mt_read_opts *o, const struct mt_read_stats *st)
 {
     char flt[128];

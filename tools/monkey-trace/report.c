@@ -398,9 +398,11 @@ static void write_report(FILE *f, struct mt_stats *s, const struct mt_common *cm
         x(f, cm->ro.inputs[i]);
         fprintf(f, "</code>");
     }
-    fprintf(f, ": %d trace director%s, %" PRIu64 " events (%" PRIu64 " monkey), from %s for "
-               "%.3f s.</p>\n",
-            rs->ntraces, rs->ntraces == 1 ? "y" : "ies", rs->events, rs->monkey_events, b1, dur);
+    char mdesc[256];
+    fprintf(f, ": %d trace director%s, %" PRIu64 " events (", rs->ntraces,
+            rs->ntraces == 1 ? "y" : "ies", rs->events);
+    x(f, mt_monkey_desc(&cm->ro, rs, mdesc, sizeof(mdesc)));
+    fprintf(f, "), from %s for %.3f s.</p>\n", b1, dur);
     if (rs->discarded || rs->discarded_unknown)
         fprintf(f, "<p class=\"warn\" id=\"discarded\">WARNING: the tracer discarded %" PRIu64
                    "%s events (%" PRIu64 " gaps): its ring buffers were full. Every count "

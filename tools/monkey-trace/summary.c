@@ -30,7 +30,6 @@ static void pct_row(FILE *f, const char *label, const struct mt_hist *h)
     fputc('\n', f);
 }
 
-/* peak requests per second, from the timeline's request row */
 /* How much of timeline bucket i the trace covers, in seconds (the last one is partial). */
 static double bucket_s(const struct mt_stats *s, int i, int n)
 {
@@ -41,20 +40,21 @@ static double bucket_s(const struct mt_stats *s, int i, int n)
     return to > from ? (double)(to - from) / 1e9 : 0;
 }
 
-/* peak requests per second: the busiest second (or bucket, when buckets are wider) that
- * the trace covers for at least half */
+/* peak requests per second, from the timeline's request row: the busiest second (or
+ * bucket, when buckets are wider) that the trace covers whole.  -1 when it covers none (a
+ * trace shorter than that): the rate of a part of a second, scaled up, is no peak. */
 static double peak_rate(const struct mt_stats *s)
 {
     int g = s->tl.width >= 1000000000LL ? 1 : (int)(1000000000LL / s->tl.width);
-    double best = 0;
-    for (int i = 0; i < s->tl.nb; i += g) {
+    double best = -1;
+    for (int i = 0; i + g <= s->tl.nb; i += g) {
         double cov = bucket_s(s, i, g);
         uint64_t sum = 0;
-        for (int j = i; j < i + g && j < s->tl.nb; j++)
+        for (int j = i; j < i + g; j++)
             sum += s->tl.rows[TL_REQ][j];
-        if (cov * 2e9 < (double)s->tl.width * g && !(i == 0 && s->tl.nb <= g))
+        if (cov * 1e9 < (double)s->tl.width * g)
             continue;
-        if (cov > 0 && (double)sum / cov > best)
+        if ((double)sum / cov > best)
             best = (double)sum / cov;
     }
     return best;
@@ -85,13 +85,14 @@ void mt_discard_warning(FILE *f, const struct mt_read_stats *rs)
 static void print_text(FILE *f, struct mt_stats *s, const struct mt_read_opts *ro, int top_n)
 {
     const struct mt_read_stats *rs = &s->rs;
-    char b1[64], b2[64], b3[64];
+    char b1[64], b2[64], b3[64], mdesc[256];
     double dur = mt_stats_duration_s(s);
 
-    fprintf(f, "monkey-trace summary: %d trace dir%s, %" PRIu64 " events (%" PRIu64
-               " monkey), read in %.2f s, %.2f s CPU (%.2f M events/s)\n",
-            rs->ntraces, rs->ntraces == 1 ? "" : "s", rs->events, rs->monkey_events, rs->seconds,
-            rs->cpu_seconds, rs->seconds > 0 ? (double)rs->events / rs->seconds / 1e6 : 0);
+    fprintf(f, "monkey-trace summary: %d trace dir%s, %" PRIu64 " events (%s), read in "
+               "%.2f s, %.2f s CPU (%.2f M events/s)\n",
+            rs->ntraces, rs->ntraces == 1 ? "" : "s", rs->events,
+            mt_monkey_desc(ro, rs, mdesc, sizeof(mdesc)), rs->seconds, rs->cpu_seconds,
+            rs->seconds > 0 ? (double)rs->events / rs->seconds / 1e6 : 0);
     if (ro->pid >= 0 || ro->host) {
         char flt[128];
         fprintf(f, "filters:%s (%" PRIu64 " monkey:* events of other processes or hosts left "
@@ -128,10 +129,14 @@ static void print_text(FILE *f, struct mt_stats *s, const struct mt_read_opts *r
     /* requests */
     fprintf(f, "\nRequests\n");
     uint64_t inflight = s->req_begin > s->req_end ? s->req_begin - s->req_end : 0;
+    double peak = peak_rate(s);
     fprintf(f, "  completed %" PRIu64 " (request_begin %" PRIu64 ", request_end %" PRIu64
-               "), %.1f/s average, %.0f/s peak\n",
-            s->req_end, s->req_begin, s->req_end, dur > 0 ? (double)s->req_end / dur : 0,
-            peak_rate(s));
+               "), %.1f/s average, ",
+            s->req_end, s->req_begin, s->req_end, dur > 0 ? (double)s->req_end / dur : 0);
+    if (peak >= 0)
+        fprintf(f, "%.0f/s peak\n", peak);
+    else
+        fprintf(f, "no peak (the trace is shorter than a second)\n");
     if (inflight)
         fprintf(f, "  begun but not ended in the trace: %" PRIu64 "\n", inflight);
     fprintf(f, "  status classes:");
@@ -393,9 +398,14 @@ static void print_json(FILE *f, struct mt_stats *s, int top_n)
     }
     fprintf(f, "\n  ],\n");
     fprintf(f, "  \"requests\": {\"begin\": %" PRIu64 ", \"end\": %" PRIu64
-               ", \"rate_avg\": %.3f, \"rate_peak\": %.3f, \"bytes_sent\": %" PRIu64
-               ", \"not_kept_alive\": %" PRIu64 ",\n",
-            s->req_begin, s->req_end, dur > 0 ? (double)s->req_end / dur : 0, peak_rate(s),
+               ", \"rate_avg\": %.3f, \"rate_peak\": ",
+            s->req_begin, s->req_end, dur > 0 ? (double)s->req_end / dur : 0);
+    double peak = peak_rate(s);
+    if (peak >= 0)
+        fprintf(f, "%.3f", peak);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"bytes_sent\": %" PRIu64 ", \"not_kept_alive\": %" PRIu64 ",\n",
             s->bytes_sent, s->keepalive_no);
     fprintf(f, "    \"status_classes\": {");
     for (int i = 0; i < 6; i++)
