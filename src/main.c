@@ -176,7 +176,7 @@ static int pidfile_write(const char *path, char *err, size_t errlen)
     char buf[32];
     struct stat st;
     const char *why = NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
 
     if (fd < 0) {
         why = errno == ELOOP   ? "it is a symbolic link"
@@ -211,12 +211,33 @@ static int pidfile_write(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* At exit, or when start-up fails after the pid file was written: no stale pid remains. */
+/* The file at the path is still the one we wrote, with our pid in it.  Not so when another
+ * server was started with the same PidFile (it writes its own pid, as nginx's does): that
+ * file is its, and the one to signal now. */
+static bool pidfile_ours(void)
+{
+    char buf[32], mine[32];
+    struct stat st, at;
+    int n = snprintf(mine, sizeof(mine), "%ld\n", (long)getpid());
+    ssize_t got = pread(pidfile.fd, buf, sizeof(buf), 0);
+
+    if (lstat(pidfile.path, &at) < 0)
+        return errno == ENOENT; /* gone: nothing to remove, unlink() says so */
+    if (fstat(pidfile.fd, &st) < 0 || st.st_dev != at.st_dev || st.st_ino != at.st_ino)
+        return false;
+    return got == n && memcmp(buf, mine, (size_t)n) == 0;
+}
+
+/* At exit, or when start-up fails after the pid file was written: no stale pid remains, and
+ * another server's pid file is left alone. */
 static void pidfile_remove(void)
 {
     if (pidfile.fd < 0)
         return;
-    if (unlink(pidfile.path) < 0 && errno != ENOENT) {
+    if (!pidfile_ours()) {
+        mk_warn("pid file '%s' no longer holds our pid (another server wrote it): left in "
+                "place", pidfile.path);
+    } else if (unlink(pidfile.path) < 0 && errno != ENOENT) {
         int e = errno;
         if (ftruncate(pidfile.fd, 0) == 0)
             mk_warn("cannot remove pid file '%s': %s; emptied it instead", pidfile.path,
@@ -324,6 +345,38 @@ static bool same_path(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* Workers a reload replaced, with the configuration they still use: they finish their
+ * responses (GracePeriod) while this thread goes on taking signals, so that a SIGTERM, a
+ * SIGUSR1 or another SIGHUP is not held back until they are gone.  Joined and freed once they
+ * have all left their loops. */
+struct retiring {
+    struct mk_server *srv;
+    struct mk_worker *workers;
+    struct retiring *next;
+};
+static struct retiring *retiring;
+
+/* Joins the sets whose workers are all gone (wait: every set, waiting for them).  shutdown:
+ * SIGTERM came, their idle connections close now. */
+static void reap_retired(bool wait, bool shutdown)
+{
+    for (struct retiring **p = &retiring; *p;) {
+        struct retiring *r = *p;
+        if (shutdown)
+            mk_sched_stop_begin(r->workers, &r->srv->sched, MK_STOP_SHUTDOWN);
+        if (!wait && !mk_sched_stopped(r->workers, &r->srv->sched)) {
+            p = &r->next;
+            continue;
+        }
+        mk_sched_stop(r->workers, &r->srv->sched, MK_STOP_RELOAD);
+        mk_server_free(r->srv);
+        free(r->srv->confdir);
+        free(r->srv);
+        *p = r->next;
+        free(r);
+    }
+}
+
 /* SIGHUP: read the configuration again and replace the workers.  The new workers share the
  * listening sockets of the old ones (same addresses) and start accepting before the old ones
  * stop, which then finish their in-flight responses.  A bad configuration changes nothing. */
@@ -373,10 +426,12 @@ static struct mk_server *reload(struct mk_server *cur, struct mk_worker **worker
     mk_info("reload: configuration re-read, %d worker%s serving; the previous ones finish "
             "their responses within %u s",
             next->sched.workers, next->sched.workers == 1 ? "" : "s", cur->sched.grace_seconds);
-    mk_sched_stop(*workers, &cur->sched, MK_STOP_RELOAD);
-    mk_server_free(cur);
-    free(cur->confdir);
-    free(cur);
+    struct retiring *r = mk_xcalloc(1, sizeof(*r));
+    r->srv = cur;
+    r->workers = *workers;
+    r->next = retiring;
+    retiring = r;
+    mk_sched_stop_begin(r->workers, &cur->sched, MK_STOP_RELOAD);
     *workers = nw;
     return next;
 fail:
@@ -543,8 +598,16 @@ int main(int argc, char **argv)
 
     for (;;) {
         int sig;
-        if (sigwait(&set, &sig) != 0)
+        if (retiring) {
+            /* Looks every 100 ms for replaced workers that have left, until none remain. */
+            const struct timespec step = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+            sig = sigtimedwait(&set, NULL, &step);
+            reap_retired(false, false);
+            if (sig < 0)
+                continue;
+        } else if (sigwait(&set, &sig) != 0) {
             continue;
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             if (!mk_sched_failed())
                 mk_info("signal %d: stopping", sig);
@@ -561,6 +624,9 @@ int main(int argc, char **argv)
         }
     }
 
+    /* All at once: the current workers and those a reload replaced stop side by side. */
+    mk_sched_stop_begin(workers, &srv->sched, MK_STOP_SHUTDOWN);
+    reap_retired(true, true);
     mk_sched_stop(workers, &srv->sched, MK_STOP_SHUTDOWN);
     mk_logfile_stop();
     pidfile_remove();

@@ -942,6 +942,15 @@ static void expire_timers(struct mk_worker *w)
     }
 }
 
+static void close_idle(struct mk_worker *w)
+{
+    for (uint32_t fd = 0; fd < w->fdt_cap; fd++) {
+        struct mk_conn *c = w->fdt[fd];
+        if (c && !c->closed && w->proto->is_idle(c))
+            mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
+    }
+}
+
 static void begin_stop(struct mk_worker *w)
 {
     /* Stop accepting, close what is idle, and give the rest a grace period. */
@@ -958,7 +967,7 @@ static void begin_stop(struct mk_worker *w)
                 /* An EPOLLEXCLUSIVE wake-up for a connection still queued may have come to
                  * us alone: take it now (from here on the new workers are woken), or it
                  * would wait for the next connection to wake them. */
-                if (w->stopping == MK_STOP_RELOAD)
+                if (w->stop_mode == MK_STOP_RELOAD)
                     mk__sched_accept(w, &w->listeners[i]);
             }
             close(w->listeners[i].fd);
@@ -969,14 +978,10 @@ static void begin_stop(struct mk_worker *w)
      * at by the tick early in each second, so a stop that came late in a second would give
      * the responses in flight almost a second less (GracePeriod 1: a few milliseconds). */
     w->stop_deadline = mk_clock.mono_sec + w->cfg->grace_seconds + (w->cfg->grace_seconds > 0);
-    if (w->stopping == MK_STOP_RELOAD)
+    if (w->stop_mode == MK_STOP_RELOAD)
         return; /* idle connections get their next answer with "Connection: Close" instead:
                  * closing them now would race with a request already on its way */
-    for (uint32_t fd = 0; fd < w->fdt_cap; fd++) {
-        struct mk_conn *c = w->fdt[fd];
-        if (c && !c->closed && w->proto->is_idle(c))
-            mk_sched_conn_close(c, MK_CLOSE_SHUTDOWN, false);
-    }
+    close_idle(w);
 }
 
 void mk__sched_close_all(struct mk_worker *w)
@@ -1000,9 +1005,17 @@ bool mk__sched_pass_end(struct mk_worker *w, bool *stopping)
         mk__sched_run_posted(w);
     mk__sched_free_closed(w);
 
-    if (!*stopping && __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+    int how = __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);
+    if (mk_unlikely(how != w->stop_mode)) {
+        /* A stop, or a shutdown after a reload's stop (SIGTERM while the workers a reload
+         * replaced finish): the idle connections close now, the deadline stays. */
+        bool first = !*stopping;
         *stopping = true;
-        begin_stop(w);
+        w->stop_mode = how;
+        if (first)
+            begin_stop(w);
+        else
+            close_idle(w);
         mk__sched_free_closed(w);
     }
     if (w->last_tick != mk_clock.mono_sec) {
@@ -1109,6 +1122,7 @@ static void *worker_main(void *arg)
     }
     if (w->proto->worker_exit)
         w->proto->worker_exit(w);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -1157,17 +1171,32 @@ int mk_sched_start(struct mk_worker *ws, const struct mk_sched_config *cfg)
     return 0;
 }
 
-void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg, int how)
+void mk_sched_stop_begin(struct mk_worker *ws, const struct mk_sched_config *cfg, int how)
 {
     for (int i = 0; i < cfg->workers; i++) {
         uint64_t one = 1;
-        if (!ws[i].started)
+        /* Only the main thread writes it. */
+        int was = __atomic_load_n(&ws[i].stopping, __ATOMIC_RELAXED);
+        if (!ws[i].started || was == how || was == MK_STOP_SHUTDOWN)
             continue;
         __atomic_store_n(&ws[i].stopping, how, __ATOMIC_RELEASE);
         if (write(ws[i].wake_fd, &one, sizeof(one)) < 0) {
             /* The counter is full: the worker is awake anyway. */
         }
     }
+}
+
+bool mk_sched_stopped(const struct mk_worker *ws, const struct mk_sched_config *cfg)
+{
+    for (int i = 0; i < cfg->workers; i++)
+        if (ws[i].started && !__atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE))
+            return false;
+    return true;
+}
+
+void mk_sched_stop(struct mk_worker *ws, const struct mk_sched_config *cfg, int how)
+{
+    mk_sched_stop_begin(ws, cfg, how);
     for (int i = 0; i < cfg->workers; i++) {
         struct mk_worker *w = &ws[i];
         if (w->started)

@@ -163,7 +163,9 @@ struct mk_worker {
     bool use_uring;         /* the worker is to run the io_uring loop */
 
     int stopping;          /* set by the main thread, read by the worker */
+    int stop_mode;         /* the stop the worker has begun (0: none), its own */
     uint32_t stop_deadline;
+    int done;              /* set by the worker as it leaves its loop */
 };
 
 /* Create the listening sockets for every worker (before privileges are dropped). */
@@ -181,9 +183,17 @@ int mk_sched_start(struct mk_worker *workers, const struct mk_sched_config *cfg)
 enum { MK_STOP_SHUTDOWN = 1, MK_STOP_RELOAD = 2 };
 
 /* Ask every worker to stop accepting and finish (in-flight responses get
- * cfg->grace_seconds), then join them and release everything.  MK_STOP_SHUTDOWN closes idle
- * connections at once; MK_STOP_RELOAD lets each answer its next request with
- * "Connection: Close" (or expire), so no client sees its request dropped. */
+ * cfg->grace_seconds), without waiting.  MK_STOP_SHUTDOWN closes idle connections at once;
+ * MK_STOP_RELOAD lets each answer its next request with "Connection: Close" (or expire), so
+ * no client sees its request dropped.  MK_STOP_SHUTDOWN after MK_STOP_RELOAD (SIGTERM while
+ * the workers a reload replaced finish) closes the idle connections then; the responses in
+ * flight keep the deadline they had.  A shutdown is never turned back into a reload. */
+void mk_sched_stop_begin(struct mk_worker *workers, const struct mk_sched_config *cfg, int how);
+
+/* True once every started worker has left its loop: mk_sched_stop() will not wait. */
+bool mk_sched_stopped(const struct mk_worker *workers, const struct mk_sched_config *cfg);
+
+/* mk_sched_stop_begin(), then join the workers and release everything. */
 void mk_sched_stop(struct mk_worker *workers, const struct mk_sched_config *cfg, int how);
 
 /* True once a worker's event loop has failed: the worker has sent the process SIGTERM,

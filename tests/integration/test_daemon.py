@@ -249,6 +249,38 @@ def test_reload_keeps_the_startup_pidfile():
     assert not os.path.exists(other), "new PidFile exists"
 
 
+def test_first_server_to_stop_leaves_another_servers_pid_file():
+    """Two servers given one PidFile (other ports): the second writes its pid over the
+    first's, as nginx's does; the pid file then names the second.  The first one's exit used
+    to remove it anyway, leaving the running server without a pid file (`kill $(cat ...)`,
+    systemd's PIDFile= lost it); it leaves it now, and still removes its own at exit."""
+    a, b = mkt.Server(), mkt.Server()
+    pidfile = os.path.join(mkt.tmpdir("pid"), "shared.pid")
+    for s in (a, b):
+        items = mkt.merge([("Listen", "127.0.0.1:%d" % s.port)] + mkt.SERVER_DEFAULTS,
+                          {"PidFile": pidfile})
+        mkt.write_confdir(s.confdir, items, [("ServerName", "127.0.0.1 localhost"),
+                                             ("DocumentRoot", s.docroot)])
+    pa = pb = None
+    try:
+        p = launch(a)
+        eq(p.returncode, 0, "first launcher exit status (stderr %r)" % p.stderr)
+        pa = read_pid(pidfile)
+        p = launch(b)
+        eq(p.returncode, 0, "second launcher exit status (stderr %r)" % p.stderr)
+        pb = read_pid(pidfile)
+        assert pb != pa, "the second server did not write its pid"
+        stop(pa)
+        assert os.path.exists(pidfile), "the first server's exit removed the second's pid file"
+        eq(read_pid(pidfile), pb, "pid file after the first server stopped")
+        eq(b.client().request(req("GET", "/one.txt")).status, 200, "the second one serves")
+        stop(pb)
+        assert not os.path.exists(pidfile), "the second server's own pid file left at exit"
+    finally:
+        stop(pa)
+        stop(pb)
+
+
 def test_refused_reload_says_why_in_the_error_log():
     """Once the daemon serves, its stderr is /dev/null: a reload refused for a bad file must
     still say why somewhere, in the error logs as a SIGUSR1 failure does (it said nothing)."""

@@ -536,6 +536,51 @@ def test_reload_ends_idle_connections_after_their_last_answer_io_uring():
     reload_ends_idle_connections_after_their_last_answer("io_uring")
 
 
+def signals_are_taken_while_replaced_workers_finish(loop):
+    """After a SIGHUP the workers it replaced keep their connections for up to GracePeriod.
+    Signals are taken meanwhile: SIGUSR1 reopens the logs, a second SIGHUP reloads, and
+    SIGTERM closes the idle connections the old worker holds (as it does the new worker's)
+    and exits at once, while a response in flight on the old worker still ends whole.  The
+    main thread used to wait for the old workers inside the reload: every signal was held
+    back until the last idle connection expired (here KeepAliveTimeout 20 s, GracePeriod 30 s)
+    and SIGTERM after SIGHUP took KeepAliveTimeout or old GracePeriod + new GracePeriod."""
+    s = mkt.Server(conf={"EventLoop": loop, "Workers": "1", "GracePeriod": "30",
+                         "KeepAliveTimeout": "20"})
+    size = s.sparse_file("huge.bin", 16 << 20)
+    with s.start():
+        idle = s.client()
+        eq(idle.request(req("GET", "/hello.txt")).status_line, "HTTP/1.1 200 OK", loop)
+        busy = s.client()
+        busy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        busy.send(req("GET", "/huge.bin"))
+        eq(busy.recv_head()[0], "HTTP/1.1 200 OK", "%s: download" % loop)
+        s.reload("reload: configuration re-read")
+        t = time.monotonic()
+        before = len(s.log_text())
+        s.send_signal(signal.SIGUSR1)
+        mkt.wait_until(lambda: "SIGUSR1: reopening" in s.log_text()[before:], 3,
+                       lambda: "%s: SIGUSR1 not taken within 3 s:\n%s" % (loop, s.log_tail()))
+        s.reload("reload: configuration re-read", bound=3)
+        eq(s.get("/hello.txt").body, b"hello, world\n", "%s: after two reloads" % loop)
+        s.send_signal(signal.SIGTERM)
+        body = busy._read_exact(size, time.monotonic() + 20)
+        eq((len(body), body.count(0)), (size, size), "%s: the old worker's download" % loop)
+        assert idle.is_closed(5), "%s: idle connection of the old worker kept" % loop
+        eq(s.wait(5), 0, "%s: exit status soon after SIGTERM" % loop)
+        elapsed = time.monotonic() - t
+        assert elapsed < 15, "%s: the signals took %.1f s" % (loop, elapsed)
+
+
+@mkt.timeout(60)
+def test_signals_are_taken_while_replaced_workers_finish_epoll():
+    signals_are_taken_while_replaced_workers_finish("epoll")
+
+
+@mkt.timeout(60)
+def test_signals_are_taken_while_replaced_workers_finish_io_uring():
+    signals_are_taken_while_replaced_workers_finish("io_uring")
+
+
 WAITS = ("epoll_wait(", "epoll_pwait(", "epoll_pwait2(", "io_uring_enter(",
          "<... epoll_wait resumed>", "<... epoll_pwait resumed>", "<... io_uring_enter resumed>")
 
