@@ -628,6 +628,7 @@ int main(int argc, char **argv)
     mk_sched_stop_begin(workers, &srv->sched, MK_STOP_SHUTDOWN);
     reap_retired(true, true);
     mk_sched_stop(workers, &srv->sched, MK_STOP_SHUTDOWN);
+    mk_sched_refused_rest(&srv->sched);
     mk_logfile_stop();
     pidfile_remove();
     mk_server_free(srv);

@@ -64,10 +64,19 @@ void mk_log(enum mk_log_level level, const char *fmt, ...)
         mirror(level, line + head, (size_t)(n - 1 - head));
 }
 
+/* Whether now_sec is less than `interval` after last.  Signed: a thread whose clock reading
+ * is a second older than the line just said by another (it read the clock just before its
+ * tick) is within the interval, not 4 billion seconds past it, which would say a second line
+ * at once and move `last` back. */
+static bool within(uint32_t now_sec, uint32_t last, uint32_t interval)
+{
+    return (int32_t)(now_sec - last) < (int32_t)interval;
+}
+
 bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uint32_t *suppressed)
 {
     uint32_t last = __atomic_load_n(&l->last, __ATOMIC_RELAXED);
-    if (last != 0 && now_sec - last < interval) {
+    if (last != 0 && within(now_sec, last, interval)) {
         __atomic_fetch_add(&l->suppressed, 1, __ATOMIC_RELAXED);
         return false;
     }
@@ -86,11 +95,16 @@ bool mk_log_due(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, uin
     if (__atomic_load_n(&l->suppressed, __ATOMIC_RELAXED) == 0)
         return false;
     uint32_t last = __atomic_load_n(&l->last, __ATOMIC_RELAXED);
-    if (now_sec - last < interval)
+    if (within(now_sec, last, interval))
         return false;
     if (!__atomic_compare_exchange_n(&l->last, &last, now_sec ? now_sec : 1, false,
                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         return false;
     *suppressed = __atomic_exchange_n(&l->suppressed, 0, __ATOMIC_RELAXED);
     return *suppressed != 0;
+}
+
+uint32_t mk_log_rest(struct mk_log_limit *l)
+{
+    return __atomic_exchange_n(&l->suppressed, 0, __ATOMIC_RELAXED);
 }

@@ -40,5 +40,8 @@ bool mk_log_allow(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval, u
  * too.  Counts nothing itself. */
 bool mk_log_due(struct mk_log_limit *l, uint32_t now_sec, uint32_t interval,
                 uint32_t *suppressed);
+/* The repeats held back and not said yet, whatever the time (0: none), taken from the count:
+ * for a last line when the server stops before `interval` has passed. */
+uint32_t mk_log_rest(struct mk_log_limit *l);
 
 #endif

@@ -35,6 +35,7 @@
 
 static struct mk_log_limit emfile_limit;
 static struct mk_log_limit refused_limit; /* MaxConnections refusals, for the error log */
+static struct mk_log_limit refused_fd_limit; /* io_uring: descriptors over MK_URING_FD_MAX */
 
 /* Open connections of the whole server, for MaxConnections only: one atomic add per
  * accept and per close (never per request), shared by the workers and, during a reload,
@@ -659,14 +660,24 @@ static void over_capacity(int fd)
 /* Refusals at MaxConnections are said on stderr and in the error logs (in no access log: no
  * request was read, and a flood would fill the disk; nginx says "worker_connections are not
  * enough" the same way), at most once every 10 s, with how many there were: the first at
- * once, the rest of a burst by the next refusal or the next tick (refused_summary()). */
-static void refused_say(uint32_t limit, uint32_t n)
+ * once, the rest of a burst by the next refusal or the next tick (refused_summary()), or by
+ * the stop (mk_sched_refused_rest()).  So are those of the io_uring loop over its descriptor
+ * limit, counted apart: their cause is not MaxConnections. */
+static void refused_say(const struct mk_sched_config *cfg, const struct mk_log_limit *l,
+                        uint32_t n)
 {
-    char msg[160];
-    int len = snprintf(msg, sizeof(msg),
+    char msg[192];
+    int len;
+    if (l == &refused_fd_limit)
+        len = snprintf(msg, sizeof(msg),
+                       "descriptor over %u, the io_uring loop's limit: %u new connection%s "
+                       "refused with 503 since the last report",
+                       MK_URING_FD_MAX, n, n == 1 ? "" : "s");
+    else
+        len = snprintf(msg, sizeof(msg),
                        "MaxConnections %u reached: %u new connection%s refused with 503 "
                        "since the last report",
-                       limit, n, n == 1 ? "" : "s");
+                       cfg->max_connections, n, n == 1 ? "" : "s");
     if (len < 0)
         return;
     mk_warn("%s", msg);
@@ -674,18 +685,30 @@ static void refused_say(uint32_t limit, uint32_t n)
         mk_logfile_notice(MK_LOG_WARN, msg, MK_MIN((size_t)len, sizeof(msg) - 1));
 }
 
-__attribute__((cold, noinline)) static void refused_at_limit(const struct mk_worker *w)
+__attribute__((cold, noinline)) static void refused(const struct mk_worker *w,
+                                                    struct mk_log_limit *l)
 {
     uint32_t suppressed = 0;
-    if (mk_log_allow(&refused_limit, mk_clock.mono_sec, 10, &suppressed))
-        refused_say(w->cfg->max_connections, suppressed + 1);
+    if (mk_log_allow(l, mk_clock.mono_sec, 10, &suppressed))
+        refused_say(w->cfg, l, suppressed + 1);
 }
 
 __attribute__((cold, noinline)) static void refused_summary(const struct mk_worker *w)
 {
     uint32_t n = 0;
     if (mk_log_due(&refused_limit, mk_clock.mono_sec, 10, &n))
-        refused_say(w->cfg->max_connections, n);
+        refused_say(w->cfg, &refused_limit, n);
+    if (mk_log_due(&refused_fd_limit, mk_clock.mono_sec, 10, &n))
+        refused_say(w->cfg, &refused_fd_limit, n);
+}
+
+void mk_sched_refused_rest(const struct mk_sched_config *cfg)
+{
+    uint32_t n;
+    if ((n = mk_log_rest(&refused_limit)))
+        refused_say(cfg, &refused_limit, n);
+    if ((n = mk_log_rest(&refused_fd_limit)))
+        refused_say(cfg, &refused_fd_limit, n);
 }
 
 /* Takes a slot of MaxConnections; false when there is one for this connection. */
@@ -771,13 +794,14 @@ void mk__sched_accept(struct mk_worker *w, struct mk_listener *l)
             l->more = w->uring != NULL; /* as epoll would report the listener again */
             return;
         }
-        if (mk_unlikely(w->uring && fd > 0xffffff)) {
+        if (mk_unlikely(w->uring && fd > MK_URING_FD_MAX)) {
             over_capacity(fd); /* io_uring's user data holds 24 bits of fd */
+            refused(w, &refused_fd_limit);
             continue;
         }
         if (w->cfg->max_connections && over_limit(w) && (!reclaim_idle(w) || over_limit(w))) {
             over_capacity(fd);
-            refused_at_limit(w);
+            refused(w, &refused_limit);
             continue;
         }
 
@@ -1026,7 +1050,8 @@ bool mk__sched_pass_end(struct mk_worker *w, bool *stopping)
             mk__sched_listeners_pause(w, false);
         if (w->proto->on_tick)
             w->proto->on_tick(w);
-        if (mk_unlikely(__atomic_load_n(&refused_limit.suppressed, __ATOMIC_RELAXED)))
+        if (mk_unlikely(__atomic_load_n(&refused_limit.suppressed, __ATOMIC_RELAXED) |
+                        __atomic_load_n(&refused_fd_limit.suppressed, __ATOMIC_RELAXED)))
             refused_summary(w);
         MK_TRACE(worker_stats, w->id, w->active, w->accepted, w->nclosed, w->requests);
         mk__sched_free_closed(w);

@@ -180,6 +180,11 @@ int mk_sched_listen_reuse(struct mk_sched_config *cfg, const struct mk_worker *o
 /* Start the worker threads; returns once they all run. */
 int mk_sched_start(struct mk_worker *workers, const struct mk_sched_config *cfg);
 
+/* The refusals (MaxConnections, io_uring descriptor limit) that the 10 s interval of their
+ * error-log line still held back, said now: at the end, once the workers are stopped, so
+ * that none is lost with the process. */
+void mk_sched_refused_rest(const struct mk_sched_config *cfg);
+
 enum { MK_STOP_SHUTDOWN = 1, MK_STOP_RELOAD = 2 };
 
 /* Ask every worker to stop accepting and finish (in-flight responses get

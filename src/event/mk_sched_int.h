@@ -19,6 +19,10 @@
 
 #include "../trace/mk_trace.h"
 
+/* The highest connection descriptor the io_uring loop takes: its user data holds 24 bits of
+ * fd (mk_uring.c); a connection above is refused with a 503. */
+#define MK_URING_FD_MAX 0xffffff
+
 /* ---- mk_sched.c, used by the io_uring loop ---- */
 
 /* Accept up to a batch from l and hand each connection to the protocol. */

@@ -63,7 +63,8 @@ static unsigned uring_nbuf(void)
 /* user_data: generation (32 bits) | type (8) | fd (24) */
 static inline uint64_t ud_make(int type, int fd, uint32_t gen)
 {
-    return ((uint64_t)gen << 32) | ((uint64_t)(uint32_t)type << 24) | ((uint32_t)fd & 0xffffffu);
+    return ((uint64_t)gen << 32) | ((uint64_t)(uint32_t)type << 24) |
+           ((uint32_t)fd & MK_URING_FD_MAX);
 }
 
 static struct io_uring_sqe *uring_sqe(struct mk_uring *u)
@@ -341,7 +342,7 @@ static void uring_complete(struct mk_worker *w, const struct io_uring_cqe *cqe)
 {
     struct mk_uring *u = w->uring;
     uint64_t ud = cqe->user_data;
-    int fd = (int)(ud & 0xffffffu);
+    int fd = (int)(ud & MK_URING_FD_MAX);
     int type = (int)((ud >> 24) & 0xff);
     uint32_t gen = (uint32_t)(ud >> 32);
     int res = cqe->res;

@@ -1734,6 +1734,25 @@ __attribute__((cold, noinline)) static void log_timeout(struct mk_conn *c,
     log_request(c, s, false);
 }
 
+/* A head that did not arrive in time is a request answered, as a 400 or a 413 for a head
+ * refused before its end is: its 408 has an access-log line, so it has its request_begin
+ * (what of the request line arrived, read again from the start as for a 414) and, at the
+ * close, its request_end, and it counts in conn_close.requests and worker_stats.requests.
+ * Its duration runs from the accept for a connection's first request, else from the second
+ * its first bytes armed the head timer (the timer's deadline less Timeout). */
+__attribute__((cold, noinline)) static void begin_timed_out(struct mk_conn *c,
+                                                            struct mk_http_session *s)
+{
+    (void)mk_http_parse_request(s->buf, MK_MIN(s->len, s->cap), 0, cfg->max_request_size,
+                                &s->req);
+    trace_request_begin(c, s);
+    if (c->requests == 0)
+        s->start_ns = c->start_ns;
+    else
+        s->start_ns = (uint64_t)(c->deadline - c->worker->cfg->timeout[MK_TLIST_REQUEST] - 1) *
+                      1000000000u;
+}
+
 static void http_on_timeout(struct mk_conn *c)
 {
     struct mk_http_session *s = c->session;
@@ -1750,6 +1769,8 @@ static void http_on_timeout(struct mk_conn *c)
         if (n > 0)
             c->bytes_out += (uint64_t)n;
         log_timeout(c, s);
+        if (!s->begun)
+            begin_timed_out(c, s);
     }
     mk_sched_conn_close(c, MK_CLOSE_TIMEOUT, false);
 }

@@ -940,3 +940,76 @@ def test_stop_gives_the_whole_grace_period_epoll():
 @mkt.timeout(60)
 def test_stop_gives_the_whole_grace_period_io_uring():
     stop_gives_the_whole_grace_period("io_uring")
+
+
+# accept4() gives a connection descriptor over 24 bits while the trigger file exists (the
+# real one plus 2^24; send() and close() take it back), as a server with that many files
+# open would see it: no RLIMIT_NOFILE here may go past fs.nr_open (2^20).
+HIGH_FD_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HIGH 0x1000000
+
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static ssize_t (*real_send)(int, const void *, size_t, int);
+static int (*real_close)(int);
+
+__attribute__((constructor)) static void init(void)
+{
+    real_accept4 = (int (*)(int, struct sockaddr *, socklen_t *, int))dlsym(RTLD_NEXT, "accept4");
+    real_send = (ssize_t (*)(int, const void *, size_t, int))dlsym(RTLD_NEXT, "send");
+    real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+}
+
+int accept4(int fd, struct sockaddr *a, socklen_t *n, int flags)
+{
+    int c = real_accept4(fd, a, n, flags);
+    const char *trigger = getenv("MK_HIGH_FD");
+    if (c >= 0 && c < HIGH && trigger && access(trigger, F_OK) == 0)
+        c += HIGH;
+    return c;
+}
+
+ssize_t send(int fd, const void *p, size_t n, int flags)
+{
+    return real_send(fd >= HIGH ? fd - HIGH : fd, p, n, flags);
+}
+
+int close(int fd)
+{
+    return real_close(fd >= HIGH ? fd - HIGH : fd);
+}
+"""
+
+
+@mkt.timeout(40)
+def test_io_uring_refusals_over_its_descriptor_limit_are_reported():
+    """The io_uring loop refuses with a 503 a connection whose descriptor does not fit its 24
+    bits of user data.  Those refusals were in no log at all (MaxConnections' are): they are
+    said on stderr and in the error logs the same way, at most once every 10 s with their
+    number, the rest of a burst by the stop at the latest."""
+    trigger = os.path.join(mkt.tmpdir("highfd"), "on")
+    s = mkt.Server(conf={"EventLoop": "io_uring", "Workers": "1"})
+    s.env = mkt.preload_env("highfd", HIGH_FD_SHIM, MK_HIGH_FD=trigger)
+    with s.start():
+        why = uring_unavailable(s)
+        if why:
+            raise mkt.Skip("io_uring not available here: " + why)
+        open(trigger, "w").close()
+        for i in range(3):
+            c = mkt.Client(s.port)
+            c.send(req("GET", "/one.txt"))
+            eq(c.recv_response(timeout=10).status, 503, "connection %d over the limit" % i)
+            c.close()
+        first = "descriptor over 16777215, the io_uring loop's limit: 1 new connection refused"
+        mkt.wait_until(lambda: first in s.log_text(), 5, "the first refusal's line")
+        os.unlink(trigger)
+        eq(s.get("/one.txt").status, 200, "a connection under the limit")
+    rest = "descriptor over 16777215, the io_uring loop's limit: 2 new connections refused"
+    lines = [ln for ln in s.log_text().splitlines() if "io_uring loop's limit" in ln]
+    eq(len(lines), 2, "refusal lines: %r" % lines)
+    assert first in lines[0] and rest in lines[1], lines

@@ -962,3 +962,30 @@ def test_connections_refused_at_max_connections_are_reported():
         lines = wait_for_lines(a1, 2)
         eq(len(lines), 2, "access log lines (the two served, none per refusal): %r" % lines)
         eq(wait_for_lines(a2, 1, bound=0.5), [], "two.example's access log")
+
+
+@mkt.timeout(40)
+def test_refusals_held_back_are_reported_at_shutdown():
+    """Refusals at MaxConnections held back by the 10 s interval were lost when the server
+    stopped before it: the error log said 1 of 3.  Each refusal is said once, the rest of a
+    burst by the stop at the latest."""
+    srv, a1, e1, a2, e2 = two_logged_sites({"MaxConnections": "1", "Workers": "1",
+                                            "Timeout": "30", "KeepAliveTimeout": "30",
+                                            "GracePeriod": "1"})
+    with srv.start() as s:
+        busy = mkt.Client(s.port)
+        busy.send(b"GET /one.txt HTTP/1.1\r\n")           # a request in progress: not idle
+        mkt.wait_until(lambda: s.conn_fds() >= s.baseline_fds + 1, 5, "the busy connection")
+        for i in range(3):
+            c = mkt.Client(s.port)
+            c.send(req("GET", "/one.txt"))
+            eq(c.recv_response(timeout=10).status, 503, "refused connection %d" % i)
+            c.close()
+        eq(len(wait_for_lines(e1, 1)), 1, "the first refusal's line")
+        busy.close()
+        s.stop(check_fds=False)
+    for err in (e1, e2):
+        errs = wait_for_lines(err, 2, bound=1.0)
+        eq(len(errs), 2, "error log lines in %s: %r" % (err, errs))
+        assert b"MaxConnections 1 reached: 1 new connection refused" in errs[0], errs
+        assert b"MaxConnections 1 reached: 2 new connections refused" in errs[1], errs

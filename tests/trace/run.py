@@ -981,6 +981,55 @@ def test_oversized_head_request_begin():
         srv.stop()
 
 
+def test_timed_out_head_is_a_request():
+    """A 408 for a head that did not arrive within Timeout has its access-log line, as a 400
+    for a bad head has: it was in no request counter (conn_close.requests, worker_stats
+    .requests) and had no request_begin/request_end, so the counters said fewer requests
+    than the access log.  It is a request as the 400 is, on a connection's first request and
+    after a completed one."""
+    srv = server({"Workers": "1", "Timeout": "1"}).start()
+    try:
+        with Session("timeout408", loglevel="INFO") as s:
+            wait_until(lambda: False, 1.2)            # a worker_stats before the requests
+            first = mkt.Client(srv.port)              # the 408 is the connection's first
+            first.send(b"GET /one.txt HTTP/1.1\r\nHo")
+            later = mkt.Client(srv.port)              # a 200, then the 408
+            if later.request(mkt.req("GET", "/hello.txt")).status != 200:
+                raise AssertionError("the request before the 408")
+            later.send(b"GET /two.txt HTTP/1.1\r\n")
+            bad = mkt.Client(srv.port)                # a 400 for comparison
+            bad.send(b"GARBAGE\r\n\r\n")
+            for c in (first, later, bad):
+                data = c.recv_until_close(timeout=10)
+                if not data.startswith(b"HTTP/1.1 408" if c is not bad else b"HTTP/1.1 400"):
+                    raise AssertionError("answer: %r" % data[:60])
+                c.close()
+            wait_until(lambda: False, 1.2)            # a worker_stats after the closes
+            s.stop()
+            events, _ = s.read()
+        ev = of_pid(events, srv.pid)
+        begins = {(e["conn_id"], e["req_seq"]): e for e in ev if e.name == "request_begin"}
+        ends = {(e["conn_id"], e["req_seq"]): e for e in ev if e.name == "request_end"}
+        if sorted(begins) != sorted(ends):
+            raise AssertionError("request_begin %s, request_end %s"
+                                 % (sorted(begins), sorted(ends)))
+        got = sorted((e["req_seq"], e["status"], begins[k]["uri"]) for k, e in ends.items())
+        want = [(1, 200, "/hello.txt"), (1, 400, ""), (1, 408, "/one.txt"), (2, 408, "/two.txt")]
+        if got != want:
+            raise AssertionError("requests (seq, status, uri): %s" % got)
+        for k, e in ends.items():
+            if e["status"] == 408 and not 0.9e9 <= e["duration_ns"] <= 5e9:
+                raise AssertionError("duration of a 408 (Timeout 1): %s" % e)
+        closes = sorted(e["requests"] for e in ev if e.name == "conn_close")
+        if closes != [1, 1, 2]:
+            raise AssertionError("conn_close.requests: %s" % closes)
+        stats = [e["requests"] for e in ev if e.name == "worker_stats" and e["worker"] == 0]
+        if len(stats) < 2 or stats[-1] - stats[0] != len(ends):
+            raise AssertionError("worker_stats.requests %s, %d request_end" % (stats, len(ends)))
+    finally:
+        srv.stop(check_fds=False)
+
+
 def test_failed_event_loop_is_an_error_event():
     """A worker whose epoll_wait fails (made to fail once by an LD_PRELOAD shim) records an
     error event, site epoll with conn_id 0 and the errno, before the server stops with exit
@@ -1091,7 +1140,8 @@ TESTS = [test_provider_smoke, test_spec_workflow, test_request_counts, test_daem
          test_runs_without_provider, test_build_info, test_ids_unique_across_reload,
          test_refusals_and_abandoned_requests,
          test_shutdown_ends_keepalive_response_with_keepalive_0,
-         test_oversized_head_request_begin, test_peer_filter_on_dual_stack_listener,
+         test_oversized_head_request_begin, test_timed_out_head_is_a_request,
+         test_peer_filter_on_dual_stack_listener,
          test_unreachable_provider_is_not_reported_missing,
          test_make_trace_smoke_fires_every_event, test_user_current_session_left_alone,
          test_failed_event_loop_is_an_error_event, test_pipelined_requests_pair_up]

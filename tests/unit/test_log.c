@@ -74,4 +74,35 @@ MK_TEST(allow_then_due_says_the_rest_of_a_burst)
     CHECK(!mk_log_due(&l, 125, 10, &n)); /* nothing held back */
 }
 
+/* Workers read the clock at different moments: one that read it just before the second
+ * turned sees a line said "in the future" by another.  It is within the interval (counted for
+ * the next line), not 2^32 - 1 s past it: that said a second line at once and moved `last`
+ * back (mk_log_due too, which then found the count taken and said nothing). */
+MK_TEST(an_older_clock_reading_is_within_the_interval)
+{
+    struct mk_log_limit l = {0};
+    uint32_t n = 0;
+    CHECK(mk_log_allow(&l, 100, 10, &n));
+    CHECK(!mk_log_allow(&l, 99, 10, &n));
+    CHECK_EQ_INT(l.last, 100);
+    CHECK(!mk_log_due(&l, 99, 10, &n));
+    CHECK_EQ_INT(l.last, 100);
+    CHECK(mk_log_due(&l, 110, 10, &n));
+    CHECK_EQ_INT(n, 1);
+}
+
+/* At the stop, what is held back is taken whatever the time, once. */
+MK_TEST(rest_takes_what_is_held_back_once)
+{
+    struct mk_log_limit l = {0};
+    uint32_t n = 0;
+    CHECK_EQ_INT(mk_log_rest(&l), 0);
+    CHECK(mk_log_allow(&l, 100, 10, &n));
+    CHECK(!mk_log_allow(&l, 101, 10, &n));
+    CHECK(!mk_log_allow(&l, 102, 10, &n));
+    CHECK_EQ_INT(mk_log_rest(&l), 2);
+    CHECK_EQ_INT(mk_log_rest(&l), 0);
+    CHECK(!mk_log_due(&l, 120, 10, &n)); /* nothing left for a summary */
+}
+
 MK_TEST_MAIN("test_log")
