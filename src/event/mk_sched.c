@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -531,6 +533,44 @@ void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_k
     l->tail = c;
 }
 
+/* Output the peer's window has let the kernel send: what was written, less what the socket
+ * has not sent yet (SIOCOUTQNSD).  The window opens as the client reads.  (Not what it
+ * acknowledged: bytes in flight when the wait began are acknowledged a moment later, by a
+ * delayed ACK, by a peer that reads nothing.)  `prev` when the socket cannot say. */
+static int64_t peer_acked(const struct mk_conn *c, int64_t prev)
+{
+    int unsent = 0;
+    if (ioctl(c->fd, SIOCOUTQNSD, &unsent) < 0 || unsent < 0)
+        return prev;
+    return (int64_t)c->bytes_out - unsent;
+}
+
+__attribute__((cold, noinline)) void mk_sched_write_wait(struct mk_conn *c, bool progress)
+{
+    uint32_t before = c->deadline;
+    bool armed = c->tlist == MK_TLIST_REQUEST && c->tkind == MK_TIMEOUT_WRITE;
+
+    if (armed && !progress)
+        return; /* woken without writing (input, a spurious wake-up): the timer runs on */
+    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+    /* One sample per second at most: re-arming within the same second keeps the deadline,
+     * and bytes the peer acknowledges after the sample count as progress all the same. */
+    if (!armed || c->deadline != before)
+        c->acked = peer_acked(c, c->acked);
+}
+
+/* The write timer expired: true (and the timer armed again) when the peer took bytes since
+ * it was armed (the kernel could send more), though not enough to make room to wake us. */
+__attribute__((cold, noinline)) static bool write_progressed(struct mk_conn *c)
+{
+    int64_t now = peer_acked(c, c->acked);
+    if (now <= c->acked)
+        return false;
+    c->acked = now;
+    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+    return true;
+}
+
 void mk_sched_conn_post(struct mk_conn *c)
 {
     struct mk_worker *w = c->worker;
@@ -954,6 +994,9 @@ static void expire_timers(struct mk_worker *w)
         struct mk_conn *c;
         while ((c = w->tlists[l].head) && (int32_t)(c->deadline - mk_clock.mono_sec) <= 0) {
             mk_sched_timer_clear(c);
+            /* (appended again with a later deadline: this walk ends all the same) */
+            if (c->tkind == MK_TIMEOUT_WRITE && !c->closed && write_progressed(c))
+                continue;
             if (c->tkind == MK_TIMEOUT_REQ_INCOMPLETE)
                 MK_TRACE(scheduler, c->fd, "TIMEOUT_REQ_INCOMPLETE");
             else

@@ -76,6 +76,8 @@ struct mk_conn {
     uint64_t id;         /* per-process connection id (fds are reused, ids are not) */
     uint64_t start_ns;
     uint64_t bytes_in, bytes_out;
+    int64_t acked;       /* a write waiting for room: output the peer's window had taken
+                            when its timer was last armed (mk_sched_write_wait) */
     union mk_sockaddr peer;
 };
 
@@ -209,6 +211,12 @@ bool mk_sched_failed(void);
 void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool forced);
 void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_kind kind);
 void mk_sched_timer_clear(struct mk_conn *c);
+/* A response waits for socket room: arm the Timeout timer (MK_TIMEOUT_WRITE) when the wait
+ * begins or when `progress` (bytes were written), otherwise leave it running.  When it
+ * expires the connection is closed only if the kernel has sent none of our output since
+ * the timer was armed (the peer's window stayed shut): a slow reader of a large socket
+ * buffer drains it without waking us, and then the timer starts again. */
+void mk_sched_write_wait(struct mk_conn *c, bool progress);
 void mk_sched_conn_post(struct mk_conn *c);
 
 /* ---- connection I/O: the request path's system calls, for either event loop ----

@@ -1434,8 +1434,9 @@ static void on_head(struct mk_conn *c, struct mk_http_session *s)
 /* Timers follow waits, not states: a request read, answered and sent within one event
  * never leaves the keep-alive list (two list moves fewer per request).  A wait of `kind`
  * starts the request timer once; only `progress` restarts it.  So later reads of the same
- * request do not push its deadline back (slowloris), and neither do wake-ups by input
- * while a response waits for a peer that reads nothing. */
+ * request do not push its deadline back (slowloris).  A response waiting for room has its
+ * own, mk_sched_write_wait(): there wake-ups by input do not push the deadline back, and
+ * writes or bytes the peer acknowledged do. */
 static void wait_for(struct mk_conn *c, enum mk_timeout_kind kind, bool progress)
 {
     if (progress || c->tlist != MK_TLIST_REQUEST || c->tkind != kind)
@@ -1446,9 +1447,10 @@ static void wait_for(struct mk_conn *c, enum mk_timeout_kind kind, bool progress
  * a 100 Continue).  MK_OK when sent; MK_AGAIN (waiting for room) / MK_ERROR as batch_send. */
 static int flush_before_read(struct mk_conn *c, struct mk_http_session *s)
 {
+    uint64_t out = c->bytes_out;
     int rc = batch_flush(c, s);
     if (rc == MK_AGAIN)
-        wait_for(c, MK_TIMEOUT_WRITE, false);
+        mk_sched_write_wait(c, c->bytes_out != out);
     return rc;
 }
 
@@ -1617,7 +1619,7 @@ static void http_run(struct mk_conn *c)
         case MK_HTTP_WRITE: {
             if (!c->wr_ready) {
                 iov_privatize(c->session); /* nothing may wait in a shared buffer */
-                wait_for(c, MK_TIMEOUT_WRITE, false);
+                mk_sched_write_wait(c, false);
                 return;
             }
             uint64_t out = c->bytes_out;
@@ -1633,7 +1635,7 @@ static void http_run(struct mk_conn *c)
                 finish_request(c, c->session);
             } else if (rc == MK_AGAIN) {
                 /* waiting for room, or yielding after MK_SENDFILE_PER_RUN */
-                wait_for(c, MK_TIMEOUT_WRITE, c->bytes_out != out);
+                mk_sched_write_wait(c, c->bytes_out != out);
             }
             break;
         }
