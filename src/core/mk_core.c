@@ -40,6 +40,15 @@ void *mk_xrealloc(void *p, size_t n)
     return p;
 }
 
+void *mk_xmalloc_aligned(size_t align, size_t n)
+{
+    void *p;
+    int e = posix_memalign(&p, align, n ? n : 1);
+    if (e != 0)
+        mk_die("out of memory (%zu bytes aligned to %zu)", n, align);
+    return p;
+}
+
 char *mk_xstrdup(const char *s)
 {
     return mk_xstrndup(s, strlen(s));

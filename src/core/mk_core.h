@@ -27,6 +27,8 @@ __attribute__((noreturn, format(printf, 1, 2))) void mk_die(const char *fmt, ...
 void *mk_xmalloc(size_t n);
 void *mk_xcalloc(size_t nmemb, size_t n);
 void *mk_xrealloc(void *p, size_t n);
+/* n bytes aligned to `align` (a power of two, at least sizeof(void *)); free() releases it. */
+void *mk_xmalloc_aligned(size_t align, size_t n);
 char *mk_xstrdup(const char *s);
 char *mk_xstrndup(const char *s, size_t n);
 

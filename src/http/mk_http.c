@@ -140,7 +140,9 @@ static struct mk_http_session *session_new(struct mk_http_worker *hw, bool large
         s->buf = buf;
     } else {
         s = mk_xcalloc(1, sizeof(*s));
-        s->buf = mk_xmalloc((size_t)cap * 3 + MK_BODY_ROOM + MK_HDR_EXTRA);
+        /* Cache-line aligned: the head is scanned from its start with memchr (its vector
+         * loop costs the same for every request only when the start's alignment is). */
+        s->buf = mk_xmalloc_aligned(64, (size_t)cap * 3 + MK_BODY_ROOM + MK_HDR_EXTRA);
     }
     s->cap = cap;
     s->hdr_cap = cap + MK_HDR_EXTRA;
