@@ -357,13 +357,15 @@ struct retiring {
 static struct retiring *retiring;
 
 /* Joins the sets whose workers are all gone (wait: every set, waiting for them).  shutdown:
- * SIGTERM came, their idle connections close now. */
+ * SIGTERM came, their idle connections close now: every set is told before any is waited
+ * for, or the idle clients of an older set would be kept (and served) until a newer set's
+ * responses in flight had ended. */
 static void reap_retired(bool wait, bool shutdown)
 {
+    for (struct retiring *r = retiring; shutdown && r; r = r->next)
+        mk_sched_stop_begin(r->workers, &r->srv->sched, MK_STOP_SHUTDOWN);
     for (struct retiring **p = &retiring; *p;) {
         struct retiring *r = *p;
-        if (shutdown)
-            mk_sched_stop_begin(r->workers, &r->srv->sched, MK_STOP_SHUTDOWN);
         if (!wait && !mk_sched_stopped(r->workers, &r->srv->sched)) {
             p = &r->next;
             continue;

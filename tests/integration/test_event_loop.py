@@ -581,6 +581,43 @@ def test_signals_are_taken_while_replaced_workers_finish_io_uring():
     signals_are_taken_while_replaced_workers_finish("io_uring")
 
 
+def sigterm_closes_idle_connections_of_every_replaced_set(loop):
+    """Two reloads leave two sets of replaced workers: the older one holds an idle keep-alive
+    connection, the newer one a download its client does not read.  SIGTERM tells every set
+    at once: the idle connection closes now, the download still ends whole.  The sets used to
+    be told one after the other, each once the one before it had been joined, so the older
+    set's idle client was kept (and could still be served) until the newer set's download had
+    ended or its GracePeriod (30 s here) had passed."""
+    s = mkt.Server(conf={"EventLoop": loop, "Workers": "1", "GracePeriod": "30",
+                         "KeepAliveTimeout": "20"})
+    size = s.sparse_file("huge.bin", 16 << 20)
+    with s.start():
+        idle = s.client()
+        eq(idle.request(req("GET", "/hello.txt")).status_line, "HTTP/1.1 200 OK", loop)
+        s.reload("reload: configuration re-read")
+        busy = s.client()  # on the workers of the first reload
+        busy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        busy.send(req("GET", "/huge.bin"))
+        eq(busy.recv_head()[0], "HTTP/1.1 200 OK", "%s: download" % loop)
+        s.reload("reload: configuration re-read", bound=3)
+        time.sleep(0.2)  # the second set sees its reload stop
+        s.send_signal(signal.SIGTERM)
+        assert idle.is_closed(5), "%s: the older set's idle connection kept after SIGTERM" % loop
+        body = busy._read_exact(size, time.monotonic() + 20)
+        eq((len(body), body.count(0)), (size, size), "%s: the newer set's download" % loop)
+        eq(s.wait(5), 0, "%s: exit status soon after SIGTERM" % loop)
+
+
+@mkt.timeout(60)
+def test_sigterm_closes_idle_connections_of_every_replaced_set_epoll():
+    sigterm_closes_idle_connections_of_every_replaced_set("epoll")
+
+
+@mkt.timeout(60)
+def test_sigterm_closes_idle_connections_of_every_replaced_set_io_uring():
+    sigterm_closes_idle_connections_of_every_replaced_set("io_uring")
+
+
 WAITS = ("epoll_wait(", "epoll_pwait(", "epoll_pwait2(", "io_uring_enter(",
          "<... epoll_wait resumed>", "<... epoll_pwait resumed>", "<... io_uring_enter resumed>")
 
