@@ -66,7 +66,7 @@ int mk_range_parse(mk_str_t h, uint64_t size, struct mk_range_set **out)
 int mk_range_parse_into(mk_str_t h, uint64_t size, struct mk_range_set *rs)
 {
     struct mk_range tmp[MK_RANGE_MAX];
-    int n = 0;
+    unsigned n = 0; /* unsigned: gcc's -fsanitize builds cannot bound the memcpy otherwise */
     bool any = false;
     mk_str_t list, tok;
 
@@ -119,17 +119,17 @@ int mk_range_parse_into(mk_str_t h, uint64_t size, struct mk_range_set *rs)
         return 416;
     /* Overlapping ranges could make a response longer than the file: refuse to amplify. */
     uint64_t total = 0;
-    for (int i = 0; i < n; i++) {
+    for (unsigned i = 0; i < n; i++) {
         total += tmp[i].last - tmp[i].first + 1;
-        for (int k = 0; k < i; k++)
+        for (unsigned k = 0; k < i; k++)
             if (tmp[i].first <= tmp[k].last && tmp[k].first <= tmp[i].last)
                 return 200;
     }
     if (total > size)
         return 200;
-    rs->n = n;
+    rs->n = (int)n;
     rs->next = 0;
-    memcpy(rs->r, tmp, (size_t)n * sizeof(tmp[0]));
+    memcpy(rs->r, tmp, n * sizeof(tmp[0]));
     if (n > 1)
         new_boundary(rs->boundary);
     else
