@@ -436,6 +436,52 @@ static struct mk_file *entry_new(const struct stat *st, int fd, int rc)
     return f;
 }
 
+static bool same_file(const struct mk_file *f, const struct stat *st)
+{
+    return f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size &&
+           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec &&
+           f->ctime == st->st_ctim.tv_sec && f->ctime_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Changed (written, renamed, utime'd) less than MK_FILE_RECENT seconds ago: a write in
+ * place may still be copying its bytes in (it sets the times first). */
+static bool changed_lately(const struct stat *st)
+{
+    return st->st_ctim.tv_sec + MK_FILE_RECENT > mk_clock.now;
+}
+
+static bool read_all(int fd, char *dst, uint64_t size)
+{
+    uint64_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, dst + got, (size_t)(size - got), (off_t)got);
+        if (r <= 0)
+            return false;
+        got += (uint64_t)r;
+    }
+    return true;
+}
+
+/* The bytes of f into data, when they are one version: a file changed lately is read a
+ * second time and kept only when both reads agree and its times did not move meanwhile
+ * (one read taken during a write in place can hold the head of the new bytes and the
+ * tail of the old ones, and would be served under the new times until the next change).
+ * Such an entry is read again at its first check after it settled. */
+static bool read_version(struct mk_file *f, int fd, const struct stat *st, char *data)
+{
+    if (!read_all(fd, data, f->size))
+        return false;
+    if (!changed_lately(st))
+        return true;
+    f->unsettled = true;
+    char *again = mk_xmalloc(f->size ? f->size : 1);
+    struct stat now;
+    bool same = read_all(fd, again, f->size) && memcmp(data, again, f->size) == 0 &&
+                fstat(fd, &now) == 0 && same_file(f, &now);
+    free(again);
+    return same;
+}
+
 static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct stat *st,
                                 const char *name)
 {
@@ -449,14 +495,7 @@ static struct mk_file *file_new(struct mk_file_cache *fc, int fd, const struct s
 
     if (f->size <= fc->cfg.small_max && fc->mem + f->size <= fc->cfg.mem_max) {
         char *data = (char *)mk_xmalloc(MK_FILE_HEAD_ROOM + f->size) + MK_FILE_HEAD_ROOM;
-        size_t got = 0;
-        while (got < f->size) {
-            ssize_t r = pread(fd, data + got, f->size - got, (off_t)got);
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        if (got == f->size) {
+        if (read_version(f, fd, st, data)) {
             f->data = data;
             close(fd);
             f->fd = -1;
@@ -502,13 +541,6 @@ bool mk_file_current(const struct mk_file *f)
 void mk_file_suspect(struct mk_file *f)
 {
     f->checked_sec = mk_clock.mono_sec - 1;
-}
-
-static bool same_file(const struct mk_file *f, const struct stat *st)
-{
-    return f->dev == st->st_dev && f->ino == st->st_ino && f->size == (uint64_t)st->st_size &&
-           f->mtime == st->st_mtim.tv_sec && f->mtime_nsec == st->st_mtim.tv_nsec &&
-           f->ctime == st->st_ctim.tv_sec && f->ctime_nsec == st->st_ctim.tv_nsec;
 }
 
 int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char *path,
@@ -564,9 +596,10 @@ int mk_file_get(struct mk_file_cache *fc, const struct mk_vhost *vh, const char 
     if (f) {
         /* Unchanged: used again, so it moves to the LRU head (expiry and eviction take
          * the tail).  A clamped Last-Modified (lm != mtime) is built again in each new
-         * second. */
+         * second, an entry read while its file was changing once the file settled. */
         if (rc == f->rc && (rc == 0 || rc == -301) && same_file(f, &st) &&
-            (f->lm == f->mtime || f->lm == mk_clock.now)) {
+            (f->lm == f->mtime || f->lm == mk_clock.now) &&
+            !(f->unsettled && !changed_lately(&st))) {
             if (rc == 0)
                 close(fd);
             f->checked_sec = mk_clock.mono_sec;

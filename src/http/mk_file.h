@@ -22,7 +22,11 @@
  * it when Date is a second or more later.  Entries holding an fd are capped (max_fds, an
  * eighth of the worker's share of RLIMIT_NOFILE), and an open that fails with EMFILE
  * gives the cached fds back and is tried again.  A directory named without its trailing
- * slash (a 301) is an entry too, with no fd and no content, checked by the same rules. */
+ * slash (a 301) is an entry too, with no fd and no content, checked by the same rules.
+ * The bytes of a small file changed in the last MK_FILE_RECENT seconds are read twice and
+ * kept only when both reads and the times agree (else it is sent from its fd), and read
+ * again at its first check once it has settled: a write in place sets the times before
+ * its bytes land, so one read could keep a mix of two versions under the new times. */
 #ifndef MK_FILE_H
 #define MK_FILE_H
 
@@ -71,6 +75,8 @@ struct mk_file {
     char *key;
     size_t key_len;
     bool cached;
+    bool unsettled;      /* read while its ctime was under MK_FILE_RECENT s old: a write in
+                            place may have been landing, so read again once it settled */
     struct mk_file *hnext;
     struct mk_file *lru_prev, *lru_next;
 };

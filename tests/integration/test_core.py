@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import mkt
@@ -417,3 +418,67 @@ def test_file_shrunk_under_sendfile_is_checked_again_at_once():
                 return
             eq(cut, (1000, 1000), "after the truncation, once the second changed")
         raise mkt.Skip("the truncation never landed within the cache's second")
+
+
+def rewritten_in_place_while_read(loop):
+    """A small file (held in memory) rewritten in place while a client keeps reading it:
+    the entry must never keep a mix of two versions, or the old bytes under the new times
+    (a write in place sets the times before its bytes land).  Before 2026-11-30 one pread()
+    taken during the write was kept, and served under the final times until the file next
+    changed.  Each round writes once; a GET that then gets other bytes is checked again once
+    the file has settled (the cache reads it again then)."""
+    conf = {"Workers": "1"}
+    if loop == "io_uring":
+        conf["EventLoop"] = "io_uring"
+    size = 60000  # under the 64 KiB kept in memory
+    with mkt.Server(conf=conf) as s:
+        path = os.path.join(s.docroot, "inplace.txt")
+        with open(path, "wb") as f:
+            f.write(b"@" * size)
+        stop = time.monotonic() + 12
+        done = [False]
+
+        def hammer():
+            c = None
+            while not done[0] and time.monotonic() < stop + 2:
+                try:
+                    c = c or mkt.Client(s.port)
+                    c.send(req("GET", "/inplace.txt"))
+                    c.recv_response()
+                except (mkt.ConnectionClosed, OSError):
+                    c = None
+            if c:
+                c.close()
+        t = threading.Thread(target=hammer)
+        t.start()
+        suspects = 0
+        try:
+            for i in range(2000):
+                if time.monotonic() > stop or suspects >= 2:
+                    break
+                want = bytes([65 + i % 26]) * size
+                with open(path, "r+b") as f:
+                    f.write(want)
+                time.sleep(0.002)
+                r = s.get("/inplace.txt")
+                if r.body == want:
+                    continue
+                suspects += 1  # caught in the write: must not last once the file settled
+                time.sleep(3.2)
+                r = s.get("/inplace.txt")
+                eq(len(r.body), size, "length")
+                assert r.body == want, "round %d: %s served for %r, 3.2 s after the write" % (
+                    i, sorted(set(r.body.decode())), chr(want[0]))
+        finally:
+            done[0] = True
+            t.join(10)
+
+
+@mkt.timeout(40)
+def test_file_rewritten_in_place_while_read_is_never_kept_mixed_epoll():
+    rewritten_in_place_while_read("epoll")
+
+
+@mkt.timeout(40)
+def test_file_rewritten_in_place_while_read_is_never_kept_mixed_io_uring():
+    rewritten_in_place_while_read("io_uring")
