@@ -537,7 +537,8 @@ void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_k
  * has not sent yet (SIOCOUTQNSD).  The window opens as the client reads.  (Not what it
  * acknowledged: bytes in flight when the wait began are acknowledged a moment later, by a
  * delayed ACK, by a peer that reads nothing.)  `prev` when the socket cannot say. */
-static int64_t peer_acked(const struct mk_conn *c, int64_t prev)
+__attribute__((cold, noinline)) int64_t mk__sched_peer_acked(const struct mk_conn *c,
+                                                             int64_t prev)
 {
     int unsent = 0;
     if (ioctl(c->fd, SIOCOUTQNSD, &unsent) < 0 || unsent < 0)
@@ -545,26 +546,14 @@ static int64_t peer_acked(const struct mk_conn *c, int64_t prev)
     return (int64_t)c->bytes_out - unsent;
 }
 
-__attribute__((cold, noinline)) void mk_sched_write_wait(struct mk_conn *c, bool progress)
-{
-    uint32_t before = c->deadline;
-    bool armed = c->tlist == MK_TLIST_REQUEST && c->tkind == MK_TIMEOUT_WRITE;
-
-    if (armed && !progress)
-        return; /* woken without writing (input, a spurious wake-up): the timer runs on */
-    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
-    /* One sample per second at most: re-arming within the same second keeps the deadline,
-     * and bytes the peer acknowledges after the sample count as progress all the same. */
-    if (!armed || c->deadline != before)
-        c->acked = peer_acked(c, c->acked);
-}
-
 /* The write timer expired: true (and the timer armed again) when the peer took bytes since
- * it was armed (the kernel could send more), though not enough to make room to wake us. */
+ * it was armed (the kernel could send more), though not enough to make room to wake us.
+ * Armed without a sample (a queued send that never completed): this look is the first, so
+ * the timer runs once more (a peer that takes nothing is cut one Timeout later). */
 __attribute__((cold, noinline)) static bool write_progressed(struct mk_conn *c)
 {
-    int64_t now = peer_acked(c, c->acked);
-    if (now <= c->acked)
+    int64_t now = mk__sched_peer_acked(c, c->acked);
+    if (c->acked == MK_ACKED_UNKNOWN ? now == MK_ACKED_UNKNOWN : now <= c->acked)
         return false;
     c->acked = now;
     mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);

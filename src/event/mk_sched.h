@@ -211,12 +211,35 @@ bool mk_sched_failed(void);
 void mk_sched_conn_close(struct mk_conn *c, enum mk_close_reason reason, bool forced);
 void mk_sched_timer_set(struct mk_conn *c, enum mk_tlist list, enum mk_timeout_kind kind);
 void mk_sched_timer_clear(struct mk_conn *c);
+
+/* c->acked when no sample was taken: an io_uring send queued and not completed yet. */
+#define MK_ACKED_UNKNOWN INT64_MIN
+
+/* What of our output the peer's window has let the kernel send (a system call); `prev`
+ * when the socket cannot say. */
+int64_t mk__sched_peer_acked(const struct mk_conn *c, int64_t prev);
+
 /* A response waits for socket room: arm the Timeout timer (MK_TIMEOUT_WRITE) when the wait
  * begins or when `progress` (bytes were written), otherwise leave it running.  When it
  * expires the connection is closed only if the kernel has sent none of our output since
  * the timer was armed (the peer's window stayed shut): a slow reader of a large socket
- * buffer drains it without waking us, and then the timer starts again. */
-void mk_sched_write_wait(struct mk_conn *c, bool progress);
+ * buffer drains it without waking us, and then the timer starts again.  Under io_uring
+ * every response waits for its queued send (a wait that ends within the loop pass): the
+ * sample is taken only once the send has made progress, or when the timer expires, never
+ * for a send that completes at once (no system call per request; inline for that case). */
+static inline void mk_sched_write_wait(struct mk_conn *c, bool progress)
+{
+    bool armed = c->tlist == MK_TLIST_REQUEST && c->tkind == MK_TIMEOUT_WRITE;
+    uint32_t before = c->deadline;
+
+    if (armed && !progress)
+        return; /* woken without writing (input, a spurious wake-up): the timer runs on */
+    mk_sched_timer_set(c, MK_TLIST_REQUEST, MK_TIMEOUT_WRITE);
+    /* One sample per second at most: re-arming within the same second keeps the deadline,
+     * and bytes the peer acknowledges after the sample count as progress all the same. */
+    if (!armed || c->deadline != before || c->acked == MK_ACKED_UNKNOWN)
+        c->acked = progress || !c->uring ? mk__sched_peer_acked(c, c->acked) : MK_ACKED_UNKNOWN;
+}
 void mk_sched_conn_post(struct mk_conn *c);
 
 /* ---- connection I/O: the request path's system calls, for either event loop ----

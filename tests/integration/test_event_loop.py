@@ -5,6 +5,7 @@ second run); these tests pin down what is specific to the choice: which loop rea
 the fallback to epoll, and the io_uring loop's own limits (input held for a busy connection,
 more simultaneous receives than its buffer ring has buffers)."""
 
+import collections
 import os
 import resource
 import signal
@@ -1050,3 +1051,46 @@ def test_io_uring_refusals_over_its_descriptor_limit_are_reported():
     lines = [ln for ln in s.log_text().splitlines() if "io_uring loop's limit" in ln]
     eq(len(lines), 2, "refusal lines: %r" % lines)
     assert first in lines[0] and rest in lines[1], lines
+
+
+def syscalls_per_keepalive_get(loop, per_request):
+    """A keep-alive GET of a small file costs `per_request` system calls: recvfrom, sendto
+    and epoll_pwait under epoll, two io_uring_enter under io_uring (a sequential client:
+    one for the request, one for its send's completion).  Nothing else may creep in per
+    request (2e0ac77's write-timeout sample was an ioctl per io_uring request); the
+    once-a-second work (timer tick, file revalidation) is allowed a few calls."""
+    with mkt.Server(conf={"EventLoop": loop, "Workers": "1"}) as s:
+        c = s.client()
+        for _ in range(3):
+            eq(c.request(req("GET", "/hello.txt")).status, 200, "warm-up")
+        n = 200
+        with mkt.Strace(s.pid, "all") as st:
+            for i in range(n):
+                eq(c.request(req("GET", "/hello.txt")).status, 200, "request %d" % i)
+        # The worker's calls only (not the main thread waiting for signals, nor a sanitizer
+        # runtime's own thread).
+        by_tid = collections.defaultdict(collections.Counter)
+        for ln in st.lines:
+            if "resumed>" in ln:
+                continue
+            head = ln.split("(", 1)[0].split()
+            tid = head[1].rstrip("]") if head[0] == "[pid" else str(s.pid)
+            by_tid[tid][head[-1]] += 1
+        loop_calls = {"recvfrom", "sendto", "epoll_pwait", "epoll_wait", "io_uring_enter"}
+        calls = collections.Counter()
+        for c_ in by_tid.values():
+            if loop_calls & set(c_):
+                calls.update(c_)
+        total = sum(calls.values())
+        assert total <= per_request * n + 12, "%s: %d system calls for %d keep-alive GETs " \
+            "(%.2f each; bound %d each): %s" % (loop, total, n, total / n, per_request,
+                                                calls.most_common(8))
+        c.close()
+
+
+def test_three_system_calls_per_keepalive_get_epoll():
+    syscalls_per_keepalive_get("epoll", 3)
+
+
+def test_two_system_calls_per_keepalive_get_io_uring():
+    syscalls_per_keepalive_get("io_uring", 2)
